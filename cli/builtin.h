@@ -1,0 +1,30 @@
+/* The memprof subcommands.
+ *
+ * Adding a command:
+ *  1. write cli/cmd-NAME.c with `int cmd_NAME(int argc, char **argv)`;
+ *     argv[0] is the command's name;
+ *  2. declare it below and add it to the table in cli/memprof.c;
+ *  3. add the file to cli_memprof_SOURCES in Makefile.am;
+ *  4. document it in README.md (and its JSON keys), test it in tests/.
+ * Query commands open the trace with mp_trace_open (cli/trace.h), take
+ * --format text|json|csv and --pid, and exit with the MP_EXIT_* codes.
+ */
+#ifndef MP_BUILTIN_H
+#define MP_BUILTIN_H
+
+enum {
+	MP_EXIT_OK = 0,
+	MP_EXIT_CHECK = 1, /* a check failed */
+	MP_EXIT_USAGE = 2,
+	MP_EXIT_TRACE = 3, /* missing, unreadable, not a trace, newer schema, damaged */
+};
+
+int cmd_run(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_peak(int argc, char **argv);
+int cmd_leaks(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+
+#endif

@@ -1,0 +1,391 @@
+/* Receiving side of the wire format (lib/wire.h): in memory it keeps what
+ * is small (processes, modules, where each chunk is); event chunks go to a
+ * spool file so that memory does not grow with the number of events.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+
+#define SPOOL_BUF (4u << 20)
+
+static int open_spool(const char *output)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(output, '/');
+	if (slash) {
+		size_t n = (size_t)(slash - output);
+		if (n == 0)
+			n = 1;
+		if (n >= sizeof(dir)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(dir, output, n);
+		dir[n] = 0;
+	} else {
+		dir[0] = '.';
+		dir[1] = 0;
+	}
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	char tmpl[PATH_MAX];
+	if (snprintf(tmpl, sizeof(tmpl), "%s/.memprof-spool-XXXXXX", dir) >= (int)sizeof(tmpl)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(tmpl);
+	return fd;
+}
+
+int mp_collector_init(struct mp_collector *c, const char *output)
+{
+	memset(c, 0, sizeof(*c));
+	c->spool_fd = open_spool(output);
+	if (c->spool_fd < 0)
+		return -1;
+	c->wbuf = malloc(SPOOL_BUF);
+	if (!c->wbuf) {
+		close(c->spool_fd);
+		return -1;
+	}
+	return 0;
+}
+
+int mp_collector_flush(struct mp_collector *c)
+{
+	size_t off = 0;
+	while (off < c->wlen) {
+		ssize_t n = write(c->spool_fd, c->wbuf + off, c->wlen - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	c->wlen = 0;
+	return 0;
+}
+
+static int spool_append(struct mp_collector *c, const void *data, size_t len, uint64_t *offset)
+{
+	if (c->wlen + len > SPOOL_BUF && mp_collector_flush(c))
+		return -1;
+	*offset = c->spool_size;
+	if (len > SPOOL_BUF) {
+		if (mp_collector_flush(c) || pwrite(c->spool_fd, data, len, (off_t)c->spool_size) != (ssize_t)len)
+			return -1;
+	} else {
+		memcpy(c->wbuf + c->wlen, data, len);
+		c->wlen += len;
+	}
+	c->spool_size += len;
+	return 0;
+}
+
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct mp_image *image_get(struct mp_collector *c, uint32_t pid, uint64_t image)
+{
+	/* Newest first: messages mostly come from recent images. */
+	for (size_t i = c->nimages; i-- > 0;)
+		if (c->images[i].pid == pid && c->images[i].image == image)
+			return &c->images[i];
+	if (c->nimages == c->cap_images) {
+		size_t ncap = c->cap_images ? c->cap_images * 2 : 16;
+		struct mp_image *ni = realloc(c->images, ncap * sizeof(*ni));
+		if (!ni)
+			return NULL;
+		c->images = ni;
+		c->cap_images = ncap;
+	}
+	struct mp_image *im = &c->images[c->nimages++];
+	memset(im, 0, sizeof(*im));
+	im->pid = pid;
+	im->image = image;
+	return im;
+}
+
+static struct mp_stream *stream_get(struct mp_image *im, uint32_t id, uint32_t tid)
+{
+	for (size_t i = im->nstreams; i-- > 0;)
+		if (im->streams[i].id == id)
+			return &im->streams[i];
+	struct mp_stream *ns = realloc(im->streams, (im->nstreams + 1) * sizeof(*ns));
+	if (!ns)
+		return NULL;
+	im->streams = ns;
+	struct mp_stream *s = &ns[im->nstreams++];
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->tid = tid;
+	return s;
+}
+
+static uint32_t module_intern(struct mp_collector *c, const char *path, size_t path_len, const uint8_t *bid,
+			      uint16_t bid_len)
+{
+	for (size_t i = 0; i < c->nmodules; i++) {
+		struct mp_module *m = &c->modules[i];
+		if (m->build_id_len == bid_len && !memcmp(m->build_id, bid, bid_len) && strlen(m->path) == path_len &&
+		    !memcmp(m->path, path, path_len))
+			return (uint32_t)i;
+	}
+	struct mp_module *nm = realloc(c->modules, (c->nmodules + 1) * sizeof(*nm));
+	if (!nm)
+		return UINT32_MAX;
+	c->modules = nm;
+	struct mp_module *m = &nm[c->nmodules];
+	m->path = strndup(path, path_len);
+	if (!m->path)
+		return UINT32_MAX;
+	memcpy(m->build_id, bid, bid_len);
+	m->build_id_len = bid_len;
+	return (uint32_t)c->nmodules++;
+}
+
+static int handle_modules(struct mp_collector *c, struct mp_image *im, const uint8_t *p, size_t len)
+{
+	const uint8_t *end = p + len;
+	while ((size_t)(end - p) >= sizeof(struct mp_module_rec)) {
+		struct mp_module_rec rec;
+		memcpy(&rec, p, sizeof(rec));
+		p += sizeof(rec);
+		if (rec.path_len > (size_t)(end - p) || rec.build_id_len > sizeof(rec.build_id) || rec.end < rec.start)
+			return -1;
+		const char *path = (const char *)p;
+		p += rec.path_len;
+		if (!rec.path_len || path[0] != '/')
+			continue; /* the vDSO and other nameless objects */
+		uint32_t mod = module_intern(c, path, rec.path_len, rec.build_id, rec.build_id_len);
+		if (mod == UINT32_MAX)
+			return -1;
+		size_t i;
+		for (i = 0; i < im->nmods; i++)
+			if (im->mods[i].start == rec.start && im->mods[i].module == mod)
+				break;
+		if (i < im->nmods)
+			continue;
+		struct mp_image_module *nm = realloc(im->mods, (im->nmods + 1) * sizeof(*nm));
+		if (!nm)
+			return -1;
+		im->mods = nm;
+		im->mods[im->nmods++] = (struct mp_image_module){rec.start, rec.end, rec.bias, mod};
+	}
+	return p == end ? 0 : -1;
+}
+
+int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
+{
+	struct mp_msg_hdr h;
+	c->messages++;
+	if (len < sizeof(h))
+		goto bad;
+	memcpy(&h, msg, sizeof(h));
+	if (h.magic != MP_WIRE_MAGIC || h.version != MP_WIRE_VERSION || h.len != len - sizeof(h))
+		goto bad;
+	const uint8_t *payload = (const uint8_t *)msg + sizeof(h);
+	struct mp_image *im = image_get(c, h.pid, h.image);
+	if (!im)
+		goto bad;
+	im->last_seen_mono = mono_now();
+	switch (h.type) {
+	case MP_MSG_HELLO: {
+		struct mp_hello hello;
+		if (h.len < sizeof(hello))
+			goto bad;
+		memcpy(&hello, payload, sizeof(hello));
+		im->have_hello = 1;
+		im->ppid = hello.ppid;
+		im->parent_image = hello.parent_image;
+		im->fork_seq = hello.fork_seq;
+		im->start_realtime_ns = hello.start_realtime_ns;
+		free(im->argv);
+		im->argv_len = h.len - sizeof(hello);
+		im->argv = malloc(im->argv_len + 1);
+		if (!im->argv)
+			goto bad;
+		memcpy(im->argv, payload + sizeof(hello), im->argv_len);
+		im->argv[im->argv_len] = 0;
+		return 0;
+	}
+	case MP_MSG_EVENTS: {
+		struct mp_stream *s = stream_get(im, h.stream, h.reserved);
+		if (!s)
+			goto bad;
+		if (s->nchunks == s->cap) {
+			size_t ncap = s->cap ? s->cap * 2 : 8;
+			struct mp_chunk_ref *nc = realloc(s->chunks, ncap * sizeof(*nc));
+			if (!nc)
+				goto bad;
+			s->chunks = nc;
+			s->cap = ncap;
+		}
+		uint64_t off;
+		if (spool_append(c, payload, h.len, &off)) {
+			snprintf(c->errbuf, sizeof(c->errbuf), "cannot write the spool file: %s", strerror(errno));
+			return -1;
+		}
+		s->chunks[s->nchunks++] = (struct mp_chunk_ref){off, h.len};
+		return 0;
+	}
+	case MP_MSG_MODULES:
+		if (handle_modules(c, im, payload, h.len))
+			goto bad;
+		return 0;
+	case MP_MSG_EXIT: {
+		uint32_t v[2];
+		if (h.len < sizeof(v))
+			goto bad;
+		memcpy(v, payload, sizeof(v));
+		im->exit_sent = 1;
+		im->have_status = (int)v[0];
+		im->status = (int)v[1];
+		return 0;
+	}
+	case MP_MSG_EXEC:
+		im->exec_sent = 1;
+		return 0;
+	default:
+		goto bad;
+	}
+bad:
+	c->bad_messages++;
+	return -1;
+}
+
+void mp_collector_set_wait_status(struct mp_collector *c, pid_t pid, int status)
+{
+	/* The last image of that pid is the one that ended. */
+	for (size_t i = c->nimages; i-- > 0;) {
+		if (c->images[i].pid == (uint32_t)pid) {
+			c->images[i].waited = 1;
+			c->images[i].wait_status = status;
+			return;
+		}
+	}
+}
+
+/* Whether pid is a running (not zombie) process. */
+static int pid_running(uint32_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+int mp_collector_any_alive(struct mp_collector *c)
+{
+	for (size_t i = 0; i < c->nimages; i++) {
+		struct mp_image *im = &c->images[i];
+		if (im->exit_sent || im->waited)
+			continue;
+		int superseded = 0;
+		for (size_t j = i + 1; j < c->nimages && !superseded; j++)
+			superseded = c->images[j].pid == im->pid && !c->images[j].parent_image;
+		if (superseded)
+			continue;
+		if (pid_running(im->pid))
+			return 1;
+	}
+	return 0;
+}
+
+int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_collector *, void *), void *arg)
+{
+	uint8_t *buf = malloc(MP_MSG_MAX + 4096);
+	if (!buf)
+		return -1;
+	int rc = 0;
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int r = poll(&pfd, 1, 100);
+		if (r < 0 && errno != EINTR) {
+			rc = -1;
+			break;
+		}
+		if (r <= 0) {
+			if (stop && stop(c, arg))
+				break;
+			continue;
+		}
+		int eof = 0;
+		for (;;) {
+			struct iovec iov = {buf, MP_MSG_MAX + 4096};
+			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+			ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK)
+					eof = 1;
+				break;
+			}
+			if (n == 0) {
+				eof = 1;
+				break;
+			}
+			if (mh.msg_flags & MSG_TRUNC) {
+				c->bad_messages++;
+				continue;
+			}
+			if (mp_collector_handle(c, buf, (size_t)n) && c->errbuf[0]) {
+				rc = -1;
+				eof = 1;
+				break;
+			}
+		}
+		if (eof)
+			break;
+	}
+	free(buf);
+	if (mp_collector_flush(c))
+		rc = -1;
+	return rc;
+}
+
+void mp_collector_release(struct mp_collector *c)
+{
+	for (size_t i = 0; i < c->nimages; i++) {
+		struct mp_image *im = &c->images[i];
+		for (size_t j = 0; j < im->nstreams; j++)
+			free(im->streams[j].chunks);
+		free(im->streams);
+		free(im->mods);
+		free(im->argv);
+	}
+	free(c->images);
+	for (size_t i = 0; i < c->nmodules; i++)
+		free(c->modules[i].path);
+	free(c->modules);
+	free(c->wbuf);
+	if (c->spool_fd >= 0)
+		close(c->spool_fd);
+	memset(c, 0, sizeof(*c));
+	c->spool_fd = -1;
+}

@@ -1,0 +1,247 @@
+/* Writing the trace database; see cli/tracedb.h and schema/memprof.sql. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tracedb.h"
+
+static int fail(struct mp_tracedb *w, const char *what)
+{
+	snprintf(w->err, sizeof(w->err), "%s: %s", what, w->db ? sqlite3_errmsg(w->db) : "out of memory");
+	return -1;
+}
+
+static int prepare(struct mp_tracedb *w, sqlite3_stmt **st, const char *sql)
+{
+	return sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int mp_tracedb_create(struct mp_tracedb *w, const char *path)
+{
+	memset(w, 0, sizeof(*w));
+	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK)
+		return fail(w, "cannot create the trace");
+	/* The file is private until renamed into place: no journal needed. */
+	if (sqlite3_exec(w->db,
+			 "PRAGMA page_size=65536; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+			 "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(w->db, mp_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(w, "cannot create the schema");
+	if (prepare(w, &w->meta, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)") ||
+	    prepare(w, &w->process,
+		    "INSERT INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
+		    " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
+		    " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->thread,
+		    "INSERT INTO threads(process_id, tid, allocations, frees, allocated_bytes, leaked_bytes,"
+		    " leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->site,
+		    "INSERT INTO sites(process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks,"
+		    " leaked_bytes, leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->sample,
+		    "INSERT INTO heap_samples(process_id, time_ns, heap_bytes, usable_bytes) VALUES (?,?,?,?)") ||
+	    prepare(w, &w->chunk, "INSERT INTO alloc_chunks(process_id, count, data) VALUES (?,?,?)") ||
+	    prepare(w, &w->module, "INSERT INTO modules(id, path, build_id) VALUES (?,?,?)") ||
+	    prepare(w, &w->frame,
+		    "INSERT INTO frames(id, module_id, address, function, file, line, inlined) VALUES (?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->stack, "INSERT INTO stacks(id, parent_id, frame_id) VALUES (?,?,?)"))
+		return fail(w, "cannot prepare the trace");
+	return 0;
+}
+
+static void finalize_all(struct mp_tracedb *w)
+{
+	sqlite3_stmt **all[] = {&w->meta, &w->process, &w->thread, &w->site, &w->sample,
+				&w->chunk, &w->module, &w->frame, &w->stack};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		sqlite3_finalize(*all[i]);
+		*all[i] = NULL;
+	}
+}
+
+int mp_tracedb_close(struct mp_tracedb *w)
+{
+	finalize_all(w);
+	int rc = 0;
+	if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = fail(w, "cannot write the trace");
+	if (sqlite3_close(w->db) != SQLITE_OK && !rc) {
+		snprintf(w->err, sizeof(w->err), "cannot close the trace");
+		rc = -1;
+	}
+	w->db = NULL;
+	return rc;
+}
+
+void mp_tracedb_abort(struct mp_tracedb *w)
+{
+	finalize_all(w);
+	sqlite3_close(w->db);
+	w->db = NULL;
+}
+
+static int step(struct mp_tracedb *w, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : fail(w, what);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int mp_tracedb_meta(struct mp_tracedb *w, const char *key, const char *value)
+{
+	bind_text(w->meta, 1, key);
+	bind_text(w->meta, 2, value);
+	return step(w, w->meta, "cannot write meta");
+}
+
+int mp_tracedb_meta_int(struct mp_tracedb *w, const char *key, int64_t value)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%lld", (long long)value);
+	return mp_tracedb_meta(w, key, buf);
+}
+
+int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r)
+{
+	sqlite3_stmt *st = w->process;
+	int i = 1;
+	sqlite3_bind_int64(st, i++, r->id);
+	sqlite3_bind_int64(st, i++, r->pid);
+	sqlite3_bind_int64(st, i++, r->ppid);
+	if (r->parent_id)
+		sqlite3_bind_int64(st, i++, r->parent_id);
+	else
+		sqlite3_bind_null(st, i++);
+	bind_text(st, i++, r->origin);
+	bind_text(st, i++, r->argv_json);
+	sqlite3_bind_int64(st, i++, r->start_ns);
+	sqlite3_bind_int64(st, i++, r->end_ns);
+	bind_text(st, i++, r->ended_by);
+	if (r->have_exit_status)
+		sqlite3_bind_int64(st, i++, r->exit_status);
+	else
+		sqlite3_bind_null(st, i++);
+	if (r->have_signal)
+		sqlite3_bind_int64(st, i++, r->signal);
+	else
+		sqlite3_bind_null(st, i++);
+	const int64_t v[] = {r->allocations,  r->frees,         r->allocated_bytes, r->peak_bytes, r->peak_time_ns,
+			     r->leaked_bytes, r->leaked_blocks, r->temporary,       r->threads,    r->unmatched_frees};
+	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+		sqlite3_bind_int64(st, i++, v[k]);
+	return step(w, st, "cannot write a process");
+}
+
+int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6])
+{
+	sqlite3_bind_int64(w->thread, 1, process_id);
+	sqlite3_bind_int64(w->thread, 2, tid);
+	for (int i = 0; i < 6; i++)
+		sqlite3_bind_int64(w->thread, 3 + i, v[i]);
+	return step(w, w->thread, "cannot write a thread");
+}
+
+int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8])
+{
+	sqlite3_bind_int64(w->site, 1, process_id);
+	sqlite3_bind_int64(w->site, 2, stack_id);
+	for (int i = 0; i < 8; i++)
+		sqlite3_bind_int64(w->site, 3 + i, v[i]);
+	return step(w, w->site, "cannot write a site");
+}
+
+int mp_tracedb_sample(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, int64_t heap, int64_t usable)
+{
+	sqlite3_bind_int64(w->sample, 1, process_id);
+	sqlite3_bind_int64(w->sample, 2, time_ns);
+	sqlite3_bind_int64(w->sample, 3, heap);
+	sqlite3_bind_int64(w->sample, 4, usable);
+	return step(w, w->sample, "cannot write a heap sample");
+}
+
+int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, const void *data, size_t len)
+{
+	sqlite3_bind_int64(w->chunk, 1, process_id);
+	sqlite3_bind_int64(w->chunk, 2, count);
+	sqlite3_bind_blob64(w->chunk, 3, data, len, SQLITE_STATIC);
+	return step(w, w->chunk, "cannot write allocations");
+}
+
+int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const char *build_id_hex)
+{
+	sqlite3_bind_int64(w->module, 1, id);
+	bind_text(w->module, 2, path);
+	bind_text(w->module, 3, build_id_hex);
+	return step(w, w->module, "cannot write a module");
+}
+
+int mp_tracedb_frame(struct mp_tracedb *w, int64_t id, int64_t module_id, int64_t address, const char *function,
+		     const char *file, int64_t line, const char *inlined_json)
+{
+	sqlite3_stmt *st = w->frame;
+	sqlite3_bind_int64(st, 1, id);
+	if (module_id)
+		sqlite3_bind_int64(st, 2, module_id);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_int64(st, 3, address);
+	bind_text(st, 4, function);
+	bind_text(st, 5, file);
+	if (line > 0)
+		sqlite3_bind_int64(st, 6, line);
+	else
+		sqlite3_bind_null(st, 6);
+	bind_text(st, 7, inlined_json);
+	return step(w, st, "cannot write a frame");
+}
+
+int mp_tracedb_stack(struct mp_tracedb *w, int64_t id, int64_t parent_id, int64_t frame_id)
+{
+	sqlite3_bind_int64(w->stack, 1, id);
+	sqlite3_bind_int64(w->stack, 2, parent_id);
+	sqlite3_bind_int64(w->stack, 3, frame_id);
+	return step(w, w->stack, "cannot write a stack");
+}
+
+size_t mp_json_quote(char *buf, size_t size, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (len + 2 > size)
+		return SIZE_MAX;
+	buf[len++] = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[7];
+		size_t n = 0;
+		if (*p == '"' || *p == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)*p;
+		} else if (*p < 0x20) {
+			memcpy(esc, "\\u00", 4);
+			n = 4;
+			esc[n++] = hex[*p >> 4];
+			esc[n++] = hex[*p & 15];
+		} else {
+			esc[n++] = (char)*p;
+		}
+		if (len + n + 2 > size)
+			return SIZE_MAX;
+		memcpy(buf + len, esc, n);
+		len += n;
+	}
+	buf[len++] = '"';
+	buf[len] = 0;
+	return len;
+}

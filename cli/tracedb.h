@@ -1,0 +1,59 @@
+/* Writing the trace database (the collector's last step).
+ * The schema is schema/memprof.sql, compiled in as mp_schema_sql. */
+#ifndef MP_TRACEDB_H
+#define MP_TRACEDB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MP_SCHEMA_VERSION 1
+#define MP_TRACE_FORMAT "memprof-trace"
+
+extern const char mp_schema_sql[];
+
+struct mp_tracedb {
+	sqlite3 *db;
+	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
+	char err[256];
+};
+
+/* Creates a new trace at path (which must not exist) with the schema, in
+   one open transaction. Returns 0, or -1 with w->err set. */
+int mp_tracedb_create(struct mp_tracedb *w, const char *path);
+/* Commits and closes. Returns 0, or -1 with w->err set. */
+int mp_tracedb_close(struct mp_tracedb *w);
+/* Closes without committing (the caller removes the file). */
+void mp_tracedb_abort(struct mp_tracedb *w);
+
+/* Inserts a row with the values given as int64 or text per the statement.
+   Each returns 0, or -1 with w->err set. */
+int mp_tracedb_meta(struct mp_tracedb *w, const char *key, const char *value);
+int mp_tracedb_meta_int(struct mp_tracedb *w, const char *key, int64_t value);
+
+struct mp_process_row {
+	int64_t id, pid, ppid, parent_id; /* parent_id 0: none */
+	const char *origin, *argv_json, *ended_by;
+	int64_t start_ns, end_ns;
+	int have_exit_status, have_signal;
+	int64_t exit_status, signal;
+	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns;
+	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees;
+};
+int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);
+int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
+/* v: allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks, temporary */
+int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);
+int mp_tracedb_sample(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, int64_t heap, int64_t usable);
+int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, const void *data, size_t len);
+int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const char *build_id_hex);
+/* module_id 0: none. function/file/inlined_json may be NULL. */
+int mp_tracedb_frame(struct mp_tracedb *w, int64_t id, int64_t module_id, int64_t address, const char *function,
+		     const char *file, int64_t line, const char *inlined_json);
+int mp_tracedb_stack(struct mp_tracedb *w, int64_t id, int64_t parent_id, int64_t frame_id);
+
+/* Appends s to buf as a JSON string literal (quoted, escaped). Returns
+   the new length, or SIZE_MAX when buf is too small. */
+size_t mp_json_quote(char *buf, size_t size, size_t len, const char *s);
+
+#endif

@@ -1,0 +1,117 @@
+/* Declarations shared by the files of libmemprof.so (the preload library).
+ * Everything here has hidden visibility: only the interposed functions in
+ * lib/preload.c are exported (lib/exports.map).
+ */
+#ifndef MP_INTERNAL_H
+#define MP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wire.h"
+
+#define MP_HIDDEN __attribute__((visibility("hidden")))
+#define MP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The private allocator: a symbol-renamed copy of jemalloc linked into
+   libmemprof.so (see Makefile.am), never the heap the target uses. */
+void *mpje_malloc(size_t size);
+void *mpje_calloc(size_t n, size_t size);
+void *mpje_realloc(void *ptr, size_t size);
+void mpje_free(void *ptr);
+
+/* Recording states of the process (mp_state). */
+enum { MP_OFF = 0, MP_STARTING = 1, MP_ON = 2, MP_STOPPED = 3 };
+extern _Atomic int mp_state MP_HIDDEN;
+
+/* Identity of this program image. */
+extern pid_t mp_pid MP_HIDDEN;
+extern uint64_t mp_image MP_HIDDEN;
+extern atomic_uint_fast64_t mp_seq MP_HIDDEN;
+extern int mp_max_depth MP_HIDDEN;
+
+/* The real allocation functions, resolved with dlsym(RTLD_NEXT). */
+struct mp_real {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+	void *(*mallocx)(size_t, int);
+	void *(*rallocx)(void *, size_t, int);
+	size_t (*xallocx)(void *, size_t, size_t, int);
+	size_t (*sallocx)(const void *, int);
+	void (*dallocx)(void *, int);
+	void (*sdallocx)(void *, size_t, int);
+	size_t (*nallocx)(size_t, int);
+};
+extern struct mp_real mp_real MP_HIDDEN;
+
+/* Per-thread recording state (lib/thread.c). */
+struct mp_thread;
+
+/* Returns the calling thread's state, creating it, or NULL when this call
+   must not be recorded (recording off, or already inside a hook). On
+   success the thread's reentrancy guard is set: call mp_thread_leave. */
+MP_HIDDEN struct mp_thread *mp_thread_enter(void);
+MP_HIDDEN void mp_thread_leave(struct mp_thread *t);
+/* Whether the calling thread is inside a hook (its guard is set). */
+MP_HIDDEN int mp_thread_busy(void);
+
+/* Record one event; seq is taken inside: for frees before calling the real
+   function (mp_record_free), for allocations after it returned. */
+MP_HIDDEN void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable);
+MP_HIDDEN void mp_record_free(struct mp_thread *t, const void *ptr);
+MP_HIDDEN void mp_record_revive(struct mp_thread *t, const void *ptr);
+
+/* Sends the calling thread's buffered events. */
+MP_HIDDEN void mp_thread_flush(struct mp_thread *t);
+/* Flushes every thread's buffer (at exit, exec, fork). Threads caught
+   inside a hook are skipped; their events go out on their next flush. */
+MP_HIDDEN void mp_thread_flush_all(void);
+/* After fork, in the child: drops other threads' states and restarts the
+   calling thread's stream under the new image. */
+MP_HIDDEN void mp_thread_after_fork_child(void);
+/* From now on, every event is sent at once (used after exit began). */
+MP_HIDDEN void mp_thread_set_immediate(void);
+MP_HIDDEN int mp_thread_init(void);
+
+/* Stack capture (lib/unwind.c). Fills ips (innermost first, starting at
+   the caller of the interposed function), returns the depth. */
+MP_HIDDEN int mp_unwind_init(void);
+MP_HIDDEN int mp_unwind(uint64_t *ips, int max);
+
+/* Connection to the collector (lib/transport.c). */
+MP_HIDDEN int mp_transport_init(void);
+/* Sends one message (header filled in here). Returns 0 or -1; after an
+   error recording stops and a single line is written to stderr. */
+MP_HIDDEN int mp_send(int type, uint32_t stream, void *msg, size_t payload_len);
+/* Sends a message whose buffer has room for the header in front. */
+MP_HIDDEN int mp_send_buf(uint8_t *buf, size_t payload_len, int type, uint32_t stream);
+MP_HIDDEN void mp_send_hello(uint64_t parent_image, uint64_t fork_seq);
+MP_HIDDEN void mp_send_exit(int have_status, int status);
+/* At the end of the root process of a preload-only run: drops the
+   connection and waits until the collector has finished the trace. */
+MP_HIDDEN void mp_transport_finish(void);
+MP_HIDDEN void mp_transport_after_fork_child(void);
+
+/* Module map (lib/modules.c). */
+MP_HIDDEN void mp_modules_send(void);
+/* Resends the module map if objects were loaded or unloaded since. */
+MP_HIDDEN void mp_modules_check(void);
+
+/* Diagnostics: one line to stderr with write(2), never stdio. */
+MP_HIDDEN void mp_warn(const char *msg, const char *detail);
+
+MP_HIDDEN uint64_t mp_now_ns(void);
+
+#endif

@@ -1,0 +1,558 @@
+/* The interposed functions: the only symbols libmemprof.so exports
+ * (lib/exports.map).
+ *
+ * Each hook calls the real function and records the event. Frees are
+ * recorded before the real free (once released, another thread may be
+ * handed the same address); allocations after the real call returned.
+ * realloc releases the old block before the call and revives it if the
+ * call fails. Nothing here allocates from the target's heap, takes a lock
+ * shared with other threads, or makes a system call, except when a full
+ * buffer is handed over.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MP_EXPORT __attribute__((visibility("default")))
+
+/* Interposed functions that no glibc header declares (jemalloc's API and
+   glibc's obsolete ones, with the prototypes those libraries use). */
+MP_EXPORT void *memalign(size_t align, size_t size);
+MP_EXPORT void *pvalloc(size_t size);
+MP_EXPORT size_t malloc_usable_size(void *ptr);
+MP_EXPORT void *mallocx(size_t size, int flags);
+MP_EXPORT void *rallocx(void *ptr, size_t size, int flags);
+MP_EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags);
+MP_EXPORT size_t sallocx(const void *ptr, int flags);
+MP_EXPORT void dallocx(void *ptr, int flags);
+MP_EXPORT void sdallocx(void *ptr, size_t size, int flags);
+MP_EXPORT size_t nallocx(size_t size, int flags);
+
+_Atomic int mp_state = MP_OFF;
+pid_t mp_pid;
+uint64_t mp_image;
+atomic_uint_fast64_t mp_seq = 1;
+int mp_max_depth = 128;
+struct mp_real mp_real;
+
+static uint64_t fork_seq;
+static int exit_status_known, exit_status;
+
+/* dlsym() may call calloc before the real one is known: serve it here. */
+static uint8_t boot_pool[64 * 1024] __attribute__((aligned(64)));
+static size_t boot_used;
+
+static void *boot_alloc(size_t size, size_t align)
+{
+	size_t off = (boot_used + align - 1) & ~(align - 1);
+	if (off + size > sizeof(boot_pool))
+		return NULL;
+	boot_used = off + size;
+	return boot_pool + off;
+}
+
+static int in_boot_pool(const void *p)
+{
+	return (const uint8_t *)p >= boot_pool && (const uint8_t *)p < boot_pool + sizeof(boot_pool);
+}
+
+static volatile int resolving;
+
+static void resolve_real(void)
+{
+	if (mp_real.malloc || resolving)
+		return;
+	resolving = 1;
+#define MP_RESOLVE(name) *(void **)&mp_real.name = dlsym(RTLD_NEXT, #name)
+	/* malloc and free first: failed look-ups below allocate an error. */
+	MP_RESOLVE(free);
+	MP_RESOLVE(malloc);
+	MP_RESOLVE(calloc);
+	MP_RESOLVE(realloc);
+	MP_RESOLVE(reallocarray);
+	MP_RESOLVE(posix_memalign);
+	MP_RESOLVE(aligned_alloc);
+	MP_RESOLVE(memalign);
+	MP_RESOLVE(valloc);
+	MP_RESOLVE(pvalloc);
+	MP_RESOLVE(malloc_usable_size);
+	MP_RESOLVE(mallocx);
+	MP_RESOLVE(rallocx);
+	MP_RESOLVE(xallocx);
+	MP_RESOLVE(sallocx);
+	MP_RESOLVE(dallocx);
+	MP_RESOLVE(sdallocx);
+	MP_RESOLVE(nallocx);
+#undef MP_RESOLVE
+	resolving = 0;
+}
+
+static void on_fork_prepare(void);
+static void on_fork_parent(void);
+static void on_fork_child(void);
+
+/* Starts recording: called from the constructor, or from the first hook
+   if an allocation comes before it. */
+static void mp_init(void)
+{
+	int expected = MP_OFF;
+	if (!atomic_compare_exchange_strong(&mp_state, &expected, MP_STARTING))
+		return;
+	resolve_real();
+	/* Start the private allocator now, so that its fork handlers are
+	   registered before ours (they must run first in the child). */
+	mpje_free(mpje_malloc(1));
+	mp_pid = getpid();
+	mp_image = mp_now_ns();
+	const char *depth = getenv("MEMPROF_MAX_DEPTH");
+	if (depth && *depth) {
+		int d = atoi(depth);
+		mp_max_depth = d < 1 ? 1 : d > MP_MAX_DEPTH_LIMIT ? MP_MAX_DEPTH_LIMIT : d;
+	}
+	if (mp_transport_init() || mp_thread_init() || mp_unwind_init()) {
+		atomic_store(&mp_state, MP_STOPPED);
+		return;
+	}
+	pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+	atomic_store(&mp_state, MP_ON);
+	mp_send_hello(0, 0);
+	mp_modules_send();
+}
+
+__attribute__((constructor(101))) static void mp_constructor(void)
+{
+	mp_init();
+}
+
+/* At the end of the process: hand over every buffer, say the process
+   ended, and from then on send each event at once. */
+static void mp_end(int have_status, int status)
+{
+	if (atomic_load(&mp_state) != MP_ON)
+		return;
+	mp_thread_flush_all();
+	mp_thread_set_immediate();
+	mp_send_exit(have_status, status);
+}
+
+__attribute__((destructor(101))) static void mp_destructor(void)
+{
+	if (getpid() != mp_pid)
+		return;
+	mp_end(exit_status_known, exit_status);
+	mp_transport_finish();
+}
+
+static void on_fork_prepare(void)
+{
+	struct mp_thread *t = mp_thread_enter();
+	if (t) {
+		mp_thread_flush(t);
+		fork_seq = atomic_fetch_add(&mp_seq, 1);
+		mp_thread_leave(t);
+	} else {
+		fork_seq = atomic_fetch_add(&mp_seq, 1);
+	}
+}
+
+static void on_fork_parent(void)
+{
+}
+
+static void on_fork_child(void)
+{
+	if (atomic_load(&mp_state) != MP_ON)
+		return;
+	uint64_t parent_image = mp_image;
+	mp_pid = getpid();
+	mp_image = mp_now_ns();
+	mp_thread_after_fork_child();
+	mp_transport_after_fork_child();
+	mp_send_hello(parent_image, fork_seq);
+	mp_modules_send();
+}
+
+static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t)
+{
+	if (p && t)
+		mp_record_alloc(t, kind, p, size, mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
+	if (t)
+		mp_thread_leave(t);
+	return p;
+}
+
+static inline struct mp_thread *hook_begin(void)
+{
+	if (MP_UNLIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_OFF))
+		mp_init();
+	return mp_thread_enter();
+}
+
+MP_EXPORT void *malloc(size_t size)
+{
+	if (MP_UNLIKELY(!mp_real.malloc)) {
+		resolve_real();
+		if (!mp_real.malloc)
+			return boot_alloc(size, 16);
+	}
+	struct mp_thread *t = hook_begin();
+	return hook_alloc(mp_real.malloc(size), MP_KIND_MALLOC, size, t);
+}
+
+MP_EXPORT void free(void *ptr)
+{
+	if (MP_UNLIKELY(!ptr || in_boot_pool(ptr)))
+		return;
+	if (MP_UNLIKELY(!mp_real.free)) {
+		resolve_real();
+		if (!mp_real.free)
+			return;
+	}
+	struct mp_thread *t = mp_thread_enter();
+	if (t) {
+		mp_record_free(t, ptr);
+		mp_real.free(ptr);
+		mp_thread_leave(t);
+		return;
+	}
+	mp_real.free(ptr);
+}
+
+MP_EXPORT void *calloc(size_t n, size_t size)
+{
+	if (MP_UNLIKELY(!mp_real.calloc)) {
+		resolve_real();
+		if (!mp_real.calloc) {
+			size_t total;
+			if (__builtin_mul_overflow(n, size, &total))
+				return NULL;
+			return boot_alloc(total, 16); /* static: already zero */
+		}
+	}
+	struct mp_thread *t = hook_begin();
+	return hook_alloc(mp_real.calloc(n, size), MP_KIND_CALLOC, n * size, t);
+}
+
+static void *do_realloc(void *ptr, size_t size, int kind, void *(*fn)(void *, size_t, size_t, int), size_t nmemb,
+			int flags)
+{
+	struct mp_thread *t = hook_begin();
+	if (t && ptr)
+		mp_record_free(t, ptr);
+	void *p = fn(ptr, size, nmemb, flags);
+	if (t) {
+		if (p)
+			mp_record_alloc(t, kind, p,
+					kind == MP_KIND_REALLOCARRAY ? size * nmemb : size,
+					mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
+		else if (ptr && (size || kind == MP_KIND_RALLOCX))
+			mp_record_revive(t, ptr); /* failed: the old block stays */
+		mp_thread_leave(t);
+	}
+	return p;
+}
+
+static void *call_realloc(void *ptr, size_t size, size_t nmemb, int flags)
+{
+	return mp_real.realloc(ptr, size);
+}
+
+static void *call_reallocarray(void *ptr, size_t size, size_t nmemb, int flags)
+{
+	return mp_real.reallocarray(ptr, nmemb, size);
+}
+
+static void *call_rallocx(void *ptr, size_t size, size_t nmemb, int flags)
+{
+	return mp_real.rallocx(ptr, size, flags);
+}
+
+MP_EXPORT void *realloc(void *ptr, size_t size)
+{
+	if (MP_UNLIKELY(in_boot_pool(ptr))) {
+		void *p = malloc(size);
+		if (p)
+			memcpy(p, ptr, size < 256 ? size : 256); /* boot blocks are tiny */
+		return p;
+	}
+	if (MP_UNLIKELY(!mp_real.realloc))
+		resolve_real();
+	return do_realloc(ptr, size, MP_KIND_REALLOC, call_realloc, 1, 0);
+}
+
+MP_EXPORT void *reallocarray(void *ptr, size_t nmemb, size_t size)
+{
+	if (MP_UNLIKELY(!mp_real.reallocarray))
+		resolve_real();
+	if (!mp_real.reallocarray) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return do_realloc(ptr, size, MP_KIND_REALLOCARRAY, call_reallocarray, nmemb, 0);
+}
+
+MP_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	if (MP_UNLIKELY(!mp_real.posix_memalign))
+		resolve_real();
+	struct mp_thread *t = hook_begin();
+	int r = mp_real.posix_memalign(out, align, size);
+	hook_alloc(r == 0 ? *out : NULL, MP_KIND_POSIX_MEMALIGN, size, t);
+	return r;
+}
+
+#define MP_SIMPLE_HOOK(name, kind, params, args, size_expr)                                                   \
+	MP_EXPORT void *name params                                                                         \
+	{                                                                                                    \
+		if (MP_UNLIKELY(!mp_real.name))                                                                 \
+			resolve_real();                                                                          \
+		if (MP_UNLIKELY(!mp_real.name)) {                                                               \
+			errno = ENOMEM;                                                                          \
+			return NULL;                                                                             \
+		}                                                                                            \
+		struct mp_thread *t = hook_begin();                                                             \
+		return hook_alloc(mp_real.name args, kind, size_expr, t);                                      \
+	}
+
+MP_SIMPLE_HOOK(aligned_alloc, MP_KIND_ALIGNED_ALLOC, (size_t align, size_t size), (align, size), size)
+MP_SIMPLE_HOOK(memalign, MP_KIND_MEMALIGN, (size_t align, size_t size), (align, size), size)
+MP_SIMPLE_HOOK(valloc, MP_KIND_VALLOC, (size_t size), (size), size)
+MP_SIMPLE_HOOK(pvalloc, MP_KIND_PVALLOC, (size_t size), (size), size)
+MP_SIMPLE_HOOK(mallocx, MP_KIND_MALLOCX, (size_t size, int flags), (size, flags), size)
+
+MP_EXPORT size_t malloc_usable_size(void *ptr)
+{
+	if (!ptr)
+		return 0;
+	if (in_boot_pool(ptr))
+		return 0;
+	if (MP_UNLIKELY(!mp_real.malloc_usable_size))
+		resolve_real();
+	return mp_real.malloc_usable_size(ptr);
+}
+
+MP_EXPORT void *rallocx(void *ptr, size_t size, int flags)
+{
+	if (MP_UNLIKELY(!mp_real.rallocx))
+		resolve_real();
+	if (!mp_real.rallocx)
+		return NULL;
+	return do_realloc(ptr, size, MP_KIND_RALLOCX, call_rallocx, 1, flags);
+}
+
+MP_EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
+{
+	if (MP_UNLIKELY(!mp_real.xallocx))
+		resolve_real();
+	if (!mp_real.xallocx)
+		return 0;
+	struct mp_thread *t = hook_begin();
+	if (t)
+		mp_record_free(t, ptr);
+	size_t r = mp_real.xallocx(ptr, size, extra, flags);
+	if (t) {
+		/* In place: the block is now `size` bytes if it could be resized. */
+		if (r >= size)
+			mp_record_alloc(t, MP_KIND_XALLOCX, ptr, size, r);
+		else
+			mp_record_revive(t, ptr);
+		mp_thread_leave(t);
+	}
+	return r;
+}
+
+MP_EXPORT size_t sallocx(const void *ptr, int flags)
+{
+	if (MP_UNLIKELY(!mp_real.sallocx))
+		resolve_real();
+	return mp_real.sallocx ? mp_real.sallocx(ptr, flags) : 0;
+}
+
+MP_EXPORT size_t nallocx(size_t size, int flags)
+{
+	if (MP_UNLIKELY(!mp_real.nallocx))
+		resolve_real();
+	return mp_real.nallocx ? mp_real.nallocx(size, flags) : 0;
+}
+
+MP_EXPORT void dallocx(void *ptr, int flags)
+{
+	if (MP_UNLIKELY(!mp_real.dallocx))
+		resolve_real();
+	struct mp_thread *t = mp_thread_enter();
+	if (t)
+		mp_record_free(t, ptr);
+	mp_real.dallocx(ptr, flags);
+	if (t)
+		mp_thread_leave(t);
+}
+
+MP_EXPORT void sdallocx(void *ptr, size_t size, int flags)
+{
+	if (MP_UNLIKELY(!mp_real.sdallocx))
+		resolve_real();
+	struct mp_thread *t = mp_thread_enter();
+	if (t)
+		mp_record_free(t, ptr);
+	mp_real.sdallocx(ptr, size, flags);
+	if (t)
+		mp_thread_leave(t);
+}
+
+/* Process end and exec: hand everything over first. */
+
+/* main's return value is the exit status, but glibc calls exit() from
+   inside libc where no interposition reaches: wrap main to learn it. */
+typedef int (*mp_main_fn)(int, char **, char **);
+static mp_main_fn real_main;
+
+static int wrap_main(int argc, char **argv, char **envp)
+{
+	int r = real_main(argc, argv, envp);
+	if (getpid() == mp_pid) {
+		exit_status_known = 1;
+		exit_status = (r & 0xff) << 8;
+	}
+	return r;
+}
+
+MP_EXPORT int __libc_start_main(mp_main_fn main_fn, int argc, char **argv, void (*init)(void), void (*fini)(void),
+				void (*rtld_fini)(void), void *stack_end);
+MP_EXPORT int __libc_start_main(mp_main_fn main_fn, int argc, char **argv, void (*init)(void), void (*fini)(void),
+				void (*rtld_fini)(void), void *stack_end)
+{
+	int (*real)(mp_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
+	*(void **)&real = dlsym(RTLD_NEXT, "__libc_start_main");
+	real_main = main_fn;
+	return real(wrap_main, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+MP_EXPORT void exit(int status)
+{
+	static void (*real_exit)(int);
+	if (!real_exit)
+		*(void **)&real_exit = dlsym(RTLD_NEXT, "exit");
+	if (getpid() == mp_pid) {
+		exit_status_known = 1;
+		exit_status = (status & 0xff) << 8;
+	}
+	real_exit(status);
+	__builtin_unreachable();
+}
+
+static void end_now(int status)
+{
+	if (getpid() != mp_pid)
+		return; /* a vfork child shares our memory: not our end */
+	mp_end(1, (status & 0xff) << 8);
+	mp_transport_finish();
+}
+
+MP_EXPORT void _exit(int status)
+{
+	static void (*real)(int);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "_exit");
+	end_now(status);
+	real(status);
+	__builtin_unreachable();
+}
+
+MP_EXPORT void _Exit(int status)
+{
+	static void (*real)(int);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "_Exit");
+	end_now(status);
+	real(status);
+	__builtin_unreachable();
+}
+
+static void before_exec(void)
+{
+	if (atomic_load(&mp_state) != MP_ON || getpid() != mp_pid)
+		return;
+	mp_thread_flush_all();
+	mp_send(MP_MSG_EXEC, 0, NULL, 0);
+}
+
+#define MP_EXEC_HOOK(name, params, args)                                                                      \
+	MP_EXPORT int name params                                                                           \
+	{                                                                                                    \
+		static int(*real) params;                                                                    \
+		if (!real)                                                                                   \
+			*(void **)&real = dlsym(RTLD_NEXT, #name);                                           \
+		before_exec();                                                                               \
+		return real args;                                                                            \
+	}
+
+MP_EXEC_HOOK(execve, (const char *path, char *const argv[], char *const envp[]), (path, argv, envp))
+MP_EXEC_HOOK(execv, (const char *path, char *const argv[]), (path, argv))
+MP_EXEC_HOOK(execvp, (const char *file, char *const argv[]), (file, argv))
+MP_EXEC_HOOK(execvpe, (const char *file, char *const argv[], char *const envp[]), (file, argv, envp))
+MP_EXEC_HOOK(fexecve, (int fd, char *const argv[], char *const envp[]), (fd, argv, envp))
+
+/* The execl family takes a NULL-terminated argument list: collect it and
+   go through the matching execv function. */
+#define MP_MAX_EXECL_ARGS 4096
+static int collect_args(const char *arg0, va_list ap, char **argv, char ***envp_out)
+{
+	int n = 0;
+	argv[n++] = (char *)arg0;
+	while (n < MP_MAX_EXECL_ARGS && (argv[n] = va_arg(ap, char *)))
+		n++;
+	if (n == MP_MAX_EXECL_ARGS)
+		return -1;
+	if (envp_out)
+		*envp_out = va_arg(ap, char **);
+	return 0;
+}
+
+MP_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	char *argv[MP_MAX_EXECL_ARGS];
+	va_list ap;
+	va_start(ap, arg);
+	int r = collect_args(arg, ap, argv, NULL);
+	va_end(ap);
+	if (r) {
+		errno = E2BIG;
+		return -1;
+	}
+	return execv(path, argv);
+}
+
+MP_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	char *argv[MP_MAX_EXECL_ARGS];
+	va_list ap;
+	va_start(ap, arg);
+	int r = collect_args(arg, ap, argv, NULL);
+	va_end(ap);
+	if (r) {
+		errno = E2BIG;
+		return -1;
+	}
+	return execvp(file, argv);
+}
+
+MP_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	char *argv[MP_MAX_EXECL_ARGS];
+	char **envp;
+	va_list ap;
+	va_start(ap, arg);
+	int r = collect_args(arg, ap, argv, &envp);
+	va_end(ap);
+	if (r) {
+		errno = E2BIG;
+		return -1;
+	}
+	return execve(path, argv, envp);
+}

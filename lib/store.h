@@ -1,0 +1,36 @@
+/* Every allocation of a trace, stored as compressed columnar chunks in the
+ * table alloc_chunks (schema/memprof.sql), and read back as rows.
+ * Shared by the collector (writes), the CLI and the SQLite extension (read).
+ */
+#ifndef MP_STORE_H
+#define MP_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MP_STORE_CHUNK_RECORDS 8192
+
+struct mp_alloc_rec {
+	uint64_t id;       /* unique in the trace; allocation order within a process */
+	uint32_t tid;
+	uint8_t kind;      /* enum mp_kind (lib/wire.h) */
+	uint64_t size;     /* requested bytes */
+	uint64_t usable;   /* malloc_usable_size */
+	uint64_t address;
+	uint64_t stack_id; /* stacks.id */
+	uint64_t alloc_ns; /* since trace start */
+	int64_t free_ns;   /* since trace start; -1 if never freed */
+};
+
+/* Encodes n records into a newly malloc'ed buffer (*out, *out_len).
+   Returns 0, or -1 when out of memory. The caller frees *out. */
+int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_t *out_len);
+
+/* Decodes a chunk of `count` records into recs (room for count).
+   Returns 0, or -1 when the data is damaged. */
+int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, size_t count);
+
+/* The name of an allocation kind ("malloc", ...), or "unknown". */
+const char *mp_kind_name(unsigned kind);
+
+#endif

@@ -1,0 +1,385 @@
+/* Per-thread recording: event buffers, stack deduplication, hand-over.
+ *
+ * Each thread owns a state with a buffer of encoded events and a table of
+ * the stacks it has already defined. No lock is shared between threads on
+ * the allocation path: the only shared word is the global sequence counter
+ * (one relaxed atomic add per event), which orders events across threads
+ * so that the collector can match frees to allocations exactly when
+ * addresses are reused.
+ *
+ * t->busy is 1 while the owner is inside a hook (the reentrancy guard) and
+ * 2 while another thread flushes the buffer at exit; the owner waits for 0.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define MP_BUF_BYTES (sizeof(struct mp_msg_hdr) + MP_CHUNK_BYTES)
+#define MP_EVENT_MAX 64 /* bound of one alloc/free event */
+
+struct mp_stack_ent {
+	uint64_t h1, h2; /* two independent hashes of the frames; 0,0 = empty */
+	uint64_t id;
+};
+
+struct mp_thread {
+	_Atomic int busy;
+	int immediate;
+	int residual; /* lives in TLS after the thread's state was retired */
+	uint32_t stream, tid;
+	uint8_t *buf, *pos, *end; /* buf: header space, then the payload */
+	uint64_t last_seq, last_time, last_ptr;
+	uint64_t next_stack;
+	struct mp_stack_ent *tab;
+	size_t tab_mask, tab_used;
+	struct mp_thread *next; /* all live states, under list_lock */
+};
+
+#define MP_THREAD_DEAD ((struct mp_thread *)1)
+
+static __thread struct mp_thread *tls_thread __attribute__((tls_model("initial-exec")));
+static __thread int tls_guard __attribute__((tls_model("initial-exec")));
+/* After a thread's state is retired at thread exit, frees and allocations
+   made by later TLS destructors and libc's thread teardown go out one
+   event per message through this state, which dies with the thread. */
+#define MP_RESIDUAL_BYTES (sizeof(struct mp_msg_hdr) + 4096)
+static __thread struct mp_thread tls_residual __attribute__((tls_model("initial-exec")));
+static __thread uint8_t tls_residual_buf[MP_RESIDUAL_BYTES] __attribute__((tls_model("initial-exec")));
+static __thread struct mp_stack_ent tls_residual_tab[1] __attribute__((tls_model("initial-exec")));
+
+static struct mp_thread *thread_list;
+static atomic_flag list_lock = ATOMIC_FLAG_INIT;
+static atomic_uint stream_counter;
+static pthread_key_t thread_key;
+static int all_immediate;
+
+static void list_lock_take(void)
+{
+	while (atomic_flag_test_and_set_explicit(&list_lock, memory_order_acquire))
+		sched_yield();
+}
+
+static void list_lock_drop(void)
+{
+	atomic_flag_clear_explicit(&list_lock, memory_order_release);
+}
+
+uint64_t mp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void chunk_reset(struct mp_thread *t)
+{
+	t->pos = t->buf + sizeof(struct mp_msg_hdr);
+	t->last_seq = t->last_time = t->last_ptr = 0;
+}
+
+static void thread_dtor(void *arg);
+
+int mp_thread_init(void)
+{
+	return pthread_key_create(&thread_key, thread_dtor) ? -1 : 0;
+}
+
+static struct mp_thread *thread_create(void)
+{
+	struct mp_thread *t = mpje_calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->buf = mpje_malloc(MP_BUF_BYTES);
+	t->tab_mask = 4096 - 1;
+	t->tab = mpje_calloc(t->tab_mask + 1, sizeof(*t->tab));
+	if (!t->buf || !t->tab) {
+		mpje_free(t->buf);
+		mpje_free(t->tab);
+		mpje_free(t);
+		return NULL;
+	}
+	t->end = t->buf + MP_BUF_BYTES;
+	chunk_reset(t);
+	t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
+	t->tid = (uint32_t)syscall(SYS_gettid);
+	t->immediate = all_immediate;
+	list_lock_take();
+	t->next = thread_list;
+	thread_list = t;
+	list_lock_drop();
+	pthread_setspecific(thread_key, t);
+	return t;
+}
+
+static void thread_destroy(struct mp_thread *t)
+{
+	list_lock_take();
+	for (struct mp_thread **pp = &thread_list; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	list_lock_drop();
+	mpje_free(t->buf);
+	mpje_free(t->tab);
+	mpje_free(t);
+}
+
+struct mp_thread *mp_thread_enter(void)
+{
+	if (MP_UNLIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) != MP_ON))
+		return NULL;
+	struct mp_thread *t = tls_thread;
+	if (MP_UNLIKELY(t == MP_THREAD_DEAD)) {
+		t = &tls_residual;
+		t->residual = 1;
+		t->immediate = 1;
+		t->buf = tls_residual_buf;
+		t->end = t->buf + MP_RESIDUAL_BYTES;
+		t->tab = tls_residual_tab;
+		t->tab_mask = 0;
+		t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
+		t->tid = (uint32_t)syscall(SYS_gettid);
+		chunk_reset(t);
+		tls_thread = t;
+	}
+	if (MP_UNLIKELY(!t)) {
+		if (tls_guard)
+			return NULL;
+		tls_guard = 1;
+		t = thread_create();
+		tls_guard = 0;
+		if (!t)
+			return NULL;
+		tls_thread = t;
+	}
+	for (;;) {
+		int expected = 0;
+		if (atomic_compare_exchange_weak_explicit(&t->busy, &expected, 1, memory_order_acquire,
+							  memory_order_relaxed))
+			return t;
+		if (expected == 1)
+			return NULL; /* reentered from inside our own hook */
+		if (expected == 2)
+			sched_yield(); /* another thread is flushing our buffer */
+	}
+}
+
+void mp_thread_leave(struct mp_thread *t)
+{
+	atomic_store_explicit(&t->busy, 0, memory_order_release);
+}
+
+int mp_thread_busy(void)
+{
+	struct mp_thread *t = tls_thread;
+	if (tls_guard)
+		return 1;
+	return t && t != MP_THREAD_DEAD && atomic_load_explicit(&t->busy, memory_order_relaxed) == 1;
+}
+
+void mp_thread_flush(struct mp_thread *t)
+{
+	size_t len = (size_t)(t->pos - (t->buf + sizeof(struct mp_msg_hdr)));
+	if (len) {
+		struct mp_msg_hdr *h = (struct mp_msg_hdr *)t->buf;
+		h->reserved = t->tid;
+		mp_send_buf(t->buf, len, MP_MSG_EVENTS, t->stream);
+	}
+	chunk_reset(t);
+	mp_modules_check();
+}
+
+static inline void ensure_room(struct mp_thread *t, size_t need)
+{
+	if (MP_UNLIKELY((size_t)(t->end - t->pos) < need))
+		mp_thread_flush(t);
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t v, uint64_t k)
+{
+	h ^= v;
+	h *= k;
+	return h ^ (h >> 29);
+}
+
+/* Returns the stream-local id of the stack, defining it in the buffer on
+   first use. */
+static uint64_t stack_id(struct mp_thread *t, const uint64_t *ips, int depth)
+{
+	uint64_t h1 = 0x243f6a8885a308d3ull ^ (uint64_t)depth, h2 = 0x13198a2e03707344ull;
+	for (int i = 0; i < depth; i++) {
+		h1 = mix(h1, ips[i], 0x9e3779b97f4a7c15ull);
+		h2 = mix(h2, ips[i], 0xc2b2ae3d27d4eb4full);
+	}
+	h1 |= 1;
+	if (MP_UNLIKELY(t->residual))
+		goto define;
+	size_t i = (size_t)h1 & t->tab_mask;
+	for (;;) {
+		struct mp_stack_ent *e = &t->tab[i];
+		if (e->h1 == h1 && e->h2 == h2)
+			return e->id;
+		if (!e->h1)
+			break;
+		i = (i + 1) & t->tab_mask;
+	}
+	t->tab[i] = (struct mp_stack_ent){h1, h2, t->next_stack};
+	if (++t->tab_used * 2 > t->tab_mask) {
+		size_t ncap = (t->tab_mask + 1) * 2;
+		struct mp_stack_ent *nt = mpje_calloc(ncap, sizeof(*nt));
+		if (nt) {
+			for (size_t j = 0; j <= t->tab_mask; j++) {
+				if (!t->tab[j].h1)
+					continue;
+				size_t k = (size_t)t->tab[j].h1 & (ncap - 1);
+				while (nt[k].h1)
+					k = (k + 1) & (ncap - 1);
+				nt[k] = t->tab[j];
+			}
+			mpje_free(t->tab);
+			t->tab = nt;
+			t->tab_mask = ncap - 1;
+		}
+	}
+define:
+	ensure_room(t, 8 + (size_t)depth * 10);
+	uint64_t id = t->next_stack++;
+	uint8_t *p = t->pos;
+	*p++ = MP_EV_STACK;
+	p = mp_put_varint(p, (uint64_t)depth);
+	uint64_t prev = 0;
+	for (int j = 0; j < depth; j++) {
+		p = mp_put_varint(p, mp_zigzag((int64_t)(ips[j] - prev)));
+		prev = ips[j];
+	}
+	t->pos = p;
+	return id;
+}
+
+static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const void *ptr)
+{
+	uint64_t seq = atomic_fetch_add_explicit(&mp_seq, 1, memory_order_relaxed);
+	uint64_t now = mp_now_ns();
+	*p++ = (uint8_t)tag;
+	p = mp_put_varint(p, seq - t->last_seq);
+	p = mp_put_varint(p, now - t->last_time);
+	p = mp_put_varint(p, mp_zigzag((int64_t)((uint64_t)(uintptr_t)ptr - t->last_ptr)));
+	t->last_seq = seq;
+	t->last_time = now;
+	t->last_ptr = (uint64_t)(uintptr_t)ptr;
+	return p;
+}
+
+static inline void event_done(struct mp_thread *t)
+{
+	if (MP_UNLIKELY(t->immediate))
+		mp_thread_flush(t);
+}
+
+void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable)
+{
+	uint64_t ips[MP_MAX_DEPTH_LIMIT + 1];
+	int depth = mp_unwind(ips, mp_max_depth);
+	uint64_t sid = stack_id(t, ips, depth);
+	ensure_room(t, MP_EVENT_MAX);
+	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (kind << 4), ptr);
+	p = mp_put_varint(p, size);
+	p = mp_put_varint(p, usable >= size ? usable - size : 0);
+	p = mp_put_varint(p, sid);
+	t->pos = p;
+	event_done(t);
+}
+
+void mp_record_free(struct mp_thread *t, const void *ptr)
+{
+	ensure_room(t, MP_EVENT_MAX);
+	t->pos = put_head(t, t->pos, MP_EV_FREE, ptr);
+	event_done(t);
+}
+
+void mp_record_revive(struct mp_thread *t, const void *ptr)
+{
+	ensure_room(t, MP_EVENT_MAX);
+	t->pos = put_head(t, t->pos, MP_EV_REVIVE, ptr);
+	event_done(t);
+}
+
+/* Thread exit: hand the buffer over and retire the state. Allocations the
+   thread still makes afterwards (later TLS destructors) are not recorded. */
+static void thread_dtor(void *arg)
+{
+	struct mp_thread *t = arg;
+	int expected = 0;
+	while (!atomic_compare_exchange_weak(&t->busy, &expected, 1)) {
+		expected = 0;
+		sched_yield();
+	}
+	mp_thread_flush(t);
+	tls_thread = MP_THREAD_DEAD;
+	thread_destroy(t);
+}
+
+void mp_thread_flush_all(void)
+{
+	struct mp_thread *self = tls_thread;
+	list_lock_take();
+	for (struct mp_thread *t = thread_list; t; t = t->next) {
+		if (t == self) {
+			mp_thread_flush(t);
+			continue;
+		}
+		int expected = 0;
+		if (!atomic_compare_exchange_strong(&t->busy, &expected, 2))
+			continue; /* inside a hook right now: it flushes itself */
+		mp_thread_flush(t);
+		atomic_store(&t->busy, 0);
+	}
+	list_lock_drop();
+}
+
+void mp_thread_set_immediate(void)
+{
+	list_lock_take();
+	all_immediate = 1;
+	for (struct mp_thread *t = thread_list; t; t = t->next)
+		t->immediate = 1;
+	list_lock_drop();
+}
+
+void mp_thread_after_fork_child(void)
+{
+	struct mp_thread *self = tls_thread;
+	/* Other threads do not exist in the child; their states hold the
+	   parent's events, which the parent sends. */
+	struct mp_thread *t = thread_list;
+	thread_list = NULL;
+	atomic_flag_clear(&list_lock);
+	while (t) {
+		struct mp_thread *next = t->next;
+		if (t == self) {
+			t->next = NULL;
+			thread_list = t;
+		} else {
+			mpje_free(t->buf);
+			mpje_free(t->tab);
+			mpje_free(t);
+		}
+		t = next;
+	}
+	atomic_store(&stream_counter, 0);
+	if (self && self != MP_THREAD_DEAD) {
+		self->stream = atomic_fetch_add(&stream_counter, 1) + 1;
+		self->tid = (uint32_t)syscall(SYS_gettid);
+		memset(self->tab, 0, (self->tab_mask + 1) * sizeof(*self->tab));
+		self->tab_used = 0;
+		self->next_stack = 0;
+		chunk_reset(self);
+	}
+}

@@ -1,0 +1,60 @@
+/* Decoder of event chunks (the encoder lives on the hot path, lib/thread.c). */
+#include "wire.h"
+
+void mp_chunk_reader_init(struct mp_chunk_reader *r, const void *data, size_t len)
+{
+	r->p = data;
+	r->end = r->p + len;
+	r->seq = r->time = r->ptr = 0;
+}
+
+int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
+{
+	if (r->p >= r->end)
+		return 0;
+	uint8_t tag = *r->p++;
+	uint64_t v;
+	ev->type = tag & 0x0f;
+	ev->kind = tag >> 4;
+	switch (ev->type) {
+	case MP_EV_ALLOC:
+	case MP_EV_FREE:
+	case MP_EV_REVIVE:
+		if (mp_get_varint(&r->p, r->end, &v))
+			return -1;
+		r->seq += v;
+		ev->seq = r->seq;
+		if (mp_get_varint(&r->p, r->end, &v))
+			return -1;
+		r->time += v;
+		ev->time = r->time;
+		if (mp_get_varint(&r->p, r->end, &v))
+			return -1;
+		r->ptr += (uint64_t)mp_unzigzag(v);
+		ev->ptr = r->ptr;
+		if (ev->type != MP_EV_ALLOC)
+			return 1;
+		if (ev->kind >= MP_KIND_COUNT)
+			return -1;
+		if (mp_get_varint(&r->p, r->end, &ev->size) || mp_get_varint(&r->p, r->end, &ev->slack) ||
+		    mp_get_varint(&r->p, r->end, &ev->stack))
+			return -1;
+		return 1;
+	case MP_EV_STACK: {
+		if (mp_get_varint(&r->p, r->end, &v) || v > MP_MAX_DEPTH_LIMIT + 1)
+			return -1;
+		ev->depth = (uint32_t)v;
+		uint64_t ip = 0;
+		for (uint32_t i = 0; i < ev->depth; i++) {
+			if (mp_get_varint(&r->p, r->end, &v))
+				return -1;
+			ip += (uint64_t)mp_unzigzag(v);
+			r->ips[i] = ip;
+		}
+		ev->ips = r->ips;
+		return 1;
+	}
+	default:
+		return -1;
+	}
+}

@@ -1,0 +1,156 @@
+/* The wire format between libmemprof.so (in the target) and the collector.
+ *
+ * Every message is one SOCK_SEQPACKET datagram: a struct mp_msg_hdr and a
+ * payload. Messages from one thread arrive in the order it sent them.
+ * MP_MSG_EVENTS payloads are self-contained chunks of varint-encoded events
+ * of one thread ("stream"); deltas restart at every chunk, stack ids are
+ * local to the stream and defined (MP_EV_STACK) before their first use.
+ * Shared by lib/ (encoder) and cli/ (decoder); see doc in schema/README.md.
+ */
+#ifndef MP_WIRE_H
+#define MP_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MP_WIRE_MAGIC 0x4d505731u /* "MPW1" */
+#define MP_WIRE_VERSION 1
+#define MP_CHUNK_BYTES (60 * 1024) /* payload bound of an events message */
+#define MP_MSG_MAX (MP_CHUNK_BYTES + 4096)
+
+enum mp_msg_type {
+	MP_MSG_HELLO = 1,      /* a program image starts: struct mp_hello + argv */
+	MP_MSG_EVENTS = 2,     /* a chunk of events of one stream */
+	MP_MSG_MODULES = 3,    /* the full module map: mp_module_rec records */
+	MP_MSG_EXIT = 4,       /* u32 status (as from waitpid) */
+	MP_MSG_EXEC = 5,       /* the image is about to exec */
+	MP_MSG_THREAD = 6,     /* a stream starts: u32 tid */
+	MP_MSG_DISCONNECT = 7, /* a process closes its connection on purpose */
+};
+
+struct mp_msg_hdr {
+	uint32_t magic;
+	uint16_t type;
+	uint16_t version;
+	uint32_t pid;
+	uint32_t stream; /* thread stream id within the image; 0 for process messages */
+	uint64_t image;  /* CLOCK_MONOTONIC ns at the image's start: (pid, image) names it */
+	uint32_t len;    /* payload bytes after this header */
+	uint32_t reserved;
+};
+
+/* Payload of MP_MSG_HELLO, followed by argv as NUL-terminated strings. */
+struct mp_hello {
+	uint32_t ppid;
+	uint32_t argc;
+	uint64_t parent_image; /* fork child: the parent's image; else 0 */
+	uint64_t fork_seq;     /* fork child: the parent's sequence number at fork */
+	uint64_t start_realtime_ns;
+	uint64_t start_mono_ns;
+};
+
+/* One module of MP_MSG_MODULES, followed by the path (path_len bytes, no NUL). */
+struct mp_module_rec {
+	uint64_t bias;  /* load bias (dlpi_addr) */
+	uint64_t start; /* lowest mapped address of the module's PT_LOAD segments */
+	uint64_t end;   /* one past the highest */
+	uint8_t build_id[20];
+	uint16_t build_id_len;
+	uint16_t path_len;
+	uint32_t reserved;
+};
+
+/* Event tags: low nibble the event, high nibble the allocation kind. */
+enum mp_event {
+	MP_EV_ALLOC = 1,  /* seq, time, ptr, size, slack, stack */
+	MP_EV_FREE = 2,   /* seq, time, ptr */
+	MP_EV_STACK = 3,  /* depth, ips (first absolute, then zigzag deltas) */
+	MP_EV_REVIVE = 4, /* seq, time, ptr: a realloc failed, its old block lives on */
+};
+
+/* Allocation kinds, stored in the trace (allocations.kind). */
+enum mp_kind {
+	MP_KIND_MALLOC = 0,
+	MP_KIND_CALLOC = 1,
+	MP_KIND_REALLOC = 2,
+	MP_KIND_REALLOCARRAY = 3,
+	MP_KIND_POSIX_MEMALIGN = 4,
+	MP_KIND_ALIGNED_ALLOC = 5,
+	MP_KIND_MEMALIGN = 6,
+	MP_KIND_VALLOC = 7,
+	MP_KIND_PVALLOC = 8,
+	MP_KIND_MALLOCX = 9,
+	MP_KIND_RALLOCX = 10,
+	MP_KIND_XALLOCX = 11,
+	MP_KIND_COUNT
+};
+
+/* The frame address that marks a stack cut at the depth limit. */
+#define MP_IP_TRUNCATED ((uint64_t)1)
+
+static inline uint8_t *mp_put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static inline uint64_t mp_zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t mp_unzigzag(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* Reads a varint at *pp, not past end. Returns 0, or -1 on a truncated or
+   overlong varint (then *pp is unspecified). */
+static inline int mp_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (p >= end)
+			return -1;
+		uint8_t b = *p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*pp = p;
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* One decoded event. For MP_EV_STACK, ips points into the chunk buffer's
+   copy made by the decoder (valid until the next call). */
+struct mp_event_rec {
+	uint8_t type, kind;
+	uint64_t seq, time, ptr, size, slack, stack;
+	uint32_t depth;
+	const uint64_t *ips;
+};
+
+/* Incremental decoder of one events chunk. */
+struct mp_chunk_reader {
+	const uint8_t *p, *end;
+	uint64_t seq, time, ptr;
+	uint64_t ips[256 + 8];
+};
+
+void mp_chunk_reader_init(struct mp_chunk_reader *r, const void *data, size_t len);
+
+/* Decodes the next event. Returns 1 with *ev filled, 0 at the end of the
+   chunk, -1 on malformed data. */
+int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev);
+
+#define MP_MAX_DEPTH_LIMIT 256
+
+#endif

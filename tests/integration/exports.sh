@@ -1,0 +1,11 @@
+#!/bin/sh
+# libmemprof.so exports exactly the interposed functions of lib/exports.map,
+# and carries neither SQLite nor a public jemalloc.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+want=$(sed -n '/global:/,/local:/p' "$top_srcdir/lib/exports.map" | grep -v 'global:\|local:' | tr ';' '\n' | tr -d ' ' | grep -v '^$' | sort)
+have=$(nm -D --defined-only "$MEMPROF_LIB" | awk '{print $3}' | sed 's/@.*//' | sort)
+check "exported symbols" "$have" "$want"
+check "no sqlite inside" "$(nm -D "$MEMPROF_LIB" | grep -c sqlite3_)" 0
+check "no sqlite dependency" "$(objdump -p "$MEMPROF_LIB" | grep NEEDED | grep -c sqlite)" 0
+check "libunwind not linked (opened RTLD_LOCAL)" "$(objdump -p "$MEMPROF_LIB" | grep NEEDED | grep -c unwind)" 0
+finish

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Every allocation function, and a program linked with jemalloc's *allocx API.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+t=$work/aligned.db
+"$MEMPROF" run -q -o "$t" "$FIXTURES/aligned"
+check "aligned fixture ran" "$?" 0
+leaked=$(sql "$t" "SELECT kind || ':' || size FROM allocations WHERE free_time_ns IS NULL AND size IN (100,256,48,1000,5000,300,63,77) ORDER BY id" | tr '\n' ' ')
+check "one of each kind" "$leaked" \
+	"posix_memalign:100 aligned_alloc:256 memalign:48 valloc:1000 pvalloc:5000 reallocarray:300 calloc:63 realloc:77 "
+check "realloc(p, 0) frees" "$(sql "$t" 'SELECT count(*) FROM allocations WHERE size = 4321 AND free_time_ns IS NOT NULL')" 1
+
+t=$work/je.db
+"$MEMPROF" run -q -o "$t" "$FIXTURES/jemalloc-api"
+check "jemalloc fixture ran" "$?" 0
+check "allocx kinds" "$(sql "$t" "SELECT kind || ':' || size || ':' || (free_time_ns IS NULL) FROM allocations WHERE size BETWEEN 1000 AND 6000 ORDER BY id" | tr '\n' ' ')" \
+	"mallocx:1000:0 rallocx:2000:0 mallocx:3000:0 mallocx:4000:0 mallocx:5000:1 malloc:6000:1 "
+check "jemalloc leaks" "$(sql "$t" 'SELECT leaked_bytes FROM processes')" 11000
+finish

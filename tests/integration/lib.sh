@@ -1,0 +1,46 @@
+# Shared by the integration tests: run memprof on fixtures, assert figures.
+# Sourced with MEMPROF, MEMPROF_LIB, FIXTURES and top_srcdir set by
+# Makefile.am (AM_TESTS_ENVIRONMENT); runnable by hand with those exported.
+set -u
+: "${MEMPROF:?set by make check}" "${FIXTURES:?set by make check}"
+export MEMPROF_LIB
+passed=0
+failed=0
+name=$(basename "$0" .sh)
+work=$(mktemp -d "${TMPDIR:-/tmp}/memprof-$name.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# check WHAT ACTUAL EXPECTED
+check() {
+	if [ "$2" = "$3" ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		printf 'FAIL: %s: got [%s], expected [%s]\n' "$1" "$2" "$3"
+	fi
+}
+
+# check_match WHAT ACTUAL EXTENDED-REGEX
+check_match() {
+	if printf '%s' "$2" | grep -Eq -- "$3"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		printf 'FAIL: %s: [%s] does not match /%s/\n' "$1" "$2" "$3"
+	fi
+}
+
+# sql TRACE QUERY: the result as CSV without the header line
+sql() {
+	"$MEMPROF" sql --format csv "$1" "$2" | tail -n +2
+}
+
+# line_of FILE MARKER: the line number of the marker comment in a fixture
+line_of() {
+	grep -n "SITE:$2 " "$top_srcdir/tests/fixtures/$1" | head -n 1 | cut -d: -f1
+}
+
+finish() {
+	echo "$name: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}

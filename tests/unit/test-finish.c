@@ -1,0 +1,179 @@
+/* Unit tests of finishing a trace: ordering across threads, matching with
+ * reused addresses, failed realloc, fork inheritance, exec. Messages are
+ * crafted in the wire format and fed to a collector. */
+#include <CUnit/CUnit.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "finish.h"
+#include "unit.h"
+
+struct enc {
+	uint8_t buf[4096], *p;
+	uint64_t seq, time, ptr;
+};
+
+static void enc_reset(struct enc *e)
+{
+	e->p = e->buf;
+	e->seq = e->time = e->ptr = 0;
+}
+
+static void enc_stack(struct enc *e, uint64_t ip)
+{
+	*e->p++ = MP_EV_STACK;
+	e->p = mp_put_varint(e->p, 1);
+	e->p = mp_put_varint(e->p, mp_zigzag((int64_t)ip));
+}
+
+static void enc_head(struct enc *e, int tag, uint64_t seq, uint64_t ptr)
+{
+	*e->p++ = (uint8_t)tag;
+	e->p = mp_put_varint(e->p, seq - e->seq);
+	e->p = mp_put_varint(e->p, seq * 10 - e->time); /* time: 10 ns per seq */
+	e->p = mp_put_varint(e->p, mp_zigzag((int64_t)(ptr - e->ptr)));
+	e->seq = seq;
+	e->time = seq * 10;
+	e->ptr = ptr;
+}
+
+static void enc_alloc(struct enc *e, uint64_t seq, uint64_t ptr, uint64_t size)
+{
+	enc_head(e, MP_EV_ALLOC, seq, ptr);
+	e->p = mp_put_varint(e->p, size);
+	e->p = mp_put_varint(e->p, 0);
+	e->p = mp_put_varint(e->p, 0);
+}
+
+static void send(struct mp_collector *c, int type, uint32_t pid, uint64_t image, uint32_t stream, const void *payload,
+		 size_t len)
+{
+	uint8_t msg[sizeof(struct mp_msg_hdr) + 4096];
+	struct mp_msg_hdr h = {MP_WIRE_MAGIC, (uint16_t)type, MP_WIRE_VERSION, pid, stream, image, (uint32_t)len, pid};
+	memcpy(msg, &h, sizeof(h));
+	if (len)
+		memcpy(msg + sizeof(h), payload, len);
+	CU_ASSERT_EQUAL(mp_collector_handle(c, msg, sizeof(h) + len), 0);
+}
+
+static void hello(struct mp_collector *c, uint32_t pid, uint32_t ppid, uint64_t image, uint64_t parent, uint64_t fseq)
+{
+	uint8_t buf[sizeof(struct mp_hello) + 8];
+	struct mp_hello h = {.ppid = ppid, .argc = 1, .parent_image = parent, .fork_seq = fseq, .start_mono_ns = image};
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), "prog\0", 5);
+	send(c, MP_MSG_HELLO, pid, image, 0, buf, sizeof(h) + 5);
+}
+
+static void flush(struct mp_collector *c, struct enc *e, uint32_t pid, uint64_t image, uint32_t stream)
+{
+	send(c, MP_MSG_EVENTS, pid, image, stream, e->buf, (size_t)(e->p - e->buf));
+	enc_reset(e);
+}
+
+static char *query(sqlite3 *db, const char *sql)
+{
+	static char out[512];
+	sqlite3_stmt *st;
+	out[0] = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return strcpy(out, "prepare failed");
+	size_t len = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const char *v = (const char *)sqlite3_column_text(st, i);
+			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? "," : (len ? " " : ""),
+						v ? v : "NULL");
+		}
+	}
+	sqlite3_finalize(st);
+	return out;
+}
+
+static void test_finish(void)
+{
+	char dir[] = "/tmp/memprof-unit-XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	char out[256];
+	snprintf(out, sizeof(out), "%s/t.db", dir);
+	struct mp_collector c;
+	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c, out), 0);
+	struct enc e1, e2;
+	enc_reset(&e1);
+	enc_reset(&e2);
+
+	/* Image A (pid 100): two threads; thread 2 frees thread 1's block and
+	   gets its address back; sent out of order. */
+	hello(&c, 100, 1, 1000, 0, 0);
+	enc_stack(&e2, 0x2222);
+	enc_head(&e2, MP_EV_FREE, 3, 0x1000);
+	enc_alloc(&e2, 4, 0x1000, 200);
+	flush(&c, &e2, 100, 1000, 2);
+	enc_stack(&e1, 0x1111);
+	enc_alloc(&e1, 1, 0x1000, 100);
+	enc_alloc(&e1, 2, 0x2000, 50);
+	enc_head(&e1, MP_EV_FREE, 5, 0x1000);
+	/* a failed realloc: released, then revived */
+	enc_alloc(&e1, 6, 0x3000, 10);
+	enc_head(&e1, MP_EV_FREE, 7, 0x3000);
+	enc_head(&e1, MP_EV_REVIVE, 8, 0x3000);
+	/* two blocks to be inherited by a fork child at seq 11 */
+	enc_alloc(&e1, 9, 0x5000, 7);
+	enc_alloc(&e1, 10, 0x6000, 9);
+	enc_head(&e1, MP_EV_FREE, 12, 0x5000);
+	flush(&c, &e1, 100, 1000, 1);
+
+	/* Image B (pid 101): forked from A at seq 11, frees an inherited block. */
+	hello(&c, 101, 100, 2000, 1000, 11);
+	enc_head(&e1, MP_EV_FREE, 13, 0x5000);
+	flush(&c, &e1, 101, 2000, 1);
+
+	/* Image C (pid 200) execs into D (same pid): C's live block is dropped. */
+	hello(&c, 200, 1, 3000, 0, 0);
+	enc_stack(&e1, 0x3333);
+	enc_alloc(&e1, 1, 0x7000, 5);
+	flush(&c, &e1, 200, 3000, 1);
+	send(&c, MP_MSG_EXEC, 200, 3000, 0, NULL, 0);
+	hello(&c, 200, 1, 4000, 0, 0);
+	enc_stack(&e1, 0x4444);
+	enc_alloc(&e1, 1, 0x8000, 6);
+	flush(&c, &e1, 200, 4000, 1);
+	uint32_t status[2] = {1, 4 << 8};
+	send(&c, MP_MSG_EXIT, 200, 4000, 0, status, sizeof(status));
+
+	char err[256];
+	CU_ASSERT_EQUAL_FATAL(mp_finish(&c, out, NULL, err, sizeof(err)), 0);
+	mp_collector_release(&c);
+	sqlite3 *db;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	/* A: 6 allocations (100, 50, 200, 10, 7, 9); frees: 0x1000 twice and
+	   0x5000 (the revived one does not count); peak 50 + 200 at seq 4. */
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT allocations, frees, unmatched_frees, leaked_bytes, leaked_blocks,"
+					 " peak_bytes, temporary FROM processes WHERE id = 1"),
+			       "6,3,0,69,3,250,0");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT origin, parent_id, frees, unmatched_frees, leaked_bytes FROM processes"
+					 " WHERE id = 2"),
+			       "fork,1,1,0,0");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT origin, ended_by, leaked_bytes FROM processes WHERE pid = 200 ORDER BY id"),
+			       "start,exec,0 exec,exit,6");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT exit_status FROM processes WHERE id = 4"), "4");
+	/* Site figures at the peak: 50 (thread 1) + 200 (thread 2). */
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT sum(peak_bytes), sum(bytes) FROM sites WHERE process_id = 1"), "250,376");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT count(*) FROM stacks"), "4");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value FROM meta WHERE key = 'state'"), "complete");
+	sqlite3_close(db);
+	unlink(out);
+	rmdir(dir);
+}
+
+int mp_suite_finish(void)
+{
+	CU_pSuite s = CU_add_suite("finish", NULL, NULL);
+	if (!s || !CU_add_test(s, "ordering, matching, fork, exec", test_finish))
+		return -1;
+	return 0;
+}
