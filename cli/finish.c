@@ -26,6 +26,7 @@
 #include "tracedb.h"
 
 #define SAMPLE_EVERY_NS 10000000u
+#define MP_UNLIKELY_F(x) __builtin_expect(!!(x), 0)
 #define NONE UINT32_MAX
 
 /* --- a map from 64-bit keys to 32-bit values (linear probing) --------- */
@@ -223,6 +224,7 @@ struct finish {
 	VEC(struct block) blocks;
 	VEC(uint32_t) free_blocks;
 	struct map live;
+	struct map internal; /* blocks the profiler's own work got (MP_EV_INTERNAL) */
 	VEC(struct site) sites;
 	struct map site_map;
 	VEC(struct thread_fig) threads;
@@ -426,6 +428,8 @@ static void settle(struct finish *f, struct cursor *cur)
 
 static void on_alloc(struct finish *f, struct cursor *cur, const struct mp_event_rec *ev)
 {
+	if (MP_UNLIKELY_F(f->internal.count))
+		map_del(&f->internal, ev->ptr); /* its free went unseen */
 	uint32_t old = map_del(&f->live, ev->ptr);
 	if (old != NONE) { /* a free we never saw: end the old block here */
 		struct block *ob = &f->blocks.v[old];
@@ -466,7 +470,8 @@ static void on_free(struct finish *f, struct cursor *cur, const struct mp_event_
 {
 	uint32_t bi = map_del(&f->live, ev->ptr);
 	if (bi == NONE) {
-		f->unmatched++;
+		if (!f->internal.count || map_del(&f->internal, ev->ptr) == NONE)
+			f->unmatched++;
 		return;
 	}
 	struct block *b = &f->blocks.v[bi];
@@ -627,7 +632,8 @@ static int replay_image(struct finish *f, size_t idx)
 	f->blocks.n = f->free_blocks.n = f->sites.n = f->threads.n = 0;
 	map_free(&f->live);
 	map_free(&f->site_map);
-	if (map_init(&f->live, 1024) || map_init(&f->site_map, 1024))
+	map_free(&f->internal);
+	if (map_init(&f->live, 1024) || map_init(&f->site_map, 1024) || map_init(&f->internal, 64))
 		return ferr(f, "out of memory");
 	f->epoch = 0;
 	f->live_bytes = f->live_usable = f->peak_bytes = f->allocations = f->frees = f->allocated = 0;
@@ -707,8 +713,10 @@ static int replay_image(struct finish *f, size_t idx)
 			on_alloc(f, cur, ev);
 		else if (ev->type == MP_EV_FREE)
 			on_free(f, cur, ev);
-		else
+		else if (ev->type == MP_EV_REVIVE)
 			on_revive(f, cur, ev);
+		else if (map_get(&f->internal, ev->ptr) == NONE && map_put(&f->internal, ev->ptr, 0))
+			ferr(f, "out of memory");
 		if (!cursor_next(f, cur))
 			heap[0] = heap[--n];
 		heap_down(heap, n, 0);
@@ -1028,6 +1036,7 @@ int mp_finish(struct mp_collector *c, const char *output, const struct mp_trace_
 	map_free(&f.node_map);
 	map_free(&f.live);
 	map_free(&f.site_map);
+	map_free(&f.internal);
 	if (map)
 		munmap(map, c->spool_size);
 

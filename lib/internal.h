@@ -72,6 +72,9 @@ MP_HIDDEN int mp_thread_busy(void);
 MP_HIDDEN void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable);
 MP_HIDDEN void mp_record_free(struct mp_thread *t, const void *ptr);
 MP_HIDDEN void mp_record_revive(struct mp_thread *t, const void *ptr);
+/* Notes a block allocated by a hook's own work (a reentrant call): it is
+   sent with the thread's next event, so that its free is recognised. */
+MP_HIDDEN void mp_note_internal(const void *ptr);
 
 /* Sends the calling thread's buffered events. */
 MP_HIDDEN void mp_thread_flush(struct mp_thread *t);

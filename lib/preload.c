@@ -180,10 +180,14 @@ static void on_fork_child(void)
 
 static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t)
 {
-	if (p && t)
-		mp_record_alloc(t, kind, p, size, mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
-	if (t)
+	if (MP_LIKELY(t)) {
+		if (p)
+			mp_record_alloc(t, kind, p, size,
+					mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
 		mp_thread_leave(t);
+	} else if (p && mp_thread_busy()) {
+		mp_note_internal(p); /* from inside a hook: the profiler's own */
+	}
 	return p;
 }
 

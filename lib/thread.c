@@ -44,6 +44,9 @@ struct mp_thread {
 
 static __thread struct mp_thread *tls_thread __attribute__((tls_model("initial-exec")));
 static __thread int tls_guard __attribute__((tls_model("initial-exec")));
+#define MP_MAX_INTERNAL 16
+static __thread uint64_t tls_internal[MP_MAX_INTERNAL] __attribute__((tls_model("initial-exec")));
+static __thread int tls_ninternal __attribute__((tls_model("initial-exec")));
 /* After a thread's state is retired at thread exit, frees and allocations
    made by later TLS destructors and libc's thread teardown go out one
    event per message through this state, which dies with the thread. */
@@ -277,8 +280,18 @@ static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const 
 	return p;
 }
 
+void mp_note_internal(const void *ptr)
+{
+	if (tls_ninternal < MP_MAX_INTERNAL)
+		tls_internal[tls_ninternal++] = (uint64_t)(uintptr_t)ptr;
+}
+
 static inline void event_done(struct mp_thread *t)
 {
+	while (MP_UNLIKELY(tls_ninternal)) {
+		ensure_room(t, MP_EVENT_MAX);
+		t->pos = put_head(t, t->pos, MP_EV_INTERNAL, (void *)(uintptr_t)tls_internal[--tls_ninternal]);
+	}
 	if (MP_UNLIKELY(t->immediate))
 		mp_thread_flush(t);
 }

@@ -20,6 +20,7 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 	case MP_EV_ALLOC:
 	case MP_EV_FREE:
 	case MP_EV_REVIVE:
+	case MP_EV_INTERNAL:
 		if (mp_get_varint(&r->p, r->end, &v))
 			return -1;
 		r->seq += v;

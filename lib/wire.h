@@ -67,6 +67,8 @@ enum mp_event {
 	MP_EV_FREE = 2,   /* seq, time, ptr */
 	MP_EV_STACK = 3,  /* depth, ips (first absolute, then zigzag deltas) */
 	MP_EV_REVIVE = 4, /* seq, time, ptr: a realloc failed, its old block lives on */
+	MP_EV_INTERNAL = 5, /* seq, time, ptr: a block the program's allocator gave the profiler's
+			       own work (e.g. glibc's TLS for libunwind): its free is no leak's */
 };
 
 /* Allocation kinds, stored in the trace (allocations.kind). */
