@@ -13,6 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
 #include "collector.h"
 
 #define SPOOL_BUF (4u << 20)
@@ -49,9 +53,29 @@ static int open_spool(const char *output)
 	return fd;
 }
 
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void mp_collector_clock(uint64_t *tsc, uint64_t *mono)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	uint64_t a = __rdtsc();
+	*mono = mono_now();
+	*tsc = a / 2 + __rdtsc() / 2;
+#else
+	*tsc = 0;
+	*mono = mono_now();
+#endif
+}
+
 int mp_collector_init(struct mp_collector *c, const char *output)
 {
 	memset(c, 0, sizeof(*c));
+	mp_collector_clock(&c->cal_tsc, &c->cal_mono);
 	c->spool_fd = open_spool(output);
 	if (c->spool_fd < 0)
 		return -1;
@@ -94,12 +118,6 @@ static int spool_append(struct mp_collector *c, const void *data, size_t len, ui
 	return 0;
 }
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static struct mp_image *image_get(struct mp_collector *c, uint32_t pid, uint64_t image)
 {

@@ -66,6 +66,7 @@ struct mp_collector {
 	struct mp_module *modules;
 	size_t nmodules;
 	uint64_t messages, bad_messages;
+	uint64_t cal_tsc, cal_mono; /* a (TSC, CLOCK_MONOTONIC) pair taken at start */
 	char errbuf[256];
 };
 
@@ -82,6 +83,9 @@ void mp_collector_set_wait_status(struct mp_collector *c, pid_t pid, int status)
 /* Whether any image that has not ended is still alive. */
 int mp_collector_any_alive(struct mp_collector *c);
 void mp_collector_release(struct mp_collector *c);
+/* Reads the time-stamp counter and CLOCK_MONOTONIC ns together (the TSC
+   is 0 where the machine has none). */
+void mp_collector_clock(uint64_t *tsc, uint64_t *mono);
 
 /* Receives messages from fd until every sender is gone, or until
    stop() returns nonzero while the socket is idle. Returns 0 or -1. */

@@ -210,6 +210,7 @@ struct cursor {
 
 struct finish {
 	struct mp_collector *c;
+	double ns_per_tick; /* TSC to ns: mono = cal_mono + (tsc - cal_tsc) * ns_per_tick */
 	const uint8_t *spool;
 	struct mp_tracedb w;
 	uint64_t t0;
@@ -536,6 +537,9 @@ static int cursor_next(struct finish *f, struct cursor *cur)
 			cur->has = 1;
 			continue;
 		}
+		if (cur->rd.tsc)
+			cur->ev.time = (uint64_t)((double)f->c->cal_mono +
+						  (double)(int64_t)(cur->ev.seq - f->c->cal_tsc) * f->ns_per_tick);
 		if (cur->ev.type == MP_EV_STACK) {
 			uint32_t node = stack_intern(f, cur->ev.ips, cur->ev.depth);
 			if (VEC_PUSH(cur->stackmap, node))
@@ -1004,6 +1008,10 @@ int mp_finish(struct mp_collector *c, const char *output, const struct mp_trace_
 		return -1;
 	}
 
+	uint64_t tsc_now, mono_now;
+	mp_collector_clock(&tsc_now, &mono_now);
+	f.ns_per_tick = tsc_now > c->cal_tsc + 1000 ? (double)(mono_now - c->cal_mono) / (double)(tsc_now - c->cal_tsc)
+						    : 1.0;
 	f.t0 = UINT64_MAX;
 	for (size_t i = 0; i < c->nimages; i++)
 		if (c->images[i].image < f.t0)

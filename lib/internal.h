@@ -31,6 +31,7 @@ extern _Atomic int mp_state MP_HIDDEN;
 extern pid_t mp_pid MP_HIDDEN;
 extern uint64_t mp_image MP_HIDDEN;
 extern atomic_uint_fast64_t mp_seq MP_HIDDEN;
+extern int mp_use_tsc MP_HIDDEN; /* stamps are TSC values (lib/wire.h, MP_CHUNK_TSC) */
 extern int mp_max_depth MP_HIDDEN;
 
 /* The real allocation functions, resolved with dlsym(RTLD_NEXT). */
@@ -116,5 +117,7 @@ MP_HIDDEN void mp_modules_check(void);
 MP_HIDDEN void mp_warn(const char *msg, const char *detail);
 
 MP_HIDDEN uint64_t mp_now_ns(void);
+/* The sequence stamp of an event: orders events across threads. */
+MP_HIDDEN uint64_t mp_stamp(void);
 
 #endif

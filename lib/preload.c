@@ -11,6 +11,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ _Atomic int mp_state = MP_OFF;
 pid_t mp_pid;
 uint64_t mp_image;
 atomic_uint_fast64_t mp_seq = 1;
+int mp_use_tsc;
 int mp_max_depth = 128;
 struct mp_real mp_real;
 
@@ -93,6 +95,30 @@ static void resolve_real(void)
 	resolving = 0;
 }
 
+/* The TSC orders events across cores only where the kernel trusts it as
+   its clock (it checks that the cores' counters are synchronized). */
+static int tsc_usable(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	const char *off = getenv("MEMPROF_NO_TSC");
+	if (off && *off && *off != '0')
+		return 0;
+	unsigned a, b, c, d;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000001u), "c"(0));
+	if (!(d & (1u << 27))) /* RDTSCP */
+		return 0;
+	char buf[32] = "";
+	int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n >= 3 && !strncmp(buf, "tsc", 3) && (buf[3] == '\n' || buf[3] == 0);
+#else
+	return 0;
+#endif
+}
+
 static void on_fork_prepare(void);
 static void on_fork_parent(void);
 static void on_fork_child(void);
@@ -110,6 +136,7 @@ static void mp_init(void)
 	mpje_free(mpje_malloc(1));
 	mp_pid = getpid();
 	mp_image = mp_now_ns();
+	mp_use_tsc = tsc_usable();
 	const char *depth = getenv("MEMPROF_MAX_DEPTH");
 	if (depth && *depth) {
 		int d = atoi(depth);
@@ -154,10 +181,10 @@ static void on_fork_prepare(void)
 	struct mp_thread *t = mp_thread_enter();
 	if (t) {
 		mp_thread_flush(t);
-		fork_seq = atomic_fetch_add(&mp_seq, 1);
+		fork_seq = mp_stamp();
 		mp_thread_leave(t);
 	} else {
-		fork_seq = atomic_fetch_add(&mp_seq, 1);
+		fork_seq = mp_stamp();
 	}
 }
 

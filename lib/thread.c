@@ -16,6 +16,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#define MP_HAVE_TSC 1
+#endif
 
 #include "internal.h"
 
@@ -82,6 +86,7 @@ uint64_t mp_now_ns(void)
 static void chunk_reset(struct mp_thread *t)
 {
 	t->pos = t->buf + sizeof(struct mp_msg_hdr);
+	*t->pos++ = mp_use_tsc ? MP_CHUNK_TSC : 0;
 	t->last_seq = t->last_time = t->last_ptr = 0;
 }
 
@@ -190,7 +195,7 @@ int mp_thread_busy(void)
 void mp_thread_flush(struct mp_thread *t)
 {
 	size_t len = (size_t)(t->pos - (t->buf + sizeof(struct mp_msg_hdr)));
-	if (len) {
+	if (len > 1) { /* more than the flags byte */
 		struct mp_msg_hdr *h = (struct mp_msg_hdr *)t->buf;
 		h->reserved = t->tid;
 		mp_send_buf(t->buf, len, MP_MSG_EVENTS, t->stream);
@@ -266,16 +271,31 @@ define:
 	return id;
 }
 
+uint64_t mp_stamp(void)
+{
+#ifdef MP_HAVE_TSC
+	if (MP_LIKELY(mp_use_tsc)) {
+		unsigned aux;
+		uint64_t tsc = __rdtscp(&aux); /* after everything before it executed */
+		_mm_lfence();                  /* and before anything after it starts */
+		return tsc;
+	}
+#endif
+	return atomic_fetch_add_explicit(&mp_seq, 1, memory_order_relaxed);
+}
+
 static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const void *ptr)
 {
-	uint64_t seq = atomic_fetch_add_explicit(&mp_seq, 1, memory_order_relaxed);
-	uint64_t now = mp_now_ns();
+	uint64_t seq = mp_stamp();
 	*p++ = (uint8_t)tag;
 	p = mp_put_varint(p, seq - t->last_seq);
-	p = mp_put_varint(p, now - t->last_time);
-	p = mp_put_varint(p, mp_zigzag((int64_t)((uint64_t)(uintptr_t)ptr - t->last_ptr)));
 	t->last_seq = seq;
-	t->last_time = now;
+	if (!mp_use_tsc) {
+		uint64_t now = mp_now_ns();
+		p = mp_put_varint(p, now - t->last_time);
+		t->last_time = now;
+	}
+	p = mp_put_varint(p, mp_zigzag((int64_t)((uint64_t)(uintptr_t)ptr - t->last_ptr)));
 	t->last_ptr = (uint64_t)(uintptr_t)ptr;
 	return p;
 }

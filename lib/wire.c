@@ -6,6 +6,9 @@ void mp_chunk_reader_init(struct mp_chunk_reader *r, const void *data, size_t le
 	r->p = data;
 	r->end = r->p + len;
 	r->seq = r->time = r->ptr = 0;
+	r->tsc = 0;
+	if (len) /* the flags byte */
+		r->tsc = (*r->p++ & MP_CHUNK_TSC) != 0;
 }
 
 int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
@@ -25,10 +28,12 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 			return -1;
 		r->seq += v;
 		ev->seq = r->seq;
-		if (mp_get_varint(&r->p, r->end, &v))
-			return -1;
-		r->time += v;
-		ev->time = r->time;
+		if (!r->tsc) {
+			if (mp_get_varint(&r->p, r->end, &v))
+				return -1;
+			r->time += v;
+		}
+		ev->time = r->tsc ? 0 : r->time;
 		if (mp_get_varint(&r->p, r->end, &v))
 			return -1;
 		r->ptr += (uint64_t)mp_unzigzag(v);

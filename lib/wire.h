@@ -88,6 +88,14 @@ enum mp_kind {
 	MP_KIND_COUNT
 };
 
+/* The first byte of an events payload: chunk flags. With MP_CHUNK_TSC,
+   sequence numbers are the CPU's time-stamp counter (synchronized across
+   cores, read after the real allocation returned and before the real free
+   began), events carry no separate time, and the collector converts TSC
+   to nanoseconds. Without it, seq comes from a global counter and each
+   event carries CLOCK_MONOTONIC nanoseconds. */
+#define MP_CHUNK_TSC 0x01
+
 /* The frame address that marks a stack cut at the depth limit. */
 #define MP_IP_TRUNCATED ((uint64_t)1)
 
@@ -143,6 +151,7 @@ struct mp_event_rec {
 /* Incremental decoder of one events chunk. */
 struct mp_chunk_reader {
 	const uint8_t *p, *end;
+	int tsc; /* MP_CHUNK_TSC: time is the caller's to derive from seq */
 	uint64_t seq, time, ptr;
 	uint64_t ips[256 + 8];
 };

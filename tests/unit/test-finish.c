@@ -20,6 +20,7 @@ struct enc {
 static void enc_reset(struct enc *e)
 {
 	e->p = e->buf;
+	*e->p++ = 0; /* chunk flags: counter stamps, explicit times */
 	e->seq = e->time = e->ptr = 0;
 }
 

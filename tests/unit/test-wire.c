@@ -39,6 +39,7 @@ static uint8_t *put_event(uint8_t *p, int tag, uint64_t dseq, uint64_t dtime, in
 static void test_chunk_decode(void)
 {
 	uint8_t buf[256], *p = buf;
+	*p++ = 0; /* chunk flags: counter stamps, explicit times */
 	*p++ = MP_EV_STACK;
 	p = mp_put_varint(p, 2);
 	p = mp_put_varint(p, mp_zigzag(0x401000));
@@ -81,22 +82,47 @@ static void test_chunk_decode(void)
 		CU_ASSERT(rc == 0 || rc == -1);
 		CU_ASSERT(n <= 3);
 	}
-	uint8_t bad[] = {0x0f, 1, 2, 3};
+	uint8_t bad[] = {0, 0x0f, 1, 2, 3};
 	mp_chunk_reader_init(&r, bad, sizeof(bad));
 	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), -1);
-	uint8_t deep[] = {MP_EV_STACK, 0xff, 0x7f};
+	uint8_t deep[] = {0, MP_EV_STACK, 0xff, 0x7f};
 	mp_chunk_reader_init(&r, deep, sizeof(deep));
 	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), -1);
-	uint8_t badkind[] = {MP_EV_ALLOC | (15 << 4), 1, 1, 1, 1, 1, 1};
+	uint8_t badkind[] = {0, MP_EV_ALLOC | (15 << 4), 1, 1, 1, 1, 1, 1};
 	mp_chunk_reader_init(&r, badkind, sizeof(badkind));
 	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), -1);
+}
+
+static void test_chunk_tsc(void)
+{
+	uint8_t buf[64], *p = buf;
+	*p++ = MP_CHUNK_TSC; /* stamps are TSC values: no time field */
+	*p++ = MP_EV_FREE;
+	p = mp_put_varint(p, 123456789);
+	p = mp_put_varint(p, mp_zigzag(0x5000));
+	*p++ = MP_EV_INTERNAL;
+	p = mp_put_varint(p, 11);
+	p = mp_put_varint(p, mp_zigzag(0x100));
+	struct mp_chunk_reader r;
+	struct mp_event_rec ev;
+	mp_chunk_reader_init(&r, buf, (size_t)(p - buf));
+	CU_ASSERT_EQUAL(r.tsc, 1);
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), 1);
+	CU_ASSERT_EQUAL(ev.type, MP_EV_FREE);
+	CU_ASSERT_EQUAL(ev.seq, 123456789);
+	CU_ASSERT_EQUAL(ev.ptr, 0x5000);
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), 1);
+	CU_ASSERT_EQUAL(ev.type, MP_EV_INTERNAL);
+	CU_ASSERT_EQUAL(ev.seq, 123456800);
+	CU_ASSERT_EQUAL(ev.ptr, 0x5100);
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), 0);
 }
 
 int mp_suite_wire(void)
 {
 	CU_pSuite s = CU_add_suite("wire", NULL, NULL);
 	if (!s || !CU_add_test(s, "varint round trip", test_varint_round_trip) ||
-	    !CU_add_test(s, "chunk decode", test_chunk_decode))
+	    !CU_add_test(s, "chunk decode", test_chunk_decode) || !CU_add_test(s, "TSC chunks", test_chunk_tsc))
 		return -1;
 	return 0;
 }
