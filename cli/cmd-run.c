@@ -152,8 +152,8 @@ static void print_summary(const char *output)
 			       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		char peak[32], leaked[32];
-		mp_human_size(peak, sizeof(peak), (uint64_t)sqlite3_column_int64(st, 2));
-		mp_human_size(leaked, sizeof(leaked), (uint64_t)sqlite3_column_double(st, 3));
+		mp_human_size(sqlite3_column_int64(st, 2), peak, sizeof(peak));
+		mp_human_size((int64_t)sqlite3_column_double(st, 3), leaked, sizeof(leaked));
 		long long procs = sqlite3_column_int64(st, 0);
 		fprintf(stderr, "memprof: %.0f allocations, peak %s, leaked %s in %.0f blocks",
 			sqlite3_column_double(st, 1), peak, leaked, sqlite3_column_double(st, 4));
@@ -186,9 +186,10 @@ int cmd_run(int argc, char **argv)
 			quiet = 1;
 			break;
 		case 'D': {
-			uint64_t v;
-			if (mp_parse_uint("--max-depth", optarg, &v))
-				return MP_EXIT_USAGE;
+			int64_t v;
+			char perr[256];
+			if (mp_parse_uint("--max-depth", optarg, &v, perr, sizeof(perr)))
+				return mp_usage_error("run", "%s", perr);
 			if (v < 1 || v > MP_MAX_DEPTH_LIMIT) {
 				fprintf(stderr, "memprof: --max-depth must be between 1 and %d, not '%s'\n",
 					MP_MAX_DEPTH_LIMIT, optarg);

@@ -1,0 +1,184 @@
+/* memprof peak: the largest peak of live bytes of any process, when it was
+ * reached, and the sites whose blocks were live then. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "builtin.h"
+#include "output.h"
+#include "trace.h"
+#include "util.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: memprof peak [-n N] [--full-stacks] [--format text|json|csv] [--pid PID] TRACE\n"
+	      "\n"
+	      "The peak of live requested bytes of the process with the largest one (or\n"
+	      "of the process chosen by --pid), when it was first reached, and the sites\n"
+	      "whose blocks were live at that moment, largest first.\n"
+	      "\n"
+	      "    -n N            show N sites (default 10; 0: all)\n"
+	      "    --full-stacks   show every caller in text (default: 8)\n"
+	      "    --format FMT    text (default), json or csv\n"
+	      "    --pid PID       the process with that pid (the largest peak of its images)\n"
+	      "    -h, --help      this help\n",
+	      out);
+}
+
+static void print_head(const struct mp_query *q, struct mp_json *j, const struct mp_process *p)
+{
+	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX];
+	if (q->format == MP_FMT_JSON) {
+		mp_json_init(j, stdout);
+		mp_json_object_begin(j, 0);
+		mp_json_key(j, "peak");
+		mp_json_object_begin(j, 0);
+		mp_json_key(j, "pid");
+		if (p)
+			mp_json_int(j, p->pid);
+		else
+			mp_json_null(j);
+		mp_json_kv_int(j, "peak_bytes", p ? p->peak_bytes : 0);
+		mp_json_key(j, "time_ns");
+		if (p)
+			mp_json_int(j, p->peak_time_ns);
+		else
+			mp_json_null(j);
+		mp_json_key(j, "sites");
+		mp_json_array_begin(j, 0);
+	} else if (q->format == MP_FMT_CSV) {
+		fputs("rank,bytes,blocks,stack\n", stdout);
+	} else if (!p) {
+		fputs("peak: 0 B (no process recorded)\n", stdout);
+	} else {
+		struct mp_buf cmd = {0};
+		mp_argv_join(p->argv, &cmd);
+		printf("peak: %s (%" PRId64 " bytes) at %s in pid %" PRId64 " (",
+		       mp_human_size(p->peak_bytes, a, sizeof(a)), p->peak_bytes,
+		       mp_human_duration(p->peak_time_ns, b, sizeof(b)), p->pid);
+		mp_text_puts(stdout, mp_buf_str(&cmd));
+		fputs(")\n", stdout);
+		mp_buf_free(&cmd);
+	}
+}
+
+static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank, int64_t bytes, int64_t blocks,
+                       int64_t peak, const struct mp_stack *stack)
+{
+	char a[MP_HUMAN_MAX];
+	if (q->format == MP_FMT_JSON) {
+		mp_json_object_begin(j, 0);
+		mp_json_kv_int(j, "bytes", bytes);
+		mp_json_kv_int(j, "blocks", blocks);
+		mp_json_key(j, "stack");
+		mp_stack_json(j, stack);
+		mp_json_object_end(j);
+	} else if (q->format == MP_FMT_CSV) {
+		struct mp_buf line = {0};
+		mp_stack_format_line(stack, &line);
+		mp_csv_int(stdout, rank, 1);
+		mp_csv_int(stdout, bytes, 0);
+		mp_csv_int(stdout, blocks, 0);
+		mp_csv_field(stdout, mp_buf_str(&line), 0);
+		mp_csv_end(stdout);
+		mp_buf_free(&line);
+	} else {
+		printf("\n#%" PRId64 "  %s in %" PRId64 " block%s", rank, mp_human_size(bytes, a, sizeof(a)), blocks,
+		       blocks == 1 ? "" : "s");
+		if (peak > 0)
+			printf(" (%.1f%%)", 100.0 * (double)bytes / (double)peak);
+		fputc('\n', stdout);
+		mp_stack_print_text(stdout, stack, "    ", q->full_stacks);
+	}
+}
+
+/* Prints the peak of p (NULL: no process); returns 0 or an exit code. */
+static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *p)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT stack_id, peak_bytes, peak_blocks FROM main.sites"
+	                       " WHERE process_id = ?1 AND peak_bytes > 0"
+	                       " ORDER BY peak_bytes DESC, peak_blocks DESC, stack_id LIMIT ?2",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return mp_trace_fail_db(q->path, db);
+	sqlite3_bind_int64(st, 1, p ? p->id : -1);
+	sqlite3_bind_int64(st, 2, q->limit > 0 ? q->limit : -1);
+	struct mp_stack_loader l;
+	if (mp_stack_loader_init(&l, db)) {
+		sqlite3_finalize(st);
+		return mp_trace_fail(q->path, l.err);
+	}
+	struct mp_json j;
+	print_head(q, &j, p);
+	struct mp_stack stack = {0};
+	int64_t rank = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (mp_stack_load(&l, sqlite3_column_int64(st, 0), &stack)) {
+			rc = -1;
+			break;
+		}
+		print_site(q, &j, ++rank, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+		           p ? p->peak_bytes : 0, &stack);
+	}
+	int exit_code = 0;
+	if (rc == -1)
+		exit_code = mp_trace_fail(q->path, l.err);
+	else if (rc != SQLITE_DONE)
+		exit_code = mp_trace_fail_db(q->path, db);
+	mp_stack_free(&stack);
+	mp_stack_loader_fini(&l);
+	sqlite3_finalize(st);
+	if (exit_code)
+		return exit_code;
+	if (q->format == MP_FMT_JSON) {
+		mp_json_array_end(&j);
+		mp_json_object_end(&j);
+		mp_json_object_end(&j);
+		mp_json_finish(&j);
+	}
+	return 0;
+}
+
+int cmd_peak(int argc, char **argv)
+{
+	static const struct option options[] = {
+	        MP_QUERY_LONG_OPTIONS,
+	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
+	        {NULL, 0, NULL, 0},
+	};
+	struct mp_query q;
+	mp_query_init(&q, "peak", 10);
+	int opt, rc;
+	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1)
+		if ((rc = mp_query_option(&q, opt, argv)) != 0)
+			return rc > 0 ? rc : MP_EXIT_USAGE;
+	if (q.help) {
+		usage(stdout);
+		return MP_EXIT_OK;
+	}
+	if ((rc = mp_query_path(&q, argc, argv)))
+		return rc;
+	sqlite3 *db;
+	if ((rc = mp_trace_open(q.path, &db)))
+		return rc;
+	struct mp_processes ps;
+	char err[512];
+	if (mp_processes_load(db, q.pid, &ps, err, sizeof(err))) {
+		rc = mp_trace_fail(q.path, err);
+	} else if (q.pid >= 0 && ps.n == 0) {
+		rc = mp_query_no_process(&q);
+	} else {
+		const struct mp_process *best = NULL; /* the first of the largest peaks */
+		for (size_t i = 0; i < ps.n; i++)
+			if (!best || ps.v[i].peak_bytes > best->peak_bytes)
+				best = &ps.v[i];
+		rc = peak(db, &q, best);
+		if (!rc)
+			rc = mp_finish_output();
+	}
+	mp_processes_free(&ps);
+	mp_trace_close(db);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/* Reading a trace: opening it read-only with every check a hostile or
+ * damaged file needs, errors in one line, the meta values and processes. */
+#ifndef MP_TRACE_H
+#define MP_TRACE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mp_buf;
+
+/* Tables whose content a command reads, probed for damage when opening
+   (meta is always). Every table of the schema must exist in any case. */
+enum {
+	MP_NEED_PROCESSES = 1,
+	MP_NEED_SITES = 2,
+	MP_NEED_STACKS = 4, /* stacks, frames, modules */
+	MP_NEED_FIGURES = MP_NEED_PROCESSES | MP_NEED_SITES | MP_NEED_STACKS,
+};
+
+/* Opens the trace at path read-only (no file is ever created) with the
+   `allocations` table registered, checking it is a complete, readable
+   memprof trace this memprof understands. Returns 0 with *db open, or
+   MP_EXIT_TRACE after one line on stderr ("memprof: cannot open 'x.db':
+   not a memprof trace (no meta table)") with *db NULL. An interrupted trace
+   opens with a warning. */
+int mp_trace_open(const char *path, sqlite3 **db);
+/* The same, probing only the tables in need (MP_NEED_*). */
+int mp_trace_open_for(const char *path, unsigned need, sqlite3 **db);
+void mp_trace_close(sqlite3 *db);
+
+/* Prints "memprof: cannot read 'path': msg"; returns MP_EXIT_TRACE. */
+int mp_trace_fail(const char *path, const char *msg);
+/* The same with the message of db's last error ("damaged trace: ..." when
+   SQLite found the file corrupt). */
+int mp_trace_fail_db(const char *path, sqlite3 *db);
+/* Writes db's last error into buf as mp_trace_fail_db words it. */
+void mp_trace_errmsg(sqlite3 *db, char *buf, size_t size);
+
+/* The meta value of key as a malloc'ed string (the caller frees it), or
+   NULL when missing. */
+char *mp_meta_get(sqlite3 *db, const char *key);
+/* The meta value of key as an integer, or dflt when missing or not one. */
+int64_t mp_meta_int(sqlite3 *db, const char *key, int64_t dflt);
+
+/* Splits a JSON array of strings (processes.argv, meta command) into a
+   malloc'ed, NULL-terminated vector (free with mp_argv_free); something
+   that is not a JSON array becomes one argument. Sets *argc. */
+char **mp_argv_parse(sqlite3 *db, const char *json, size_t *argc);
+void mp_argv_free(char **argv);
+/* Appends the arguments joined by spaces. */
+void mp_argv_join(char *const *argv, struct mp_buf *b);
+
+/* One row of the processes table. */
+struct mp_process {
+	int64_t id, pid, ppid, parent_id; /* ppid -1, parent_id 0: unknown */
+	char *origin, *ended_by;          /* owned */
+	char **argv;                      /* owned, NULL-terminated */
+	size_t argc;
+	int64_t start_ns, end_ns; /* end_ns -1: unknown */
+	int have_exit_status, have_signal;
+	int64_t exit_status, signal;
+	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns;
+	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees;
+};
+
+struct mp_processes {
+	struct mp_process *v;
+	size_t n, cap;
+};
+
+/* Loads the processes with that pid (every one when pid < 0) in id order.
+   Returns 0, or -1 with a message in err. */
+int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *err, size_t errlen);
+void mp_processes_free(struct mp_processes *p);
+
+#endif

@@ -1,0 +1,200 @@
+/* Unit tests of the allocation store (lib/store.c) and the virtual table
+ * `allocations` (lib/vtab.c) over a trace made in memory. */
+#include <CUnit/CUnit.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "tracedb.h"
+#include "unit.h"
+#include "vtab.h"
+#include "wire.h"
+
+/* n records with realistic variety: ids out of order (chunks are written
+   in free order), big addresses, never-freed blocks, every kind. */
+static void make_recs(struct mp_alloc_rec *r, size_t n, uint64_t first_id)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t j = (i * 7919) % n; /* a permutation of the ids */
+		r[i] = (struct mp_alloc_rec){
+			.id = first_id + j,
+			.tid = 1000 + (uint32_t)(j % 3),
+			.kind = (uint8_t)(j % MP_KIND_COUNT),
+			.size = 16 + (j * 37) % 5000,
+			.usable = 24 + (j * 37) % 5000,
+			.address = 0x7f0000000000ull + (j * 4096) % 1048576,
+			.stack_id = 1 + j % 17,
+			.alloc_ns = 1000 * j,
+			.free_ns = j % 5 == 0 ? -1 : (int64_t)(1000 * j + 500 + j),
+		};
+	}
+}
+
+static int same(const struct mp_alloc_rec *a, const struct mp_alloc_rec *b)
+{
+	return a->id == b->id && a->tid == b->tid && a->kind == b->kind && a->size == b->size &&
+	       a->usable == b->usable && a->address == b->address && a->stack_id == b->stack_id &&
+	       a->alloc_ns == b->alloc_ns && a->free_ns == b->free_ns;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct mp_alloc_rec *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void test_roundtrip(void)
+{
+	size_t n = MP_STORE_CHUNK_RECORDS;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in)), *out = calloc(n, sizeof(*out));
+	make_recs(in, n, 1);
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+	CU_ASSERT(len < n * 8); /* columns and zstd: a few bytes a record */
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
+	qsort(in, n, sizeof(*in), by_id);
+	qsort(out, n, sizeof(*out), by_id);
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += !same(&in[i], &out[i]);
+	CU_ASSERT_EQUAL(bad, 0);
+	/* The wrong count is damage, not a shorter read. */
+	CU_ASSERT_EQUAL(mp_store_decode(data, len, out, n - 1), -1);
+	free(data);
+
+	/* Extremes survive: huge values, a free before the allocation time. */
+	struct mp_alloc_rec x[2] = {
+		{.id = UINT64_MAX / 3, .tid = UINT32_MAX, .kind = MP_KIND_XALLOCX, .size = UINT64_MAX / 2,
+		 .usable = UINT64_MAX / 2 + 8, .address = UINT64_MAX - 15, .stack_id = 0, .alloc_ns = 5, .free_ns = 3},
+		{.id = 1, .size = 0, .usable = 0, .address = 0, .alloc_ns = UINT64_MAX / 4, .free_ns = -1},
+	};
+	struct mp_alloc_rec y[2];
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(x, 2, &data, &len), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, y, 2), 0);
+	qsort(x, 2, sizeof(*x), by_id);
+	CU_ASSERT(same(&x[0], &y[0]) && same(&x[1], &y[1]));
+	free(data);
+	free(in);
+	free(out);
+}
+
+/* Damaged chunks: every truncation and many flipped bytes fail cleanly
+   (or, for a flip zstd cannot see, decode to something) but never crash. */
+static void test_damage(void)
+{
+	size_t n = 500;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in)), *out = calloc(n, sizeof(*out));
+	make_recs(in, n, 100);
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+	size_t failed = 0;
+	for (size_t cut = 0; cut < len; cut++)
+		failed += mp_store_decode(data, cut, out, n) != 0;
+	CU_ASSERT_EQUAL(failed, len);
+	uint8_t *copy = malloc(len);
+	for (size_t i = 0; i < len; i++) {
+		memcpy(copy, data, len);
+		copy[i] ^= (uint8_t)(1u << (i % 8));
+		(void)mp_store_decode(copy, len, out, n);
+	}
+	CU_ASSERT_EQUAL(mp_store_decode(NULL, 0, out, n), -1);
+	CU_ASSERT_EQUAL(mp_store_decode("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11, out, n), -1);
+	free(copy);
+	free(data);
+	free(in);
+	free(out);
+}
+
+static void test_kind_names(void)
+{
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_MALLOC), "malloc");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_POSIX_MEMALIGN), "posix_memalign");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_XALLOCX), "xallocx");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_COUNT), "unknown");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(200), "unknown");
+}
+
+static int64_t one_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -12345;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return v;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The virtual table over two processes' chunks, in an in-memory trace. */
+static void test_vtab(void)
+{
+	sqlite3 *db;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(":memory:", &db), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, mp_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(mp_vtab_register(db), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(db,
+				     "INSERT INTO processes VALUES (1, 4242, 1, NULL, 'start', '[]', 0, 10, 'exit', 0,"
+				     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);"
+				     "INSERT INTO processes VALUES (2, 4343, 4242, 1, 'fork', '[]', 0, 10, 'exit', 0,"
+				     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);",
+				     NULL, NULL, NULL),
+		     SQLITE_OK);
+	size_t n = 3000;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
+	sqlite3_stmt *ins;
+	CU_ASSERT_EQUAL_FATAL(
+		sqlite3_prepare_v2(db, "INSERT INTO alloc_chunks(process_id, count, data) VALUES (?, ?, ?)", -1, &ins, NULL),
+		SQLITE_OK);
+	for (int chunk = 0; chunk < 3; chunk++) {
+		make_recs(in, n, 1 + (uint64_t)chunk * n);
+		void *data;
+		size_t len;
+		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+		sqlite3_bind_int64(ins, 1, chunk == 2 ? 2 : 1);
+		sqlite3_bind_int64(ins, 2, (sqlite3_int64)n);
+		sqlite3_bind_blob(ins, 3, data, (int)len, SQLITE_TRANSIENT);
+		CU_ASSERT_EQUAL(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+		free(data);
+	}
+	sqlite3_finalize(ins);
+	free(in);
+
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations"), 9000);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(DISTINCT id) FROM allocations"), 9000);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE pid = 4343"), 3000);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE process_id = 1"), 6000);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE process_id = 1 AND pid = 4343"), 0);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE pid = NULL"), 0);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE free_time_ns IS NULL"), 1800);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE kind = 'malloc'"),
+			one_int(db, "SELECT count(*) FROM allocations WHERE id % 12 = 1"));
+	CU_ASSERT_EQUAL(one_int(db, "SELECT size FROM allocations WHERE id = 2"), 16 + 37);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT usable_size - size FROM allocations WHERE id = 2"), 8);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT tid FROM allocations WHERE id = 3"), 1002);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT rowid = id FROM allocations WHERE id = 77"), 1);
+
+	/* A damaged chunk is an SQLITE_CORRUPT error naming the chunk. */
+	CU_ASSERT_EQUAL(sqlite3_exec(db, "UPDATE alloc_chunks SET data = X'0102030405' WHERE id = 2", NULL, NULL, NULL),
+			SQLITE_OK);
+	sqlite3_stmt *st;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, "SELECT sum(size) FROM allocations", -1, &st, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_CORRUPT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sqlite3_errmsg(db), "alloc_chunks id 2"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+int mp_suite_store(void)
+{
+	CU_pSuite s = CU_add_suite("store", NULL, NULL);
+	if (!s || !CU_add_test(s, "encode and decode", test_roundtrip) ||
+	    !CU_add_test(s, "damaged chunks", test_damage) || !CU_add_test(s, "kind names", test_kind_names) ||
+	    !CU_add_test(s, "the allocations table", test_vtab))
+		return -1;
+	return 0;
+}

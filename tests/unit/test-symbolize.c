@@ -1,0 +1,137 @@
+/* Unit tests of symbolization (cli/symbolize.c) on this very test
+ * program: a function's address, a return address inside an inlined
+ * function, a foreign build-id, a missing file, C++ demangling. */
+#define _GNU_SOURCE
+#include <CUnit/CUnit.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "symbolize.h"
+#include "unit.h"
+
+static uint64_t bias;
+static uint8_t build_id[20];
+static size_t build_id_len;
+
+static int find_main(struct dl_phdr_info *info, size_t size, void *data)
+{
+	bias = info->dlpi_addr; /* the first object is the program */
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE)
+			continue;
+		const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			const uint8_t *desc = p + sizeof(*nh) + ((nh->n_namesz + 3) & ~3u);
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_descsz <= sizeof(build_id)) {
+				memcpy(build_id, desc, nh->n_descsz);
+				build_id_len = nh->n_descsz;
+			}
+			p = desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+	return 1;
+}
+
+static void *volatile sink;
+
+__attribute__((noinline)) static void *where_called(void)
+{
+	sink = __builtin_return_address(0);
+	return sink;
+}
+
+static inline __attribute__((always_inline)) void *inlined_helper(void)
+{
+	return where_called(); /* MARK:inlined-call */
+}
+
+__attribute__((noinline)) static void *outer_function(void)
+{
+	void *r = inlined_helper(); /* MARK:outer-call */
+	sink = r;
+	return r;
+}
+
+static char self[4096];
+
+static void setup_self(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = 0;
+	dl_iterate_phdr(find_main, NULL);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = s ? strlen(s) : 0, b = strlen(suffix);
+	return s && a >= b && !strcmp(s + a - b, suffix);
+}
+
+static void test_function(void)
+{
+	setup_self();
+	struct mp_symbolizer *s = mp_sym_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	struct mp_sym_result r;
+	uint64_t addr = (uint64_t)(uintptr_t)&outer_function - bias;
+	CU_ASSERT_EQUAL(mp_sym_resolve(s, self, build_id, build_id_len, addr, &r), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.frame.function);
+	CU_ASSERT_STRING_EQUAL(r.frame.function, "outer_function");
+	CU_ASSERT(ends_with(r.frame.file, "test-symbolize.c"));
+	CU_ASSERT(r.frame.line > 0);
+
+	/* A return address in outer_function, inside the inlined helper:
+	   the call instruction is one byte before it. */
+	uint64_t ret = (uint64_t)(uintptr_t)outer_function() - bias - 1;
+	CU_ASSERT_EQUAL(mp_sym_resolve(s, self, build_id, build_id_len, ret, &r), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.frame.function);
+	CU_ASSERT_STRING_EQUAL(r.frame.function, "outer_function");
+	CU_ASSERT_EQUAL_FATAL(r.n_inlined, 1);
+	CU_ASSERT_STRING_EQUAL(r.inlined[0].function, "inlined_helper");
+	CU_ASSERT(ends_with(r.inlined[0].file, "test-symbolize.c"));
+	CU_ASSERT(ends_with(r.frame.file, "test-symbolize.c"));
+	CU_ASSERT(r.inlined[0].line != r.frame.line && r.inlined[0].line > 0 && r.frame.line > 0);
+	mp_sym_free(s);
+}
+
+static void test_untrusted(void)
+{
+	setup_self();
+	struct mp_symbolizer *s = mp_sym_new();
+	struct mp_sym_result r;
+	uint64_t addr = (uint64_t)(uintptr_t)&outer_function - bias;
+	/* A build-id that is not this file's: no symbols rather than wrong ones. */
+	uint8_t other[20];
+	memset(other, 0xab, sizeof(other));
+	mp_sym_resolve(s, self, other, sizeof(other), addr, &r);
+	CU_ASSERT_PTR_NULL(r.frame.function);
+	CU_ASSERT_EQUAL(mp_sym_resolve(s, "/nonexistent/object.so", NULL, 0, 0x1000, &r), -1);
+	CU_ASSERT_PTR_NULL(r.frame.function);
+	CU_ASSERT_EQUAL(mp_sym_resolve(s, "/dev/null", NULL, 0, 0x1000, &r), -1);
+	mp_sym_free(s);
+}
+
+static void test_demangle(void)
+{
+	char *d = mp_sym_demangle("_ZNSt6vectorIiSaIiEE9push_backERKi");
+	if (d) /* where libstdc++ is installed */
+		CU_ASSERT_STRING_EQUAL(d, "std::vector<int, std::allocator<int> >::push_back(int const&)");
+	free(d);
+	CU_ASSERT_PTR_NULL(mp_sym_demangle("malloc"));
+	CU_ASSERT_PTR_NULL(mp_sym_demangle("_Znot a name"));
+	CU_ASSERT_PTR_NULL(mp_sym_demangle(NULL));
+}
+
+int mp_suite_symbolize(void)
+{
+	CU_pSuite s = CU_add_suite("symbolize", NULL, NULL);
+	if (!s || !CU_add_test(s, "functions, files, lines, inlining", test_function) ||
+	    !CU_add_test(s, "wrong build-id, missing files", test_untrusted) ||
+	    !CU_add_test(s, "C++ names", test_demangle))
+		return -1;
+	return 0;
+}
