@@ -99,20 +99,33 @@ char *mp_sym_demangle(const char *name)
 	return out;
 }
 
-/* A name for display: demangled into the scratch list when mangled. */
+/* Keeps a malloc'ed string until the next resolve; returns it, or NULL
+   (freeing it) when the scratch list is full. */
+static const char *scratch_keep(struct mp_symbolizer *s, char *str)
+{
+	if (!str || s->nscratch == sizeof(s->scratch) / sizeof(s->scratch[0])) {
+		free(str);
+		return NULL;
+	}
+	s->scratch[s->nscratch++] = str;
+	return str;
+}
+
+/* A name for display: without a symbol version ("@@GLIBC_2.34"), and
+   demangled when mangled. */
 static const char *display_name(struct mp_symbolizer *s, const char *name)
 {
 	if (!name)
 		return NULL;
-	char *d = mp_sym_demangle(name);
-	if (!d)
-		return name;
-	if (s->nscratch == sizeof(s->scratch) / sizeof(s->scratch[0])) {
-		free(d);
-		return name;
+	const char *at = strchr(name, '@');
+	if (at && at != name) {
+		const char *bare = scratch_keep(s, strndup(name, (size_t)(at - name)));
+		if (!bare)
+			return name;
+		name = bare;
 	}
-	s->scratch[s->nscratch++] = d;
-	return d;
+	const char *d = scratch_keep(s, mp_sym_demangle(name));
+	return d ? d : name;
 }
 
 static void hex_path(char *out, size_t size, const uint8_t *id, size_t n)

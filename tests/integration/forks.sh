@@ -9,7 +9,7 @@ check "processes" "$(sql "$t" "SELECT origin || ':' || ended_by || ':' || leaked
 check "fork child frees its inherited blocks" "$(sql "$t" "SELECT frees, unmatched_frees FROM processes WHERE origin = 'fork' AND ended_by = 'exit'")" "4,0"
 check "exec'd image has its own argv" "$(sql "$t" "SELECT argv FROM processes WHERE origin = 'exec'")" '"[""'"$FIXTURES"'/forks"",""exec-child""]"'
 check "same pid across exec" "$(sql "$t" "SELECT count(DISTINCT pid) FROM processes WHERE id IN (3, 4)")" 1
-check "parent links" "$(sql "$t" "SELECT group_concat(coalesce(parent_id, 0)) FROM processes")" "0,1,1,3,1"
+check "parent links" "$(sql "$t" "SELECT group_concat(coalesce(parent_id, 0), ' ') FROM processes")" "0 1 1 3 1"
 j=$("$MEMPROF" summary --format json "$t")
 check_match "summary lists processes" "$j" '"processes": \['
 check_match "--pid restricts" "$("$MEMPROF" leaks --format csv --pid "$(sql "$t" "SELECT pid FROM processes WHERE origin='spawn'")" "$t")" "spawn-leak|forks.c"
