@@ -1,7 +1,6 @@
 /* Unit tests of symbolization (cli/symbolize.c) on this very test
  * program: a function's address, a return address inside an inlined
  * function, a foreign build-id, a missing file, C++ demangling. */
-#define _GNU_SOURCE
 #include <CUnit/CUnit.h>
 #include <link.h>
 #include <stdlib.h>
