@@ -71,6 +71,10 @@ static int find_lib(char *out, size_t size)
 	return access(out, R_OK);
 }
 
+#define CHILD_ENV_OWNED 3 /* the last entries of child_env's result, malloc'ed */
+
+/* The program's environment: ours with LD_PRELOAD, MEMPROF_FD and
+   MEMPROF_MAX_DEPTH set. Free it with free_child_env. */
 static char **child_env(const char *lib, int fd, int max_depth)
 {
 	size_t n = 0;
@@ -91,16 +95,30 @@ static char **child_env(const char *lib, int fd, int max_depth)
 			continue;
 		env[k++] = environ[i];
 	}
-	char *preload, *fdvar, *depthvar;
+	char *preload = NULL, *fdvar = NULL, *depthvar = NULL;
 	if (asprintf(&preload, "LD_PRELOAD=%s%s%s", lib, old_preload && *old_preload ? " " : "",
 		     old_preload ? old_preload : "") < 0 ||
-	    asprintf(&fdvar, "MEMPROF_FD=%d", fd) < 0 || asprintf(&depthvar, "MEMPROF_MAX_DEPTH=%d", max_depth) < 0)
+	    asprintf(&fdvar, "MEMPROF_FD=%d", fd) < 0 || asprintf(&depthvar, "MEMPROF_MAX_DEPTH=%d", max_depth) < 0) {
+		free(preload);
+		free(fdvar);
+		free(env);
 		return NULL;
+	}
 	env[k++] = preload;
 	env[k++] = fdvar;
 	env[k++] = depthvar;
 	env[k] = NULL;
 	return env;
+}
+
+static void free_child_env(char **env)
+{
+	size_t n = 0;
+	while (env[n])
+		n++;
+	for (size_t i = n - CHILD_ENV_OWNED; i < n; i++)
+		free(env[i]);
+	free(env);
 }
 
 struct run_state {
@@ -273,6 +291,7 @@ int cmd_run(int argc, char **argv)
 	}
 	child_pid = pid;
 	close(child_fd);
+	free_child_env(env);
 	struct run_state st = {.pid = pid};
 	int rc = mp_collector_run(&col, sv[0], run_stop, &st);
 	close(sv[0]);

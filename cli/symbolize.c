@@ -180,7 +180,8 @@ static struct object *object_get(struct mp_symbolizer *s, const char *path, cons
 	if (n > sizeof(((struct object *)0)->build_id))
 		n = sizeof(((struct object *)0)->build_id);
 	for (size_t i = 0; i < s->nobjs; i++)
-		if (s->objs[i].bid_len == n && !memcmp(s->objs[i].build_id, id, n) && !strcmp(s->objs[i].path, path))
+		if (s->objs[i].bid_len == n && (!n || !memcmp(s->objs[i].build_id, id, n)) &&
+		    !strcmp(s->objs[i].path, path))
 			return &s->objs[i];
 	struct object *no = realloc(s->objs, (s->nobjs + 1) * sizeof(*no));
 	if (!no)
@@ -191,7 +192,8 @@ static struct object *object_get(struct mp_symbolizer *s, const char *path, cons
 	o->path = strdup(path);
 	if (!o->path)
 		return NULL;
-	memcpy(o->build_id, id, n);
+	if (n)
+		memcpy(o->build_id, id, n);
 	o->bid_len = n;
 	s->nobjs++;
 

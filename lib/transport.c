@@ -92,7 +92,8 @@ int mp_send(int type, uint32_t stream, void *payload, size_t payload_len)
 		return r;
 	}
 	memset(buf, 0, sizeof(struct mp_msg_hdr));
-	memcpy(buf + sizeof(struct mp_msg_hdr), payload, payload_len);
+	if (payload_len)
+		memcpy(buf + sizeof(struct mp_msg_hdr), payload, payload_len);
 	return mp_send_buf(buf, payload_len, type, stream);
 }
 
