@@ -191,6 +191,7 @@ struct site {
 struct thread_fig {
 	uint32_t tid;
 	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks, temporary;
+	uint64_t last_alloc_id; /* the thread's latest allocation: freed before the next, it is temporary */
 };
 
 struct cursor {
@@ -201,7 +202,6 @@ struct cursor {
 	int has;
 	VEC(uint32_t) stackmap; /* stream-local stack id -> node */
 	uint32_t thread;        /* index into threads */
-	uint64_t last_alloc_id; /* for temporaries: last allocation of this thread */
 	int pending;            /* a freed block kept until the stream's next event */
 	struct block pend;
 	uint64_t pend_free_ns;
@@ -460,7 +460,7 @@ static void on_alloc(struct finish *f, struct cursor *cur, const struct mp_event
 	th->bytes += (int64_t)b.size;
 	f->allocations++;
 	f->allocated += (int64_t)b.size;
-	cur->last_alloc_id = b.id;
+	th->last_alloc_id = b.id;
 	if (live_insert(f, &b))
 		return;
 	account_live(f, &b, +1);
@@ -482,13 +482,14 @@ static void on_free(struct finish *f, struct cursor *cur, const struct mp_event_
 	f->frees++;
 	f->threads.v[cur->thread].frees++;
 	cur->pend_temporary = 0;
-	if (cur->last_alloc_id == b->id) {
+	/* An inherited block's thread index is the parent's. */
+	struct thread_fig *owner = b->inherited ? NULL : &f->threads.v[b->thread];
+	if (owner && owner->last_alloc_id == b->id) {
 		cur->pend_temporary = 1;
 		s->temporary++;
-		f->threads.v[cur->thread].temporary++;
+		owner->temporary++;
 		f->temporary++;
 	}
-	cur->last_alloc_id = 0;
 	cur->pending = 1;
 	cur->pend = *b;
 	cur->pend_free_ns = ev->time;
@@ -509,7 +510,7 @@ static void on_revive(struct finish *f, struct cursor *cur, const struct mp_even
 	f->threads.v[cur->thread].frees--;
 	if (cur->pend_temporary) {
 		s->temporary--;
-		f->threads.v[cur->thread].temporary--;
+		f->threads.v[b.thread].temporary--;
 		f->temporary--;
 	}
 	if (live_insert(f, &b))
