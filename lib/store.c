@@ -40,6 +40,54 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Copies recs into out in id order: a two-pass radix sort on the id's
+   offset from the smallest (a chunk's ids are close together), qsort when
+   they span more than 32 bits. Returns 0, or -1 when out of memory. */
+static int sort_by_id(const struct mp_alloc_rec *recs, size_t n, struct mp_alloc_rec *out)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		lo = recs[i].id < lo ? recs[i].id : lo;
+		hi = recs[i].id > hi ? recs[i].id : hi;
+	}
+	if (n < 64 || hi - lo > UINT32_MAX) {
+		memcpy(out, recs, n * sizeof(*out));
+		qsort(out, n, sizeof(*out), by_id);
+		return 0;
+	}
+	uint32_t *idx = malloc(2 * n * sizeof(*idx));
+	size_t *count = malloc(65536 * sizeof(*count));
+	if (!idx || !count) {
+		free(idx);
+		free(count);
+		return -1;
+	}
+	uint32_t *a = idx, *b = idx + n;
+	for (size_t i = 0; i < n; i++)
+		a[i] = (uint32_t)i;
+	for (int shift = 0; shift < 32; shift += 16) {
+		memset(count, 0, 65536 * sizeof(*count));
+		for (size_t i = 0; i < n; i++)
+			count[((recs[a[i]].id - lo) >> shift) & 0xffff]++;
+		size_t sum = 0;
+		for (size_t k = 0; k < 65536; k++) {
+			size_t c = count[k];
+			count[k] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[count[((recs[a[i]].id - lo) >> shift) & 0xffff]++] = a[i];
+		uint32_t *t = a;
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = recs[a[i]];
+	free(idx);
+	free(count);
+	return 0;
+}
+
 int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_t *out_len)
 {
 	*out = NULL;
@@ -51,8 +99,11 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		free(raw);
 		return -1;
 	}
-	memcpy(sorted, recs, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), by_id);
+	if (sort_by_id(recs, n, sorted)) {
+		free(sorted);
+		free(raw);
+		return -1;
+	}
 
 	uint8_t *p = raw;
 	uint64_t prev = 0;

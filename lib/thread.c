@@ -92,8 +92,24 @@ static void chunk_reset(struct mp_thread *t)
 
 static void thread_dtor(void *arg);
 
+/* Per-position odd multipliers of the two stack hashes (filled once). */
+static uint64_t hash_k1[MP_MAX_DEPTH_LIMIT + 1], hash_k2[MP_MAX_DEPTH_LIMIT + 1];
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 int mp_thread_init(void)
 {
+	uint64_t seed = 0x6d656d70726f66ull; /* fixed: ids must not depend on the run */
+	for (int i = 0; i <= MP_MAX_DEPTH_LIMIT; i++) {
+		hash_k1[i] = splitmix(&seed) | 1;
+		hash_k2[i] = splitmix(&seed) | 1;
+	}
 	return pthread_key_create(&thread_key, thread_dtor) ? -1 : 0;
 }
 
@@ -210,22 +226,26 @@ static inline void ensure_room(struct mp_thread *t, size_t need)
 		mp_thread_flush(t);
 }
 
-static inline uint64_t mix(uint64_t h, uint64_t v, uint64_t k)
+static inline uint64_t fmix(uint64_t h)
 {
-	h ^= v;
-	h *= k;
-	return h ^ (h >> 29);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
 }
 
 /* Returns the stream-local id of the stack, defining it in the buffer on
-   first use. */
+   first use. A stack is known by two 128 bits of hash: sums of its frames
+   times per-position constants, whose multiplications do not wait on each
+   other (a chained hash costs a multiply's latency per frame). */
 static uint64_t stack_id(struct mp_thread *t, const uint64_t *ips, int depth)
 {
-	uint64_t h1 = 0x243f6a8885a308d3ull ^ (uint64_t)depth, h2 = 0x13198a2e03707344ull;
+	uint64_t h1 = (uint64_t)depth, h2 = 0x13198a2e03707344ull;
 	for (int i = 0; i < depth; i++) {
-		h1 = mix(h1, ips[i], 0x9e3779b97f4a7c15ull);
-		h2 = mix(h2, ips[i], 0xc2b2ae3d27d4eb4full);
+		h1 += ips[i] * hash_k1[i];
+		h2 += ips[i] * hash_k2[i];
 	}
+	h1 = fmix(h1);
+	h2 = fmix(h2 ^ (uint64_t)depth);
 	h1 |= 1;
 	if (MP_UNLIKELY(t->residual))
 		goto define;
@@ -276,9 +296,11 @@ uint64_t mp_stamp(void)
 #ifdef MP_HAVE_TSC
 	if (MP_LIKELY(mp_use_tsc)) {
 		unsigned aux;
-		uint64_t tsc = __rdtscp(&aux); /* after everything before it executed */
-		_mm_lfence();                  /* and before anything after it starts */
-		return tsc;
+		/* rdtscp reads the counter once everything before it has
+		   executed (a free stamp: before the real free's stores can be
+		   seen, as stores become visible only after it retires; an
+		   allocation stamp: after the real malloc's loads). */
+		return __rdtscp(&aux);
 	}
 #endif
 	return atomic_fetch_add_explicit(&mp_seq, 1, memory_order_relaxed);
