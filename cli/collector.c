@@ -280,6 +280,14 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 	case MP_MSG_EXEC:
 		im->exec_sent = 1;
 		return 0;
+	case MP_MSG_CHILD: {
+		uint32_t v[2];
+		if (h.len < sizeof(v))
+			goto bad;
+		memcpy(v, payload, sizeof(v));
+		mp_collector_set_wait_status(c, (pid_t)v[0], (int)v[1]);
+		return 0;
+	}
 	default:
 		goto bad;
 	}

@@ -88,6 +88,10 @@ MP_HIDDEN void mp_thread_after_fork_child(void);
 /* From now on, every event is sent at once (used after exit began). */
 MP_HIDDEN void mp_thread_set_immediate(void);
 MP_HIDDEN int mp_thread_init(void);
+/* Starts the flusher thread (lib/thread.c) unless it runs or is off;
+   mp_flusher_stop makes it end at its next wake-up, for good. */
+MP_HIDDEN void mp_flusher_start(void);
+MP_HIDDEN void mp_flusher_stop(void);
 
 /* Stack capture (lib/unwind.c). Fills ips (innermost first, starting at
    the caller of the interposed function), returns the depth. */

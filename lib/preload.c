@@ -16,6 +16,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -34,6 +36,7 @@ MP_EXPORT size_t sallocx(const void *ptr, int flags);
 MP_EXPORT void dallocx(void *ptr, int flags);
 MP_EXPORT void sdallocx(void *ptr, size_t size, int flags);
 MP_EXPORT size_t nallocx(size_t size, int flags);
+MP_EXPORT void quick_exit(int status);
 
 _Atomic int mp_state = MP_OFF;
 pid_t mp_pid;
@@ -152,9 +155,15 @@ static void mp_init(void)
 	mp_modules_send();
 }
 
+static void on_quick_exit(void);
+
 __attribute__((constructor(101))) static void mp_constructor(void)
 {
 	mp_init();
+	mp_flusher_start();
+	/* Registered before the program can register any: runs after all of
+	   the program's at_quick_exit handlers. */
+	at_quick_exit(on_quick_exit);
 }
 
 /* At the end of the process: hand over every buffer, say the process
@@ -163,6 +172,7 @@ static void mp_end(int have_status, int status)
 {
 	if (atomic_load(&mp_state) != MP_ON)
 		return;
+	mp_flusher_stop();
 	mp_thread_flush_all();
 	mp_thread_set_immediate();
 	mp_send_exit(have_status, status);
@@ -203,6 +213,7 @@ static void on_fork_child(void)
 	mp_transport_after_fork_child();
 	mp_send_hello(parent_image, fork_seq);
 	mp_modules_send();
+	mp_flusher_start();
 }
 
 static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t)
@@ -475,6 +486,111 @@ MP_EXPORT void exit(int status)
 	}
 	real_exit(status);
 	__builtin_unreachable();
+}
+
+static void on_quick_exit(void)
+{
+	if (getpid() != mp_pid)
+		return;
+	mp_end(exit_status_known, exit_status);
+	mp_transport_finish();
+}
+
+MP_EXPORT void quick_exit(int status)
+{
+	static void (*real)(int);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "quick_exit");
+	if (getpid() == mp_pid) {
+		exit_status_known = 1;
+		exit_status = (status & 0xff) << 8;
+	}
+	real(status);
+	__builtin_unreachable();
+}
+
+/* Reaping a child: its parent learns how it ended, which the child itself
+   cannot tell when a signal killed it. */
+static void report_child(pid_t pid, int status)
+{
+	if (pid <= 0 || atomic_load(&mp_state) != MP_ON || getpid() != mp_pid ||
+	    !(WIFEXITED(status) || WIFSIGNALED(status)))
+		return;
+	int saved = errno;
+	uint32_t payload[2] = {(uint32_t)pid, (uint32_t)status};
+	mp_send(MP_MSG_CHILD, 0, payload, sizeof(payload));
+	errno = saved;
+}
+
+/* Declares `real`, the next definition of fn, looked up on first use. */
+#define MP_RESOLVE_ONCE(fn)                                                                                    \
+	static __typeof__(&fn) real;                                                                        \
+	if (!real)                                                                                           \
+	real = (__typeof__(&fn))dlsym(RTLD_NEXT, #fn)
+
+MP_EXPORT pid_t waitpid(pid_t pid, int *wstatus, int options)
+{
+	MP_RESOLVE_ONCE(waitpid);
+	int st = 0;
+	pid_t r = real(pid, &st, options);
+	if (r > 0) {
+		if (wstatus)
+			*wstatus = st;
+		report_child(r, st);
+	}
+	return r;
+}
+
+MP_EXPORT pid_t wait(int *wstatus)
+{
+	MP_RESOLVE_ONCE(wait);
+	int st = 0;
+	pid_t r = real(&st);
+	if (r > 0) {
+		if (wstatus)
+			*wstatus = st;
+		report_child(r, st);
+	}
+	return r;
+}
+
+MP_EXPORT pid_t wait3(int *wstatus, int options, struct rusage *ru)
+{
+	MP_RESOLVE_ONCE(wait3);
+	int st = 0;
+	pid_t r = real(&st, options, ru);
+	if (r > 0) {
+		if (wstatus)
+			*wstatus = st;
+		report_child(r, st);
+	}
+	return r;
+}
+
+MP_EXPORT pid_t wait4(pid_t pid, int *wstatus, int options, struct rusage *ru)
+{
+	MP_RESOLVE_ONCE(wait4);
+	int st = 0;
+	pid_t r = real(pid, &st, options, ru);
+	if (r > 0) {
+		if (wstatus)
+			*wstatus = st;
+		report_child(r, st);
+	}
+	return r;
+}
+
+MP_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
+{
+	MP_RESOLVE_ONCE(waitid);
+	int r = real(idtype, id, info, options);
+	if (r == 0 && info && info->si_pid > 0) {
+		if (info->si_code == CLD_EXITED)
+			report_child(info->si_pid, (info->si_status & 0xff) << 8);
+		else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)
+			report_child(info->si_pid, (info->si_status & 0x7f) | (info->si_code == CLD_DUMPED ? 0x80 : 0));
+	}
+	return r;
 }
 
 static void end_now(int status)

@@ -10,8 +10,11 @@
  * t->busy is 1 while the owner is inside a hook (the reentrancy guard) and
  * 2 while another thread flushes the buffer at exit; the owner waits for 0.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -38,6 +41,7 @@ struct mp_thread {
 	uint32_t stream, tid;
 	uint8_t *buf, *pos, *end; /* buf: header space, then the payload */
 	uint64_t last_seq, last_time, last_ptr;
+	_Atomic uint64_t chunk_stamp; /* the stamp of the chunk's first event; 0: none yet */
 	uint64_t next_stack;
 	struct mp_stack_ent *tab;
 	size_t tab_mask, tab_used;
@@ -64,6 +68,7 @@ static atomic_flag list_lock = ATOMIC_FLAG_INIT;
 static atomic_uint stream_counter;
 static pthread_key_t thread_key;
 static int all_immediate;
+static int flusher_running, flusher_quit; /* the flusher (below), under list_lock */
 
 static void list_lock_take(void)
 {
@@ -88,6 +93,7 @@ static void chunk_reset(struct mp_thread *t)
 	t->pos = t->buf + sizeof(struct mp_msg_hdr);
 	*t->pos++ = mp_use_tsc ? MP_CHUNK_TSC : 0;
 	t->last_seq = t->last_time = t->last_ptr = 0;
+	atomic_store_explicit(&t->chunk_stamp, 0, memory_order_relaxed);
 }
 
 static void thread_dtor(void *arg);
@@ -309,6 +315,8 @@ uint64_t mp_stamp(void)
 static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const void *ptr)
 {
 	uint64_t seq = mp_stamp();
+	if (MP_UNLIKELY(!t->last_seq))
+		atomic_store_explicit(&t->chunk_stamp, seq, memory_order_relaxed);
 	*p++ = (uint8_t)tag;
 	p = mp_put_varint(p, seq - t->last_seq);
 	t->last_seq = seq;
@@ -429,6 +437,7 @@ void mp_thread_after_fork_child(void)
 		t = next;
 	}
 	atomic_store(&stream_counter, 0);
+	flusher_running = 0; /* the parent's flusher is not in the child */
 	if (self && self != MP_THREAD_DEAD) {
 		self->stream = atomic_fetch_add(&stream_counter, 1) + 1;
 		self->tid = (uint32_t)syscall(SYS_gettid);
@@ -437,4 +446,92 @@ void mp_thread_after_fork_child(void)
 		self->next_stack = 0;
 		chunk_reset(self);
 	}
+}
+
+/* --- the flusher ---------------------------------------------------------
+ * A helper thread that wakes every period and hands over the buffers whose
+ * first event is older than its previous wake-up, so that a process killed
+ * at any moment (SIGKILL, a crash, the OOM killer) has lost at most about
+ * two periods of events, even in threads that went quiet. It blocks every
+ * signal (they stay the program's), never allocates from the program's
+ * heap (its guard is always set), and takes a buffer only while the owner
+ * is outside a hook (busy 0 -> 2, as at exit). MEMPROF_FLUSH_MS=0 turns it
+ * off (a program that needs to stay single-threaded, e.g. for
+ * unshare(CLONE_NEWUSER), then loses the unflushed tail when killed). */
+
+static long flusher_period_ns = 40 * 1000000L;
+
+static void *flusher_main(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	tls_guard = 1; /* anything allocated on this thread is the profiler's */
+	uint64_t prev = mp_stamp();
+	for (;;) {
+		struct timespec ts = {flusher_period_ns / 1000000000L, flusher_period_ns % 1000000000L};
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		uint64_t now = mp_stamp();
+		list_lock_take();
+		if (flusher_quit || atomic_load(&mp_state) != MP_ON) {
+			flusher_running = 0;
+			list_lock_drop();
+			return NULL;
+		}
+		for (struct mp_thread *t = thread_list; t; t = t->next) {
+			uint64_t first = atomic_load_explicit(&t->chunk_stamp, memory_order_relaxed);
+			if (!first || first >= prev)
+				continue;
+			int expected = 0;
+			if (!atomic_compare_exchange_strong(&t->busy, &expected, 2))
+				continue; /* inside a hook: looked at again next period */
+			first = atomic_load_explicit(&t->chunk_stamp, memory_order_relaxed);
+			if (first && first < prev)
+				mp_thread_flush(t);
+			atomic_store(&t->busy, 0);
+		}
+		list_lock_drop();
+		prev = now;
+	}
+}
+
+void mp_flusher_start(void)
+{
+	const char *ms = getenv("MEMPROF_FLUSH_MS");
+	if (ms && *ms) {
+		long v = atol(ms);
+		if (v <= 0)
+			return;
+		flusher_period_ns = (v > 10000 ? 10000 : v) * 1000000L;
+	}
+	list_lock_take();
+	int start = !flusher_running && !flusher_quit && atomic_load(&mp_state) == MP_ON;
+	if (start)
+		flusher_running = 1;
+	list_lock_drop();
+	if (!start)
+		return;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_t th;
+	int saved = tls_guard;
+	tls_guard = 1; /* glibc's allocations for the new thread are ours */
+	int err = pthread_create(&th, &attr, flusher_main, NULL);
+	tls_guard = saved;
+	pthread_attr_destroy(&attr);
+	if (err) {
+		list_lock_take();
+		flusher_running = 0;
+		list_lock_drop();
+	}
+}
+
+void mp_flusher_stop(void)
+{
+	list_lock_take();
+	flusher_quit = 1;
+	list_lock_drop();
 }

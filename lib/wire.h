@@ -27,6 +27,7 @@ enum mp_msg_type {
 	MP_MSG_EXEC = 5,       /* the image is about to exec */
 	MP_MSG_THREAD = 6,     /* a stream starts: u32 tid */
 	MP_MSG_DISCONNECT = 7, /* a process closes its connection on purpose */
+	MP_MSG_CHILD = 8,      /* a child was reaped: u32 pid, u32 status (as from waitpid) */
 };
 
 struct mp_msg_hdr {

@@ -1,0 +1,31 @@
+#!/bin/sh
+# A program that dies at any moment keeps what it recorded: SIGKILL, a
+# crash, abort, quick_exit, _exit; run directly and as a shell's child
+# (whose status the shell's wait reports).
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+figures="1000,500,50000,500"
+for how in kill segv abort; do
+	case $how in kill) sig=9 ;; segv) sig=11 ;; abort) sig=6 ;; esac
+	t=$work/$how.db
+	"$MEMPROF" run -q -o "$t" "$FIXTURES/dies" $how 2>/dev/null
+	check "$how: exit code" "$?" $((128 + sig))
+	check "$how: figures" "$(sql "$t" 'SELECT allocations, frees, leaked_bytes, leaked_blocks FROM processes')" "$figures"
+	check "$how: ended by" "$(sql "$t" 'SELECT ended_by, signal FROM processes')" "signal,$sig"
+	check_match "$how: leaks shows the site" "$("$MEMPROF" leaks --format csv "$t")" "main \(.*dies.c:$(line_of dies.c dies-alloc)\)"
+	t=$work/sh-$how.db
+	"$MEMPROF" run -q -o "$t" sh -c "\"$FIXTURES/dies\" $how; exit 0" 2>/dev/null
+	check "$how under sh: exit code" "$?" 0
+	check "$how under sh: figures and end" \
+		"$(sql "$t" "SELECT allocations, frees, leaked_bytes, leaked_blocks, ended_by, signal FROM processes WHERE json_extract(argv, '$[1]') = '$how'")" \
+		"$figures,signal,$sig"
+done
+t=$work/quick.db
+"$MEMPROF" run -q -o "$t" "$FIXTURES/dies" quick_exit
+check "quick_exit: exit code" "$?" 5
+check "quick_exit: the handler's allocation counts" \
+	"$(sql "$t" 'SELECT allocations, leaked_bytes, ended_by, exit_status FROM processes')" "1001,50777,exit,5"
+t=$work/exit.db
+MEMPROF_BIN=$MEMPROF LD_PRELOAD=$MEMPROF_LIB MEMPROF_OUTPUT=$t "$FIXTURES/dies" _exit
+check "_exit (preload only): exit code" "$?" 4
+check "_exit: figures" "$(sql "$t" 'SELECT allocations, leaked_bytes, ended_by, exit_status FROM processes')" "1000,50000,exit,4"
+finish
