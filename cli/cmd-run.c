@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,13 +143,33 @@ static void reap(struct run_state *st, int flags)
 	}
 }
 
+/* memprof run is the subreaper of the program's tree: descendants whose
+   parent died before them become our children, and how they ended (a
+   SIGKILL that no parent reaped) is learned here. */
+static void reap_orphans(struct mp_collector *c, struct run_state *st)
+{
+	int status;
+	pid_t r;
+	while ((r = waitpid(-1, &status, WNOHANG)) > 0 || (r < 0 && errno == EINTR)) {
+		if (r <= 0)
+			continue;
+		if (r == st->pid && !st->reaped) {
+			st->reaped = 1;
+			st->status = status;
+			child_pid = 0;
+		} else {
+			mp_collector_set_wait_status(c, r, status);
+		}
+	}
+}
+
 /* The socket normally reaches EOF when the last traced process exits; a
    process we do not trace may hold it open: once the program has exited
    and no traced process has been alive for a second, the trace ends. */
 static int run_stop(struct mp_collector *c, void *arg)
 {
 	struct run_state *st = arg;
-	reap(st, WNOHANG);
+	reap_orphans(c, st);
 	if (!st->reaped || mp_collector_any_alive(c)) {
 		st->quiet_polls = 0;
 		return 0;
@@ -274,6 +295,8 @@ int cmd_run(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 
+	/* Orphaned descendants become ours to reap (reap_orphans). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -297,6 +320,15 @@ int cmd_run(int argc, char **argv)
 	close(sv[0]);
 	reap(&st, 0);
 	mp_collector_set_wait_status(&col, pid, st.status);
+	/* Orphans whose sockets closed may take a moment to become reapable;
+	   a descendant still running after 200 ms is left alone. */
+	for (int i = 0; i < 200; i++) {
+		reap_orphans(&col, &st);
+		siginfo_t info;
+		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
+			break; /* no child left */
+		usleep(1000);
+	}
 	if (rc && col.errbuf[0])
 		fprintf(stderr, "memprof: recording into '%s' failed: %s\n", output, col.errbuf);
 

@@ -19,6 +19,15 @@ for how in kill segv abort; do
 		"$(sql "$t" "SELECT allocations, frees, leaked_bytes, leaked_blocks, ended_by, signal FROM processes WHERE json_extract(argv, '$[1]') = '$how'")" \
 		"$figures,signal,$sig"
 done
+# Killed with its parent (timeout kills its whole process group): no
+# parent reaps it; memprof run, the tree's subreaper, learns the signal.
+t=$work/orphan.db
+"$MEMPROF" run -q -o "$t" -- timeout -s KILL 0.15 "$FIXTURES/dies" _exit
+check "orphan: exit code" "$?" 137
+check "orphan: figures and end" \
+	"$(sql "$t" "SELECT allocations, frees, ended_by, signal FROM processes WHERE json_extract(argv, '$[1]') = '_exit'")" \
+	"1000,500,signal,9"
+
 t=$work/quick.db
 "$MEMPROF" run -q -o "$t" "$FIXTURES/dies" quick_exit
 check "quick_exit: exit code" "$?" 5
