@@ -72,18 +72,18 @@ int cmd_collect(int argc, char **argv)
 	if (pid > 0)
 		_exit(0);
 	struct mp_collector col;
-	if (mp_collector_init(&col, output)) {
-		report(done_fd, output, strerror(errno));
-		return MP_EXIT_TRACE;
-	}
-	struct idle st = {0};
-	int rc = mp_collector_run(&col, fd, collect_stop, &st);
-	close(fd);
 	struct mp_trace_info info = {.command = NULL, .max_depth = 128, .force = 1};
 	const char *depth = getenv("MEMPROF_MAX_DEPTH");
 	if (depth && *depth)
 		info.max_depth = atoi(depth);
 	char err[512] = "";
+	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
+		report(done_fd, output, err[0] ? err : strerror(errno));
+		return MP_EXIT_TRACE;
+	}
+	struct idle st = {0};
+	int rc = mp_collector_run(&col, fd, collect_stop, &st);
+	close(fd);
 	if (mp_finish(&col, output, &info, err, sizeof(err))) {
 		report(done_fd, output, err);
 		rc = -1;

@@ -267,8 +267,12 @@ int cmd_run(int argc, char **argv)
 		return MP_EXIT_USAGE;
 	}
 	struct mp_collector col;
-	if (mp_collector_init(&col, output)) {
-		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output, strerror(errno));
+	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
+	char err[512];
+	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
+		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output,
+			col.trace || errno ? err : strerror(errno));
+		mp_collector_release(&col);
 		return MP_EXIT_TRACE;
 	}
 	int sv[2];
@@ -276,9 +280,11 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot create a socket: %s\n", strerror(errno));
 		return MP_EXIT_TRACE;
 	}
+	/* A unix socket's queue is charged to the sender: the program's end
+	   gets the room (beyond net.core.wmem_max only for root). */
 	int big = 8 << 20;
-	if (setsockopt(sv[0], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)))
-		setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)))
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	int child_fd = fcntl(sv[1], F_DUPFD, 900); /* out of the program's way; kept across exec */
 	if (child_fd < 0)
 		child_fd = fcntl(sv[1], F_DUPFD, 3);
@@ -308,9 +314,9 @@ int cmd_run(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			sigaction(sigs[i], &dfl, NULL);
 		execvpe(prog[0], prog, env);
-		int err = errno;
-		fprintf(stderr, "memprof: cannot run '%s': %s\n", prog[0], strerror(err));
-		_exit(err == ENOENT ? 127 : 126);
+		int e = errno;
+		fprintf(stderr, "memprof: cannot run '%s': %s\n", prog[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
 	}
 	child_pid = pid;
 	close(child_fd);
@@ -324,16 +330,14 @@ int cmd_run(int argc, char **argv)
 	   a descendant still running after 200 ms is left alone. */
 	for (int i = 0; i < 200; i++) {
 		reap_orphans(&col, &st);
-		siginfo_t info;
-		if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
+		siginfo_t si;
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
 			break; /* no child left */
 		usleep(1000);
 	}
 	if (rc && col.errbuf[0])
 		fprintf(stderr, "memprof: recording into '%s' failed: %s\n", output, col.errbuf);
 
-	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
-	char err[512];
 	int failed = mp_finish(&col, output, &info, err, sizeof(err));
 	mp_collector_release(&col);
 	if (failed)

@@ -1,6 +1,6 @@
-/* Receiving side of the wire format (lib/wire.h): in memory it keeps what
- * is small (processes, modules, where each chunk is); event chunks go to a
- * spool file so that memory does not grow with the number of events.
+/* Receiving side of the wire format (lib/wire.h): processes, threads,
+ * modules, and each stream's queue of event chunks until the trace writer
+ * replays them (cli/finish.c, called between batches of messages).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,40 +18,7 @@
 #endif
 
 #include "collector.h"
-
-#define SPOOL_BUF (4u << 20)
-
-static int open_spool(const char *output)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(output, '/');
-	if (slash) {
-		size_t n = (size_t)(slash - output);
-		if (n == 0)
-			n = 1;
-		if (n >= sizeof(dir)) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, output, n);
-		dir[n] = 0;
-	} else {
-		dir[0] = '.';
-		dir[1] = 0;
-	}
-	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	char tmpl[PATH_MAX];
-	if (snprintf(tmpl, sizeof(tmpl), "%s/.memprof-spool-XXXXXX", dir) >= (int)sizeof(tmpl)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = mkostemp(tmpl, O_CLOEXEC);
-	if (fd >= 0)
-		unlink(tmpl);
-	return fd;
-}
+#include "finish.h"
 
 static uint64_t mono_now(void)
 {
@@ -72,52 +39,43 @@ void mp_collector_clock(uint64_t *tsc, uint64_t *mono)
 #endif
 }
 
-int mp_collector_init(struct mp_collector *c, const char *output)
+uint64_t mp_collector_now(void)
+{
+	return mono_now();
+}
+
+int mp_collector_init(struct mp_collector *c)
 {
 	memset(c, 0, sizeof(*c));
 	mp_collector_clock(&c->cal_tsc, &c->cal_mono);
-	c->spool_fd = open_spool(output);
-	if (c->spool_fd < 0)
-		return -1;
-	c->wbuf = malloc(SPOOL_BUF);
-	if (!c->wbuf) {
-		close(c->spool_fd);
-		return -1;
-	}
 	return 0;
 }
 
-int mp_collector_flush(struct mp_collector *c)
+static struct mp_image *image_find(struct mp_collector *c, uint32_t pid, uint64_t image)
 {
-	size_t off = 0;
-	while (off < c->wlen) {
-		ssize_t n = write(c->spool_fd, c->wbuf + off, c->wlen - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	c->wlen = 0;
-	return 0;
+	for (size_t i = c->nimages; i-- > 0;)
+		if (c->images[i].pid == pid && c->images[i].image == image)
+			return &c->images[i];
+	return NULL;
 }
 
-static int spool_append(struct mp_collector *c, const void *data, size_t len, uint64_t *offset)
+/* Notes a fork point of im (kept ascending, each once). Returns 0 or -1. */
+static int fork_add(struct mp_image *im, uint64_t seq)
 {
-	if (c->wlen + len > SPOOL_BUF && mp_collector_flush(c))
+	size_t i = im->nforks;
+	while (i > 0 && im->forks[i - 1] > seq)
+		i--;
+	if (i > 0 && im->forks[i - 1] == seq)
+		return 0;
+	uint64_t *nf = realloc(im->forks, (im->nforks + 1) * sizeof(*nf));
+	if (!nf)
 		return -1;
-	*offset = c->spool_size;
-	if (len > SPOOL_BUF) {
-		if (mp_collector_flush(c) || pwrite(c->spool_fd, data, len, (off_t)c->spool_size) != (ssize_t)len)
-			return -1;
-	} else {
-		memcpy(c->wbuf + c->wlen, data, len);
-		c->wlen += len;
-	}
-	c->spool_size += len;
+	im->forks = nf;
+	memmove(nf + i + 1, nf + i, (im->nforks - i) * sizeof(*nf));
+	nf[i] = seq;
+	im->nforks++;
 	return 0;
 }
-
 
 static struct mp_image *image_get(struct mp_collector *c, uint32_t pid, uint64_t image)
 {
@@ -229,6 +187,20 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 		if (h.len < sizeof(hello))
 			goto bad;
 		memcpy(&hello, payload, sizeof(hello));
+		if (!hello.parent_image) {
+			/* An exec: the image it replaces has said everything. */
+			for (size_t i = c->nimages; i-- > 0;) {
+				if (&c->images[i] != im && c->images[i].pid == h.pid) {
+					c->images[i].complete = 1;
+					break;
+				}
+			}
+		} else if (hello.fork_seq) {
+			struct mp_image *parent = image_find(c, hello.ppid, hello.parent_image);
+			if (parent && fork_add(parent, hello.fork_seq))
+				goto oom;
+			im = image_get(c, h.pid, h.image); /* fork_add may not move images, but be sure */
+		}
 		im->have_hello = 1;
 		im->ppid = hello.ppid;
 		im->parent_image = hello.parent_image;
@@ -247,20 +219,18 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 		struct mp_stream *s = stream_get(im, h.stream, h.reserved);
 		if (!s)
 			goto bad;
-		if (s->nchunks == s->cap) {
-			size_t ncap = s->cap ? s->cap * 2 : 8;
-			struct mp_chunk_ref *nc = realloc(s->chunks, ncap * sizeof(*nc));
-			if (!nc)
-				goto bad;
-			s->chunks = nc;
-			s->cap = ncap;
-		}
-		uint64_t off;
-		if (spool_append(c, payload, h.len, &off)) {
-			snprintf(c->errbuf, sizeof(c->errbuf), "cannot write the spool file: %s", strerror(errno));
-			return -1;
-		}
-		s->chunks[s->nchunks++] = (struct mp_chunk_ref){off, h.len};
+		struct mp_chunk *ch = malloc(sizeof(*ch) + h.len);
+		if (!ch)
+			goto oom;
+		ch->next = NULL;
+		ch->len = h.len;
+		memcpy(ch->data, payload, h.len);
+		if (s->tail)
+			s->tail->next = ch;
+		else
+			s->head = ch;
+		s->tail = ch;
+		c->queued_bytes += h.len;
 		return 0;
 	}
 	case MP_MSG_MODULES:
@@ -280,6 +250,15 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 	case MP_MSG_EXEC:
 		im->exec_sent = 1;
 		return 0;
+	case MP_MSG_FORK: {
+		uint64_t seq;
+		if (h.len < sizeof(seq))
+			goto bad;
+		memcpy(&seq, payload, sizeof(seq));
+		if (fork_add(im, seq))
+			goto oom;
+		return 0;
+	}
 	case MP_MSG_CHILD: {
 		uint32_t v[2];
 		if (h.len < sizeof(v))
@@ -294,6 +273,9 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 bad:
 	c->bad_messages++;
 	return -1;
+oom:
+	snprintf(c->errbuf, sizeof(c->errbuf), "out of memory");
+	return -1;
 }
 
 void mp_collector_set_wait_status(struct mp_collector *c, pid_t pid, int status)
@@ -303,6 +285,7 @@ void mp_collector_set_wait_status(struct mp_collector *c, pid_t pid, int status)
 		if (c->images[i].pid == (uint32_t)pid) {
 			c->images[i].waited = 1;
 			c->images[i].wait_status = status;
+			c->images[i].complete = 1;
 			return;
 		}
 	}
@@ -347,21 +330,18 @@ int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_colle
 	uint8_t *buf = malloc(MP_MSG_MAX + 4096);
 	if (!buf)
 		return -1;
-	int rc = 0;
+	int rc = 0, more = 0;
 	for (;;) {
+		/* With replay work left, only look for messages: the senders'
+		   socket buffers are small, and a sender must not wait on us. */
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int r = poll(&pfd, 1, 100);
+		int r = poll(&pfd, 1, more ? 0 : 100);
 		if (r < 0 && errno != EINTR) {
 			rc = -1;
 			break;
 		}
-		if (r <= 0) {
-			if (stop && stop(c, arg))
-				break;
-			continue;
-		}
 		int eof = 0;
-		for (;;) {
+		for (; r > 0;) {
 			struct iovec iov = {buf, MP_MSG_MAX + 4096};
 			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 			ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
@@ -386,12 +366,17 @@ int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_colle
 				break;
 			}
 		}
-		if (eof)
+		if (rc || eof)
+			break;
+		more = c->trace ? mp_trace_progress(c) : 0;
+		if (more < 0) {
+			rc = -1;
+			break;
+		}
+		if (r <= 0 && !more && stop && stop(c, arg))
 			break;
 	}
 	free(buf);
-	if (mp_collector_flush(c))
-		rc = -1;
 	return rc;
 }
 
@@ -399,9 +384,14 @@ void mp_collector_release(struct mp_collector *c)
 {
 	for (size_t i = 0; i < c->nimages; i++) {
 		struct mp_image *im = &c->images[i];
-		for (size_t j = 0; j < im->nstreams; j++)
-			free(im->streams[j].chunks);
+		for (size_t j = 0; j < im->nstreams; j++) {
+			for (struct mp_chunk *ch = im->streams[j].head, *next; ch; ch = next) {
+				next = ch->next;
+				free(ch);
+			}
+		}
 		free(im->streams);
+		free(im->forks);
 		free(im->mods);
 		free(im->argv);
 	}
@@ -409,9 +399,5 @@ void mp_collector_release(struct mp_collector *c)
 	for (size_t i = 0; i < c->nmodules; i++)
 		free(c->modules[i].path);
 	free(c->modules);
-	free(c->wbuf);
-	if (c->spool_fd >= 0)
-		close(c->spool_fd);
 	memset(c, 0, sizeof(*c));
-	c->spool_fd = -1;
 }

@@ -1,6 +1,8 @@
-/* The collector: receives the messages of every traced process, keeps
- * process, thread and module facts in memory and spools event chunks to a
- * temporary file; mp_finish (cli/finish.h) turns them into the trace.
+/* The collector: receives the messages of every traced process and keeps
+ * process, thread and module facts; event chunks wait in memory, per
+ * stream, until the trace writer (cli/finish.h) has replayed them, which it
+ * does while the programs run. Memory grows with what is not replayed yet
+ * (normally a few chunks), live blocks and stacks, not with events.
  */
 #ifndef MP_COLLECTOR_H
 #define MP_COLLECTOR_H
@@ -11,15 +13,16 @@
 
 #include "wire.h"
 
-struct mp_chunk_ref {
-	uint64_t offset; /* in the spool */
+/* One received events chunk, queued on its stream. */
+struct mp_chunk {
+	struct mp_chunk *next;
 	uint32_t len;
+	uint8_t data[];
 };
 
 struct mp_stream {
 	uint32_t id, tid;
-	struct mp_chunk_ref *chunks;
-	size_t nchunks, cap;
+	struct mp_chunk *head, *tail; /* not replayed yet, oldest first */
 };
 
 struct mp_image_module {
@@ -27,7 +30,7 @@ struct mp_image_module {
 	uint32_t module; /* index into mp_collector.modules */
 };
 
-enum mp_origin { MP_ORIGIN_START, MP_ORIGIN_FORK, MP_ORIGIN_EXEC };
+struct mp_replay; /* the trace writer's state of one image (cli/finish.c) */
 
 /* One program image: a process from its start (or fork, or exec) to its
    exit (or exec). */
@@ -43,11 +46,15 @@ struct mp_image {
 	uint64_t last_seen_mono;  /* collector's clock when the last message came */
 	int exit_sent, have_status, status;
 	int exec_sent;
-	int waited, wait_status;  /* status learned from waitpid (memprof run's child) */
+	int waited, wait_status;  /* how it ended, from a waitpid (its parent's, or memprof run's) */
+	int complete;             /* every message it sent has been received */
 	struct mp_stream *streams;
 	size_t nstreams;
 	struct mp_image_module *mods;
 	size_t nmods;
+	uint64_t *forks;          /* stamps at which it forked (MP_MSG_FORK), ascending */
+	size_t nforks;
+	struct mp_replay *replay;
 };
 
 struct mp_module {
@@ -56,29 +63,27 @@ struct mp_module {
 	uint16_t build_id_len;
 };
 
+struct mp_trace; /* the trace being written (cli/finish.c) */
+
 struct mp_collector {
-	int spool_fd;
-	uint64_t spool_size;
-	uint8_t *wbuf;     /* spool write buffer */
-	size_t wlen;
 	struct mp_image *images;
 	size_t nimages, cap_images;
 	struct mp_module *modules;
 	size_t nmodules;
 	uint64_t messages, bad_messages;
 	uint64_t cal_tsc, cal_mono; /* a (TSC, CLOCK_MONOTONIC) pair taken at start */
+	uint64_t queued_bytes;      /* in chunks not replayed yet */
+	struct mp_trace *trace;     /* set by mp_trace_start */
 	char errbuf[256];
 };
 
-/* Prepares a collector whose spool lives next to output (a temporary,
-   already unlinked file). Returns 0, or -1 with errno set. */
-int mp_collector_init(struct mp_collector *c, const char *output);
+/* Prepares an empty collector. Returns 0, or -1 with errno set. */
+int mp_collector_init(struct mp_collector *c);
 /* Handles one received message (header included). Returns 0, or -1 if it
-   was malformed (counted and skipped). */
+   was malformed (counted and skipped) or memory ran out (errbuf set). */
 int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len);
-/* Writes out the spool buffer. Returns 0 or -1 with errno set. */
-int mp_collector_flush(struct mp_collector *c);
-/* Marks the image of pid started by memprof run with its waitpid status. */
+/* Marks the last image of pid as ended with a waitpid status, and so
+   complete: a dead process sends nothing more. */
 void mp_collector_set_wait_status(struct mp_collector *c, pid_t pid, int status);
 /* Whether any image that has not ended is still alive. */
 int mp_collector_any_alive(struct mp_collector *c);
@@ -86,9 +91,12 @@ void mp_collector_release(struct mp_collector *c);
 /* Reads the time-stamp counter and CLOCK_MONOTONIC ns together (the TSC
    is 0 where the machine has none). */
 void mp_collector_clock(uint64_t *tsc, uint64_t *mono);
+/* CLOCK_MONOTONIC in ns. */
+uint64_t mp_collector_now(void);
 
 /* Receives messages from fd until every sender is gone, or until
-   stop() returns nonzero while the socket is idle. Returns 0 or -1. */
+   stop() returns nonzero while the socket is idle; between batches, the
+   trace (if started) replays what arrived. Returns 0 or -1. */
 int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_collector *, void *), void *arg);
 
 #endif

@@ -1,21 +1,22 @@
-/* Finishing a trace (see cli/finish.h).
+/* Writing a trace while the programs run (see cli/finish.h).
  *
  * Each program image is replayed on its own: its threads' event streams are
- * merged by the global sequence number the target stamped on every event,
- * which orders a free before the allocation that reuses its address. The
+ * merged by the stamp the target put on every event, which orders a free
+ * before the allocation that reuses its address. An event is replayed once
+ * no stream can still deliver an earlier one: every quiet stream's mark
+ * (its last event, or the flusher's MP_EV_MARK) must have passed it. The
  * replay matches frees to allocations, keeps per-site figures, finds the
  * peak (the site figures at the peak are kept lazily: a site copies its
  * live bytes aside the first time it changes after a new peak, so a new
- * peak costs O(1)), and writes every allocation to the columnar store.
- * A fork child starts from its parent's live blocks at the fork.
+ * peak costs O(1)), and stores every allocation in the columnar store.
+ * A fork child starts from its parent's live blocks at the fork point,
+ * which the parent announced (MP_MSG_FORK) before replaying past it.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,7 +165,7 @@ static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
 	(vec_reserve((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof(*(vec).v)) ? -1                            \
 										  : ((vec).v[(vec).n++] = (val), 0))
 
-/* --- the state of one finish ------------------------------------------- */
+/* --- the trace and the replay of each image ------------------------------ */
 
 struct frame {
 	uint32_t module; /* NONE: no module */
@@ -194,12 +195,16 @@ struct thread_fig {
 	uint64_t last_alloc_id; /* the thread's latest allocation: freed before the next, it is temporary */
 };
 
+/* The replay position in one stream of an image. */
 struct cursor {
-	const struct mp_stream *s;
-	size_t next_chunk;
+	size_t stream;          /* index into the image's streams */
+	struct mp_chunk *chunk; /* being decoded (taken off the stream's queue) */
 	struct mp_chunk_reader rd;
 	struct mp_event_rec ev;
-	int has;
+	int has;                /* ev is the stream's next event */
+	int in_heap;
+	int ended;              /* MP_EV_END seen: nothing more will come */
+	uint64_t mark;          /* every event of the stream up to this stamp has been decoded */
 	VEC(uint32_t) stackmap; /* stream-local stack id -> node */
 	uint32_t thread;        /* index into threads */
 	int pending;            /* a freed block kept until the stream's next event */
@@ -208,20 +213,22 @@ struct cursor {
 	int pend_temporary;
 };
 
-struct finish {
-	struct mp_collector *c;
-	double ns_per_tick; /* TSC to ns: mono = cal_mono + (tsc - cal_tsc) * ns_per_tick */
-	const uint8_t *spool;
-	struct mp_tracedb w;
-	uint64_t t0;
-	uint64_t next_alloc_id;
-	int64_t bad_chunks;
-	VEC(struct frame) frames; /* index 0 unused: frame id 0 = truncated */
-	struct map frame_map;
-	VEC(struct node) nodes; /* index 0 = root */
-	struct map node_map;
-	/* per image */
-	struct mp_image *im;
+/* The live blocks of a parent at one of its fork points. */
+struct snapshot {
+	uint64_t parent_image, seq;
+	uint32_t parent_pid;
+	VEC(struct block) blocks;
+	struct snapshot *next;
+};
+
+struct mp_replay {
+	size_t idx;
+	int64_t process_id;
+	int started, finalized, dirty;
+	VEC(struct cursor *) curs;
+	VEC(struct cursor *) heap; /* cursors with an event, by its stamp */
+	size_t nmods_sorted;
+	size_t next_fork;          /* into the image's fork points */
 	VEC(struct block) blocks;
 	VEC(uint32_t) free_blocks;
 	struct map live;
@@ -230,22 +237,48 @@ struct finish {
 	struct map site_map;
 	VEC(struct thread_fig) threads;
 	uint64_t epoch;
-	int64_t live_bytes, live_usable, peak_bytes, peak_usable, peak_time, allocations, frees, allocated, temporary, unmatched;
+	int64_t live_bytes, live_usable, peak_bytes, peak_usable, peak_time, allocations, frees, allocated, temporary,
+		unmatched, lost;
 	uint64_t last_sample, last_time;
 	struct mp_alloc_rec *recs;
 	size_t nrecs;
-	int64_t process_id;
-	/* fork snapshots: per image index, the inherited blocks */
-	VEC(struct block) * inherit;
-	int failed;
-	char *err;
-	size_t errlen;
 };
 
-static int ferr(struct finish *f, const char *msg)
+struct mp_trace {
+	struct mp_collector *c;
+	struct mp_tracedb w;
+	char *output;
+	struct mp_trace_info info;
+	char **command; /* owned copy of info.command */
+	int calibrated;
+	double ns_per_tick; /* TSC to ns: mono = cal_mono + (tsc - cal_tsc) * ns_per_tick */
+	uint64_t t0;
+	int have_t0;
+	uint64_t next_alloc_id;
+	int64_t bad_chunks;
+	VEC(struct frame) frames; /* index 0 unused: frame id 0 = truncated */
+	struct map frame_map;
+	VEC(struct node) nodes; /* index 0 = root */
+	struct map node_map;
+	size_t frames_written, nodes_written;
+	struct snapshot *snapshots;
+	uint64_t last_checkpoint;
+	int64_t budget; /* events to replay before looking for messages again */
+	int more;       /* the budget ran out with work left */
+	int failed;
+	char err[256];
+};
+
+typedef struct mp_trace trace_t;
+
+#define CHECKPOINT_EVERY_NS 1000000000ull
+#define CALIBRATE_NS 50000000ull
+#define REPLAY_BUDGET 16384 /* events replayed between two looks at the socket */ /* TSC rate measured over this much before the first replay */
+
+static int terr(trace_t *f, const char *msg)
 {
 	if (!f->failed)
-		snprintf(f->err, f->errlen, "%s", msg);
+		snprintf(f->err, sizeof(f->err), "%s", msg);
 	f->failed = 1;
 	return -1;
 }
@@ -258,11 +291,10 @@ static int mod_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static uint32_t frame_intern(struct finish *f, uint64_t ip)
+static uint32_t frame_intern(trace_t *f, const struct mp_image *im, uint64_t ip)
 {
 	if (ip == MP_IP_TRUNCATED)
 		return 0;
-	const struct mp_image *im = f->im;
 	uint32_t module = NONE;
 	uint64_t addr = ip;
 	size_t lo = 0, hi = im->nmods;
@@ -292,152 +324,158 @@ static uint32_t frame_intern(struct finish *f, uint64_t ip)
 	id = (uint32_t)f->frames.n;
 	if (VEC_PUSH(f->frames, ((struct frame){module, addr})) ||
 	    (map_get(&f->frame_map, key) == NONE && map_put(&f->frame_map, key, id)))
-		return ferr(f, "out of memory"), 0;
+		return terr(f, "out of memory"), 0;
 	return id;
 }
 
 /* Returns the trie node of a stack given innermost first. */
-static uint32_t stack_intern(struct finish *f, const uint64_t *ips, uint32_t depth)
+static uint32_t stack_intern(trace_t *f, const struct mp_image *im, const uint64_t *ips, uint32_t depth)
 {
 	uint32_t node = 0;
 	for (uint32_t i = depth; i-- > 0;) {
-		uint32_t frame = frame_intern(f, ips[i]);
+		uint32_t frame = frame_intern(f, im, ips[i]);
 		uint64_t key = ((uint64_t)node << 32) | frame;
 		uint32_t next = map_get(&f->node_map, key);
 		if (next == NONE) {
 			next = (uint32_t)f->nodes.n;
 			if (VEC_PUSH(f->nodes, ((struct node){node, frame})) || map_put(&f->node_map, key, next))
-				return ferr(f, "out of memory"), 0;
+				return terr(f, "out of memory"), 0;
 		}
 		node = next;
 	}
 	return node;
 }
 
-/* --- the replay of one image -------------------------------------------- */
+/* --- figures of one image ------------------------------------------------ */
 
-static struct site *site_get(struct finish *f, uint32_t stack, uint32_t *idx)
+static struct site *site_get(trace_t *f, struct mp_replay *r, uint32_t stack, uint32_t *idx)
 {
-	uint32_t i = map_get(&f->site_map, stack);
+	uint32_t i = map_get(&r->site_map, stack);
 	if (i == NONE) {
-		i = (uint32_t)f->sites.n;
-		struct site s = {.stack = stack, .epoch = f->epoch};
-		if (VEC_PUSH(f->sites, s) || map_put(&f->site_map, stack, i)) {
-			ferr(f, "out of memory");
+		i = (uint32_t)r->sites.n;
+		struct site s = {.stack = stack, .epoch = r->epoch};
+		if (VEC_PUSH(r->sites, s) || map_put(&r->site_map, stack, i)) {
+			terr(f, "out of memory");
 			return NULL;
 		}
 	}
 	*idx = i;
-	return &f->sites.v[i];
+	return &r->sites.v[i];
 }
 
 /* Before a site's live figures change: keep their value at the last peak. */
-static inline void site_touch(struct finish *f, struct site *s)
+static inline void site_touch(struct mp_replay *r, struct site *s)
 {
-	if (s->epoch != f->epoch) {
+	if (s->epoch != r->epoch) {
 		s->peak_bytes = s->live_bytes;
 		s->peak_blocks = s->live_blocks;
-		s->epoch = f->epoch;
+		s->epoch = r->epoch;
 	}
 }
 
-static int flush_recs(struct finish *f)
+static int flush_recs(trace_t *f, struct mp_replay *r)
 {
-	if (!f->nrecs)
+	if (!r->nrecs)
 		return 0;
 	void *data;
 	size_t len;
-	if (mp_store_encode(f->recs, f->nrecs, &data, &len))
-		return ferr(f, "out of memory");
-	int rc = mp_tracedb_chunk(&f->w, f->process_id, (int64_t)f->nrecs, data, len);
+	if (mp_store_encode(r->recs, r->nrecs, &data, &len))
+		return terr(f, "out of memory");
+	int rc = mp_tracedb_chunk(&f->w, r->process_id, (int64_t)r->nrecs, data, len);
 	free(data);
-	f->nrecs = 0;
-	return rc ? ferr(f, f->w.err) : 0;
+	r->nrecs = 0;
+	return rc ? terr(f, f->w.err) : 0;
 }
 
-static int emit(struct finish *f, const struct block *b, int64_t free_ns)
+static uint64_t rel(trace_t *f, uint64_t t)
 {
-	struct mp_alloc_rec *r = &f->recs[f->nrecs++];
-	r->id = b->id;
-	r->tid = b->tid;
-	r->kind = b->kind;
-	r->size = b->size;
-	r->usable = b->usable;
-	r->address = b->addr;
-	r->stack_id = b->stack;
-	r->alloc_ns = b->alloc_ns - f->t0;
-	r->free_ns = free_ns < 0 ? -1 : (int64_t)((uint64_t)free_ns - f->t0);
-	return f->nrecs == MP_STORE_CHUNK_RECORDS ? flush_recs(f) : 0;
+	return t > f->t0 ? t - f->t0 : 0;
 }
 
-static void sample(struct finish *f, uint64_t t)
+static int emit(trace_t *f, struct mp_replay *r, const struct block *b, int64_t free_ns)
 {
-	if (mp_tracedb_sample(&f->w, f->process_id, (int64_t)(t - f->t0), f->live_bytes, f->live_usable))
-		ferr(f, f->w.err);
-	f->last_sample = t;
+	struct mp_alloc_rec *rec = &r->recs[r->nrecs++];
+	rec->id = b->id;
+	rec->tid = b->tid;
+	rec->kind = b->kind;
+	rec->size = b->size;
+	rec->usable = b->usable;
+	rec->address = b->addr;
+	rec->stack_id = b->stack;
+	rec->alloc_ns = rel(f, b->alloc_ns);
+	rec->free_ns = free_ns < 0 ? -1 : (int64_t)rel(f, (uint64_t)free_ns);
+	return r->nrecs == MP_STORE_CHUNK_RECORDS ? flush_recs(f, r) : 0;
 }
 
-static int live_insert(struct finish *f, const struct block *b)
+static void sample(trace_t *f, struct mp_replay *r, uint64_t t)
+{
+	if (mp_tracedb_sample(&f->w, r->process_id, (int64_t)rel(f, t), r->live_bytes, r->live_usable))
+		terr(f, f->w.err);
+	r->last_sample = t;
+}
+
+static int live_insert(trace_t *f, struct mp_replay *r, const struct block *b)
 {
 	uint32_t bi;
-	if (f->free_blocks.n) {
-		bi = f->free_blocks.v[--f->free_blocks.n];
-		f->blocks.v[bi] = *b;
+	if (r->free_blocks.n) {
+		bi = r->free_blocks.v[--r->free_blocks.n];
+		r->blocks.v[bi] = *b;
 	} else {
-		bi = (uint32_t)f->blocks.n;
-		if (VEC_PUSH(f->blocks, *b))
-			return ferr(f, "out of memory");
+		bi = (uint32_t)r->blocks.n;
+		if (VEC_PUSH(r->blocks, *b))
+			return terr(f, "out of memory");
 	}
-	if (map_put(&f->live, b->addr, bi))
-		return ferr(f, "out of memory");
+	if (map_put(&r->live, b->addr, bi))
+		return terr(f, "out of memory");
 	return 0;
 }
 
 /* Adds a live block's bytes to the figures (allocation or revival). */
-static void account_live(struct finish *f, struct block *b, int sign)
+static void account_live(struct mp_replay *r, struct block *b, int sign)
 {
-	struct site *s = &f->sites.v[b->site];
-	site_touch(f, s);
+	struct site *s = &r->sites.v[b->site];
+	site_touch(r, s);
 	s->live_bytes += sign * (int64_t)b->size;
 	s->live_blocks += sign;
-	f->live_bytes += sign * (int64_t)b->size;
-	f->live_usable += sign * (int64_t)b->usable;
+	r->live_bytes += sign * (int64_t)b->size;
+	r->live_usable += sign * (int64_t)b->usable;
 }
 
-static void check_peak(struct finish *f, uint64_t t)
+static void check_peak(trace_t *f, struct mp_replay *r, uint64_t t)
 {
-	if (f->live_bytes > f->peak_bytes) {
-		f->peak_bytes = f->live_bytes;
-		f->peak_usable = f->live_usable;
-		f->peak_time = (int64_t)t;
-		f->epoch++;
+	if (r->live_bytes > r->peak_bytes) {
+		r->peak_bytes = r->live_bytes;
+		r->peak_usable = r->live_usable;
+		r->peak_time = (int64_t)t;
+		r->epoch++;
 	}
-	if (t >= f->last_sample + SAMPLE_EVERY_NS)
-		sample(f, t);
+	if (t >= r->last_sample + SAMPLE_EVERY_NS)
+		sample(f, r, t);
 }
 
 /* The stream's last freed block is final once its next event comes (a
    failed realloc revives it). */
-static void settle(struct finish *f, struct cursor *cur)
+static void settle(trace_t *f, struct mp_replay *r, struct cursor *cur)
 {
 	if (cur->pending) {
 		cur->pending = 0;
 		if (!cur->pend.inherited) /* the parent's record holds it */
-			emit(f, &cur->pend, (int64_t)cur->pend_free_ns);
+			emit(f, r, &cur->pend, (int64_t)cur->pend_free_ns);
 	}
 }
 
-static void on_alloc(struct finish *f, struct cursor *cur, const struct mp_event_rec *ev)
+static void on_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev,
+		     const struct mp_stream *st)
 {
-	if (MP_UNLIKELY_F(f->internal.count))
-		map_del(&f->internal, ev->ptr); /* its free went unseen */
-	uint32_t old = map_del(&f->live, ev->ptr);
+	if (MP_UNLIKELY_F(r->internal.count))
+		map_del(&r->internal, ev->ptr); /* its free went unseen */
+	uint32_t old = map_del(&r->live, ev->ptr);
 	if (old != NONE) { /* a free we never saw: end the old block here */
-		struct block *ob = &f->blocks.v[old];
-		account_live(f, ob, -1);
+		struct block *ob = &r->blocks.v[old];
+		account_live(r, ob, -1);
 		if (!ob->inherited)
-			emit(f, ob, (int64_t)ev->time);
-		VEC_PUSH(f->free_blocks, old);
+			emit(f, r, ob, (int64_t)ev->time);
+		VEC_PUSH(r->free_blocks, old);
 	}
 	struct block b = {
 		.id = ++f->next_alloc_id,
@@ -446,112 +484,128 @@ static void on_alloc(struct finish *f, struct cursor *cur, const struct mp_event
 		.usable = ev->size + ev->slack,
 		.alloc_ns = ev->time,
 		.stack = ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : 0,
-		.tid = cur->s->tid,
+		.tid = st->tid,
 		.thread = cur->thread,
 		.kind = ev->kind,
 	};
-	struct site *s = site_get(f, b.stack, &b.site);
+	struct site *s = site_get(f, r, b.stack, &b.site);
 	if (!s)
 		return;
 	s->allocations++;
 	s->bytes += (int64_t)b.size;
-	struct thread_fig *th = &f->threads.v[cur->thread];
+	struct thread_fig *th = &r->threads.v[cur->thread];
 	th->allocations++;
 	th->bytes += (int64_t)b.size;
-	f->allocations++;
-	f->allocated += (int64_t)b.size;
 	th->last_alloc_id = b.id;
-	if (live_insert(f, &b))
+	r->allocations++;
+	r->allocated += (int64_t)b.size;
+	if (live_insert(f, r, &b))
 		return;
-	account_live(f, &b, +1);
-	check_peak(f, ev->time);
+	account_live(r, &b, +1);
+	check_peak(f, r, ev->time);
 }
 
-static void on_free(struct finish *f, struct cursor *cur, const struct mp_event_rec *ev)
+static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev)
 {
-	uint32_t bi = map_del(&f->live, ev->ptr);
+	uint32_t bi = map_del(&r->live, ev->ptr);
 	if (bi == NONE) {
-		if (!f->internal.count || map_del(&f->internal, ev->ptr) == NONE)
-			f->unmatched++;
+		if (!r->internal.count || map_del(&r->internal, ev->ptr) == NONE)
+			r->unmatched++;
 		return;
 	}
-	struct block *b = &f->blocks.v[bi];
-	account_live(f, b, -1);
-	struct site *s = &f->sites.v[b->site];
+	struct block *b = &r->blocks.v[bi];
+	account_live(r, b, -1);
+	struct site *s = &r->sites.v[b->site];
 	s->frees++;
-	f->frees++;
-	f->threads.v[cur->thread].frees++;
+	r->frees++;
+	r->threads.v[cur->thread].frees++;
 	cur->pend_temporary = 0;
 	/* An inherited block's thread index is the parent's. */
-	struct thread_fig *owner = b->inherited ? NULL : &f->threads.v[b->thread];
+	struct thread_fig *owner = b->inherited ? NULL : &r->threads.v[b->thread];
 	if (owner && owner->last_alloc_id == b->id) {
 		cur->pend_temporary = 1;
 		s->temporary++;
 		owner->temporary++;
-		f->temporary++;
+		r->temporary++;
 	}
 	cur->pending = 1;
 	cur->pend = *b;
 	cur->pend_free_ns = ev->time;
-	VEC_PUSH(f->free_blocks, bi);
-	if (ev->time >= f->last_sample + SAMPLE_EVERY_NS)
-		sample(f, ev->time);
+	VEC_PUSH(r->free_blocks, bi);
+	if (ev->time >= r->last_sample + SAMPLE_EVERY_NS)
+		sample(f, r, ev->time);
 }
 
-static void on_revive(struct finish *f, struct cursor *cur, const struct mp_event_rec *ev)
+static void on_revive(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev)
 {
 	if (!cur->pending || cur->pend.addr != ev->ptr)
 		return;
 	cur->pending = 0;
 	struct block b = cur->pend;
-	struct site *s = &f->sites.v[b.site];
+	struct site *s = &r->sites.v[b.site];
 	s->frees--;
-	f->frees--;
-	f->threads.v[cur->thread].frees--;
+	r->frees--;
+	r->threads.v[cur->thread].frees--;
 	if (cur->pend_temporary) {
 		s->temporary--;
-		f->threads.v[b.thread].temporary--;
-		f->temporary--;
+		r->threads.v[b.thread].temporary--;
+		r->temporary--;
 	}
-	if (live_insert(f, &b))
+	if (live_insert(f, r, &b))
 		return;
-	account_live(f, &b, +1);
+	account_live(r, &b, +1);
 }
 
-/* Reads the stream's next timed event into cur->ev, defining stacks on
-   the way. Returns 1, or 0 at the end of the stream. */
-static int cursor_next(struct finish *f, struct cursor *cur)
+/* --- reading the streams -------------------------------------------------- */
+
+/* Reads the stream's next event into cur->ev, defining stacks and taking
+   marks on the way. Returns 1, or 0 when nothing more has arrived. */
+static int cursor_next(trace_t *f, struct mp_image *im, struct cursor *cur)
 {
+	struct mp_stream *st = &im->streams[cur->stream];
 	for (;;) {
-		int r = cur->has ? mp_chunk_next(&cur->rd, &cur->ev) : 0;
+		int r = cur->chunk ? mp_chunk_next(&cur->rd, &cur->ev) : 0;
 		if (r < 0) {
 			f->bad_chunks++;
 			r = 0; /* the rest of a damaged chunk is lost */
 		}
 		if (r == 0) {
-			if (cur->next_chunk >= cur->s->nchunks) {
-				cur->has = 0;
-				return 0;
+			if (cur->chunk) {
+				f->c->queued_bytes -= cur->chunk->len;
+				free(cur->chunk);
+				cur->chunk = NULL;
 			}
-			const struct mp_chunk_ref *ref = &cur->s->chunks[cur->next_chunk++];
-			mp_chunk_reader_init(&cur->rd, f->spool + ref->offset, ref->len);
-			cur->has = 1;
+			struct mp_chunk *next = st->head;
+			if (!next)
+				return 0;
+			st->head = next->next;
+			if (!st->head)
+				st->tail = NULL;
+			cur->chunk = next;
+			mp_chunk_reader_init(&cur->rd, next->data, next->len);
+			continue;
+		}
+		if (cur->ev.type == MP_EV_STACK) {
+			uint32_t node = stack_intern(f, im, cur->ev.ips, cur->ev.depth);
+			if (VEC_PUSH(cur->stackmap, node))
+				return terr(f, "out of memory"), 0;
 			continue;
 		}
 		if (cur->rd.tsc)
 			cur->ev.time = (uint64_t)((double)f->c->cal_mono +
 						  (double)(int64_t)(cur->ev.seq - f->c->cal_tsc) * f->ns_per_tick);
-		if (cur->ev.type == MP_EV_STACK) {
-			uint32_t node = stack_intern(f, cur->ev.ips, cur->ev.depth);
-			if (VEC_PUSH(cur->stackmap, node))
-				return ferr(f, "out of memory"), 0;
+		if (cur->ev.seq > cur->mark)
+			cur->mark = cur->ev.seq;
+		if (cur->ev.type == MP_EV_MARK)
+			continue;
+		if (cur->ev.type == MP_EV_END) {
+			cur->ended = 1;
 			continue;
 		}
 		return 1;
 	}
 }
 
-/* A binary heap of cursors ordered by their next event's sequence number. */
 static void heap_down(struct cursor **h, size_t n, size_t i)
 {
 	for (;;) {
@@ -569,7 +623,68 @@ static void heap_down(struct cursor **h, size_t n, size_t i)
 	}
 }
 
-static int image_ended_by_exec(struct finish *f, size_t idx)
+static void heap_up(struct cursor **h, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (h[p]->ev.seq <= h[i]->ev.seq)
+			return;
+		struct cursor *t = h[i];
+		h[i] = h[p];
+		h[p] = t;
+		i = p;
+	}
+}
+
+/* --- fork snapshots -------------------------------------------------------- */
+
+static void snapshot_take(trace_t *f, struct mp_replay *r, const struct mp_image *im, uint64_t seq)
+{
+	struct snapshot *sn = calloc(1, sizeof(*sn));
+	if (!sn) {
+		terr(f, "out of memory");
+		return;
+	}
+	sn->parent_image = im->image;
+	sn->parent_pid = im->pid;
+	sn->seq = seq;
+	for (size_t k = 0; k <= r->live.mask; k++) {
+		if (r->live.s[k].val == NONE)
+			continue;
+		struct block b = r->blocks.v[r->live.s[k].val];
+		b.inherited = 1;
+		if (VEC_PUSH(sn->blocks, b)) {
+			terr(f, "out of memory");
+			break;
+		}
+	}
+	sn->next = f->snapshots;
+	f->snapshots = sn;
+}
+
+/* The snapshot a fork child starts from: 1 (found, *out set, the caller
+   owns it), 0 (not taken yet: wait), or -1 (there will be none). */
+static int snapshot_claim(trace_t *f, const struct mp_image *child, struct snapshot **out)
+{
+	for (struct snapshot **pp = &f->snapshots; *pp; pp = &(*pp)->next) {
+		struct snapshot *sn = *pp;
+		if (sn->parent_image == child->parent_image && sn->parent_pid == child->ppid && sn->seq == child->fork_seq) {
+			*pp = sn->next;
+			*out = sn;
+			return 1;
+		}
+	}
+	for (size_t j = 0; j < f->c->nimages; j++) {
+		const struct mp_image *p = &f->c->images[j];
+		if (p->image == child->parent_image && p->pid == child->ppid)
+			return p->replay && p->replay->finalized ? -1 : (p == child ? -1 : 0);
+	}
+	return -1; /* the parent is not traced */
+}
+
+/* --- the replay of one image ------------------------------------------------- */
+
+static int image_ended_by_exec(trace_t *f, size_t idx)
 {
 	const struct mp_image *im = &f->c->images[idx];
 	if (im->exit_sent && !im->exec_sent)
@@ -581,6 +696,186 @@ static int image_ended_by_exec(struct finish *f, size_t idx)
 	}
 	return 0;
 }
+
+static struct mp_replay *replay_new(trace_t *f, size_t idx)
+{
+	struct mp_replay *r = calloc(1, sizeof(*r));
+	if (!r || map_init(&r->live, 1024) || map_init(&r->site_map, 1024) || map_init(&r->internal, 64) ||
+	    !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
+		if (r) {
+			map_free(&r->live);
+			map_free(&r->site_map);
+			map_free(&r->internal);
+			free(r);
+		}
+		terr(f, "out of memory");
+		return NULL;
+	}
+	r->idx = idx;
+	r->process_id = (int64_t)idx + 1;
+	r->peak_time = (int64_t)f->c->images[idx].image;
+	return r;
+}
+
+static void replay_free(struct mp_replay *r)
+{
+	for (size_t i = 0; i < r->curs.n; i++) {
+		free(r->curs.v[i]->chunk);
+		free(r->curs.v[i]->stackmap.v);
+		free(r->curs.v[i]);
+	}
+	free(r->curs.v);
+	free(r->heap.v);
+	free(r->blocks.v);
+	free(r->free_blocks.v);
+	free(r->sites.v);
+	free(r->threads.v);
+	map_free(&r->live);
+	map_free(&r->site_map);
+	map_free(&r->internal);
+	free(r->recs);
+	free(r);
+}
+
+/* Starts the replay of a fork child from its parent's live blocks.
+   Returns 1 (started), 0 (the snapshot is not there yet). */
+static int replay_begin(trace_t *f, struct mp_image *im, struct mp_replay *r)
+{
+	if (im->parent_image) {
+		struct snapshot *sn = NULL;
+		int got = snapshot_claim(f, im, &sn);
+		if (got == 0)
+			return 0;
+		if (got > 0) {
+			for (size_t k = 0; k < sn->blocks.n && !f->failed; k++) {
+				struct block b = sn->blocks.v[k];
+				if (!site_get(f, r, b.stack, &b.site) || live_insert(f, r, &b))
+					break;
+				account_live(r, &b, +1);
+			}
+			free(sn->blocks.v);
+			free(sn);
+		}
+	}
+	r->peak_bytes = r->live_bytes;
+	r->peak_usable = r->live_usable;
+	r->started = 1;
+	return 1;
+}
+
+/* Adds cursors for streams that appeared since. */
+static int sync_cursors(trace_t *f, struct mp_image *im, struct mp_replay *r)
+{
+	while (r->curs.n < im->nstreams) {
+		struct cursor *cur = calloc(1, sizeof(*cur));
+		if (!cur || VEC_PUSH(r->curs, cur)) {
+			free(cur);
+			return terr(f, "out of memory");
+		}
+		cur->stream = r->curs.n - 1;
+		uint32_t tid = im->streams[cur->stream].tid, th = NONE;
+		for (size_t t = 0; t < r->threads.n; t++)
+			if (r->threads.v[t].tid == tid)
+				th = (uint32_t)t;
+		if (th == NONE) {
+			th = (uint32_t)r->threads.n;
+			if (VEC_PUSH(r->threads, ((struct thread_fig){.tid = tid})))
+				return terr(f, "out of memory");
+		}
+		cur->thread = th;
+	}
+	return 0;
+}
+
+/* Replays every event of the image whose place in the order is known:
+   all of them once the image is complete; else those no quiet stream can
+   still precede (each stream's mark). An image that died without saying
+   so (a signal) is cut where every stream is known: its threads' last
+   unsent events are lost, and without the cut their frees and
+   allocations would no longer match. */
+static void replay_progress(trace_t *f, struct mp_image *im)
+{
+	struct mp_replay *r = im->replay;
+	if (!r && !(r = im->replay = replay_new(f, (size_t)(im - f->c->images))))
+		return;
+	if (r->finalized)
+		return;
+	if (!r->started && !replay_begin(f, im, r))
+		return;
+	if (im->nmods != r->nmods_sorted) {
+		qsort(im->mods, im->nmods, sizeof(*im->mods), mod_cmp);
+		r->nmods_sorted = im->nmods;
+	}
+	if (sync_cursors(f, im, r))
+		return;
+	for (size_t i = 0; i < r->curs.n; i++) {
+		struct cursor *cur = r->curs.v[i];
+		if (!cur->in_heap && !cur->has && cursor_next(f, im, cur)) {
+			cur->has = 1;
+			cur->in_heap = 1;
+			if (VEC_PUSH(r->heap, cur))
+				return (void)terr(f, "out of memory");
+			heap_up(r->heap.v, r->heap.n - 1);
+		}
+	}
+	int normal_end = im->exit_sent || im->exec_sent || (im->waited && WIFEXITED(im->wait_status));
+	int drain = im->complete && normal_end;
+	uint64_t limit = UINT64_MAX;
+	if (!drain)
+		for (size_t i = 0; i < r->curs.n; i++)
+			if (!r->curs.v[i]->has && !r->curs.v[i]->ended && r->curs.v[i]->mark < limit)
+				limit = r->curs.v[i]->mark;
+	while (r->heap.n && !f->failed) {
+		struct cursor *cur = r->heap.v[0];
+		const struct mp_event_rec *ev = &cur->ev;
+		if (ev->seq > limit)
+			break;
+		if (f->budget-- <= 0) {
+			f->more = 1;
+			return;
+		}
+		while (r->next_fork < im->nforks && im->forks[r->next_fork] < ev->seq)
+			snapshot_take(f, r, im, im->forks[r->next_fork++]);
+		if (ev->time > r->last_time)
+			r->last_time = ev->time;
+		if (ev->type != MP_EV_REVIVE)
+			settle(f, r, cur);
+		if (ev->type == MP_EV_ALLOC)
+			on_alloc(f, r, cur, ev, &im->streams[cur->stream]);
+		else if (ev->type == MP_EV_FREE)
+			on_free(f, r, cur, ev);
+		else if (ev->type == MP_EV_REVIVE)
+			on_revive(f, r, cur, ev);
+		else if (map_get(&r->internal, ev->ptr) == NONE && map_put(&r->internal, ev->ptr, 0))
+			terr(f, "out of memory");
+		r->dirty = 1;
+		if (cursor_next(f, im, cur)) {
+			heap_down(r->heap.v, r->heap.n, 0);
+		} else {
+			cur->has = 0;
+			cur->in_heap = 0;
+			r->heap.v[0] = r->heap.v[--r->heap.n];
+			heap_down(r->heap.v, r->heap.n, 0);
+			if (!drain && !cur->ended && cur->mark < limit)
+				limit = cur->mark;
+		}
+	}
+	if (!im->complete)
+		return;
+	/* Complete: what is left past the cut is lost. */
+	for (size_t i = 0; i < r->heap.n; i++) {
+		struct cursor *cur = r->heap.v[i];
+		do
+			r->lost++;
+		while (cursor_next(f, im, cur));
+		cur->has = cur->in_heap = 0;
+	}
+	r->heap.n = 0;
+	while (r->next_fork < im->nforks)
+		snapshot_take(f, r, im, im->forks[r->next_fork++]);
+}
+
+/* --- text of rows ------------------------------------------------------------ */
 
 static char *argv_json(const struct mp_image *im)
 {
@@ -605,248 +900,6 @@ static char *argv_json(const struct mp_image *im)
 	return buf;
 }
 
-/* Snapshots the live blocks for fork children whose fork point is passed. */
-static void take_fork_snapshots(struct finish *f, size_t idx, uint64_t upto_seq, size_t *next_child,
-				const uint32_t *children, size_t nchildren)
-{
-	while (*next_child < nchildren && f->c->images[children[*next_child]].fork_seq < upto_seq) {
-		size_t ci = children[(*next_child)++];
-		if (!f->c->images[ci].nstreams)
-			continue; /* exec'd (or exited) without an event: nothing to inherit */
-		for (size_t k = 0; k <= f->live.mask; k++) {
-			if (f->live.s[k].val == NONE)
-				continue;
-			struct block b = f->blocks.v[f->live.s[k].val];
-			b.inherited = 1;
-			if (VEC_PUSH(f->inherit[ci], b)) {
-				ferr(f, "out of memory");
-				return;
-			}
-		}
-	}
-	(void)idx;
-}
-
-static int replay_image(struct finish *f, size_t idx)
-{
-	struct mp_image *im = &f->c->images[idx];
-	f->im = im;
-	f->process_id = (int64_t)idx + 1;
-	if (im->nmods > 1)
-		qsort(im->mods, im->nmods, sizeof(*im->mods), mod_cmp);
-	f->blocks.n = f->free_blocks.n = f->sites.n = f->threads.n = 0;
-	map_free(&f->live);
-	map_free(&f->site_map);
-	map_free(&f->internal);
-	if (map_init(&f->live, 1024) || map_init(&f->site_map, 1024) || map_init(&f->internal, 64))
-		return ferr(f, "out of memory");
-	f->epoch = 0;
-	f->live_bytes = f->live_usable = f->peak_bytes = f->allocations = f->frees = f->allocated = 0;
-	f->temporary = f->unmatched = 0;
-	f->peak_time = (int64_t)im->image;
-	f->last_sample = 0;
-
-	/* Inherited blocks of a fork child. */
-	for (size_t k = 0; k < f->inherit[idx].n; k++) {
-		struct block b = f->inherit[idx].v[k];
-		if (!site_get(f, b.stack, &b.site) || live_insert(f, &b))
-			return -1;
-		account_live(f, &b, +1);
-	}
-	free(f->inherit[idx].v);
-	f->inherit[idx].v = NULL;
-	f->inherit[idx].n = 0;
-	f->peak_bytes = f->live_bytes;
-	f->peak_usable = f->live_usable;
-
-	/* Children forked from this image, by fork point. */
-	uint32_t *children = NULL;
-	size_t nchildren = 0, next_child = 0;
-	for (size_t j = idx + 1; j < f->c->nimages; j++) {
-		const struct mp_image *ch = &f->c->images[j];
-		if (ch->parent_image == im->image && ch->ppid == im->pid) {
-			uint32_t *nc = realloc(children, (nchildren + 1) * sizeof(*nc));
-			if (!nc)
-				return ferr(f, "out of memory");
-			children = nc;
-			size_t k = nchildren++;
-			while (k > 0 && f->c->images[children[k - 1]].fork_seq > ch->fork_seq) {
-				children[k] = children[k - 1];
-				k--;
-			}
-			children[k] = (uint32_t)j;
-		}
-	}
-
-	struct cursor *curs = calloc(im->nstreams ? im->nstreams : 1, sizeof(*curs));
-	struct cursor **heap = calloc(im->nstreams ? im->nstreams : 1, sizeof(*heap));
-	if (!curs || !heap) {
-		free(curs);
-		free(heap);
-		free(children);
-		return ferr(f, "out of memory");
-	}
-	size_t n = 0;
-	for (size_t s = 0; s < im->nstreams; s++) {
-		struct cursor *cur = &curs[s];
-		cur->s = &im->streams[s];
-		uint32_t th = NONE;
-		for (size_t t = 0; t < f->threads.n; t++)
-			if (f->threads.v[t].tid == cur->s->tid)
-				th = (uint32_t)t;
-		if (th == NONE) {
-			th = (uint32_t)f->threads.n;
-			if (VEC_PUSH(f->threads, ((struct thread_fig){.tid = cur->s->tid})))
-				return ferr(f, "out of memory");
-		}
-		cur->thread = th;
-		if (cursor_next(f, cur))
-			heap[n++] = cur;
-	}
-	for (size_t i = n / 2; i-- > 0;)
-		heap_down(heap, n, i);
-	uint64_t last_time = im->image;
-	while (n && !f->failed) {
-		struct cursor *cur = heap[0];
-		const struct mp_event_rec *ev = &cur->ev;
-		take_fork_snapshots(f, idx, ev->seq, &next_child, children, nchildren);
-		if (ev->time > last_time)
-			last_time = ev->time;
-		if (ev->type != MP_EV_REVIVE)
-			settle(f, cur);
-		if (ev->type == MP_EV_ALLOC)
-			on_alloc(f, cur, ev);
-		else if (ev->type == MP_EV_FREE)
-			on_free(f, cur, ev);
-		else if (ev->type == MP_EV_REVIVE)
-			on_revive(f, cur, ev);
-		else if (map_get(&f->internal, ev->ptr) == NONE && map_put(&f->internal, ev->ptr, 0))
-			ferr(f, "out of memory");
-		if (!cursor_next(f, cur))
-			heap[0] = heap[--n];
-		heap_down(heap, n, 0);
-	}
-	take_fork_snapshots(f, idx, UINT64_MAX, &next_child, children, nchildren);
-	free(children);
-	for (size_t s = 0; s < im->nstreams; s++) {
-		settle(f, &curs[s]);
-		free(curs[s].stackmap.v);
-	}
-	free(curs);
-	free(heap);
-	if (f->failed)
-		return -1;
-
-	/* What is still live: leaks, unless the image ended by exec. */
-	int by_exec = image_ended_by_exec(f, idx);
-	int64_t leaked = 0, leaked_blocks = 0;
-	for (size_t k = 0; k <= f->live.mask; k++) {
-		if (f->live.s[k].val == NONE)
-			continue;
-		struct block *b = &f->blocks.v[f->live.s[k].val];
-		if (!by_exec && !b->inherited) {
-			struct site *s = &f->sites.v[b->site];
-			s->leaked_bytes += (int64_t)b->size;
-			s->leaked_blocks++;
-			struct thread_fig *th = &f->threads.v[b->thread];
-			th->leaked_bytes += (int64_t)b->size;
-			th->leaked_blocks++;
-			leaked += (int64_t)b->size;
-			leaked_blocks++;
-		}
-		if (!b->inherited)
-			emit(f, b, -1);
-	}
-	if (flush_recs(f))
-		return -1;
-	if (f->peak_bytes > 0 && mp_tracedb_sample(&f->w, f->process_id, f->peak_time - (int64_t)f->t0, f->peak_bytes,
-						   f->peak_usable))
-		return ferr(f, f->w.err);
-	sample(f, last_time);
-
-	for (size_t i = 0; i < f->sites.n; i++) {
-		struct site *s = &f->sites.v[i];
-		if (s->epoch != f->epoch) {
-			s->peak_bytes = s->live_bytes;
-			s->peak_blocks = s->live_blocks;
-		}
-		if (!s->allocations && !s->frees && !s->leaked_blocks && !s->peak_blocks)
-			continue;
-		const int64_t v[8] = {s->allocations, s->frees,        s->bytes,         s->peak_bytes,
-				      s->peak_blocks, s->leaked_bytes, s->leaked_blocks, s->temporary};
-		if (mp_tracedb_site(&f->w, f->process_id, s->stack, v))
-			return ferr(f, f->w.err);
-	}
-	for (size_t i = 0; i < f->threads.n; i++) {
-		struct thread_fig *t = &f->threads.v[i];
-		const int64_t v[6] = {t->allocations, t->frees, t->bytes, t->leaked_bytes, t->leaked_blocks, t->temporary};
-		if (mp_tracedb_thread(&f->w, f->process_id, t->tid, v))
-			return ferr(f, f->w.err);
-	}
-
-	struct mp_process_row row = {
-		.id = f->process_id,
-		.pid = im->pid,
-		.ppid = im->ppid,
-		.start_ns = (int64_t)(im->image - f->t0),
-		.end_ns = (int64_t)((im->last_seen_mono > last_time ? im->last_seen_mono : last_time) - f->t0),
-		.allocations = f->allocations,
-		.frees = f->frees,
-		.allocated_bytes = f->allocated,
-		.peak_bytes = f->peak_bytes,
-		.peak_time_ns = f->peak_time - (int64_t)f->t0,
-		.leaked_bytes = leaked,
-		.leaked_blocks = leaked_blocks,
-		.temporary = f->temporary,
-		.threads = (int64_t)f->threads.n,
-		.unmatched_frees = f->unmatched,
-	};
-	if (im->parent_image) {
-		row.origin = "fork";
-		for (size_t j = 0; j < idx; j++)
-			if (f->c->images[j].image == im->parent_image && f->c->images[j].pid == im->ppid)
-				row.parent_id = (int64_t)j + 1;
-	} else {
-		row.origin = "start";
-		for (size_t j = idx; j-- > 0;) {
-			if (f->c->images[j].pid == im->pid) {
-				row.origin = "exec";
-				row.parent_id = (int64_t)j + 1;
-				break;
-			}
-		}
-		for (size_t j = idx; !row.parent_id && j-- > 0;) {
-			if (f->c->images[j].pid == im->ppid) {
-				row.origin = "spawn"; /* posix_spawn, vfork+exec */
-				row.parent_id = (int64_t)j + 1;
-			}
-		}
-	}
-	if (by_exec) {
-		row.ended_by = "exec";
-	} else if (im->waited && WIFSIGNALED(im->wait_status)) {
-		row.ended_by = "signal";
-		row.have_signal = 1;
-		row.signal = WTERMSIG(im->wait_status);
-	} else if (im->waited && WIFEXITED(im->wait_status)) {
-		row.ended_by = "exit";
-		row.have_exit_status = 1;
-		row.exit_status = WEXITSTATUS(im->wait_status);
-	} else if (im->exit_sent) {
-		row.ended_by = "exit";
-		row.have_exit_status = im->have_status;
-		row.exit_status = (im->status >> 8) & 0xff;
-	} else {
-		row.ended_by = "unknown";
-	}
-	char *aj = argv_json(im);
-	row.argv_json = aj ? aj : "[]";
-	int rc = mp_tracedb_process(&f->w, &row);
-	free(aj);
-	return rc ? ferr(f, f->w.err) : 0;
-}
-
-/* --- symbols ------------------------------------------------------------ */
 
 static void hex(char *out, const uint8_t *p, size_t n)
 {
@@ -891,23 +944,164 @@ static char *inlined_json(const struct mp_sym_result *r)
 	return buf;
 }
 
-static int write_symbols(struct finish *f)
+
+/* --- writing figures ---------------------------------------------------------- */
+
+/* Writes the image's rows: processes, sites, threads (replacing those of
+   a checkpoint). When final, what is still live is leaked (unless the
+   image exec'd) and every allocation is stored. */
+static int write_image(trace_t *f, struct mp_image *im, int final)
+{
+	struct mp_replay *r = im->replay;
+	size_t idx = r->idx;
+	int by_exec = final && image_ended_by_exec(f, idx);
+	for (size_t i = 0; i < r->sites.n; i++)
+		r->sites.v[i].leaked_bytes = r->sites.v[i].leaked_blocks = 0;
+	for (size_t i = 0; i < r->threads.n; i++)
+		r->threads.v[i].leaked_bytes = r->threads.v[i].leaked_blocks = 0;
+	int64_t leaked = 0, leaked_blocks = 0;
+	if (final)
+		for (size_t i = 0; i < r->curs.n; i++)
+			settle(f, r, r->curs.v[i]);
+	for (size_t k = 0; k <= r->live.mask; k++) {
+		if (r->live.s[k].val == NONE)
+			continue;
+		struct block *b = &r->blocks.v[r->live.s[k].val];
+		if (!by_exec && !b->inherited) {
+			struct site *s = &r->sites.v[b->site];
+			s->leaked_bytes += (int64_t)b->size;
+			s->leaked_blocks++;
+			struct thread_fig *th = &r->threads.v[b->thread];
+			th->leaked_bytes += (int64_t)b->size;
+			th->leaked_blocks++;
+			leaked += (int64_t)b->size;
+			leaked_blocks++;
+		}
+		if (final && !b->inherited)
+			emit(f, r, b, -1);
+	}
+	if (final) {
+		if (flush_recs(f, r))
+			return -1;
+		if (r->peak_bytes > 0 &&
+		    mp_tracedb_sample(&f->w, r->process_id, (int64_t)rel(f, (uint64_t)r->peak_time), r->peak_bytes,
+				      r->peak_usable))
+			return terr(f, f->w.err);
+		sample(f, r, r->last_time > im->image ? r->last_time : im->image);
+	}
+	if (mp_tracedb_forget(&f->w, r->process_id))
+		return terr(f, f->w.err);
+	for (size_t i = 0; i < r->sites.n; i++) {
+		struct site *s = &r->sites.v[i];
+		int64_t pb = s->epoch != r->epoch ? s->live_bytes : s->peak_bytes;
+		int64_t pk = s->epoch != r->epoch ? s->live_blocks : s->peak_blocks;
+		if (!s->allocations && !s->frees && !s->leaked_blocks && !pk)
+			continue;
+		const int64_t v[8] = {s->allocations, s->frees, s->bytes, pb, pk, s->leaked_bytes, s->leaked_blocks,
+				      s->temporary};
+		if (mp_tracedb_site(&f->w, r->process_id, s->stack, v))
+			return terr(f, f->w.err);
+	}
+	for (size_t i = 0; i < r->threads.n; i++) {
+		struct thread_fig *t = &r->threads.v[i];
+		const int64_t v[6] = {t->allocations, t->frees, t->bytes, t->leaked_bytes, t->leaked_blocks, t->temporary};
+		if (mp_tracedb_thread(&f->w, r->process_id, t->tid, v))
+			return terr(f, f->w.err);
+	}
+
+	uint64_t end = im->last_seen_mono > r->last_time ? im->last_seen_mono : r->last_time;
+	struct mp_process_row row = {
+		.id = r->process_id,
+		.pid = im->pid,
+		.ppid = im->ppid,
+		.start_ns = (int64_t)rel(f, im->image),
+		.end_ns = (int64_t)rel(f, end),
+		.allocations = r->allocations,
+		.frees = r->frees,
+		.allocated_bytes = r->allocated,
+		.peak_bytes = r->peak_bytes,
+		.peak_time_ns = (int64_t)rel(f, (uint64_t)r->peak_time),
+		.leaked_bytes = leaked,
+		.leaked_blocks = leaked_blocks,
+		.temporary = r->temporary,
+		.threads = (int64_t)r->threads.n,
+		.unmatched_frees = r->unmatched,
+	};
+	if (im->parent_image) {
+		row.origin = "fork";
+		for (size_t j = 0; j < idx; j++)
+			if (f->c->images[j].image == im->parent_image && f->c->images[j].pid == im->ppid)
+				row.parent_id = (int64_t)j + 1;
+	} else {
+		row.origin = "start";
+		for (size_t j = idx; j-- > 0;) {
+			if (f->c->images[j].pid == im->pid) {
+				row.origin = "exec";
+				row.parent_id = (int64_t)j + 1;
+				break;
+			}
+		}
+		for (size_t j = idx; !row.parent_id && j-- > 0;) {
+			if (f->c->images[j].pid == im->ppid) {
+				row.origin = "spawn"; /* posix_spawn, vfork+exec */
+				row.parent_id = (int64_t)j + 1;
+			}
+		}
+	}
+	if (by_exec) {
+		row.ended_by = "exec";
+	} else if (im->waited && WIFSIGNALED(im->wait_status)) {
+		row.ended_by = "signal";
+		row.have_signal = 1;
+		row.signal = WTERMSIG(im->wait_status);
+	} else if (im->waited && WIFEXITED(im->wait_status)) {
+		row.ended_by = "exit";
+		row.have_exit_status = 1;
+		row.exit_status = WEXITSTATUS(im->wait_status);
+	} else if (im->exit_sent) {
+		row.ended_by = "exit";
+		row.have_exit_status = im->have_status;
+		row.exit_status = (im->status >> 8) & 0xff;
+	} else {
+		row.ended_by = final ? "unknown" : "running";
+	}
+	char *aj = argv_json(im);
+	row.argv_json = aj ? aj : "[]";
+	int rc = mp_tracedb_process(&f->w, &row);
+	free(aj);
+	r->dirty = 0;
+	return rc ? terr(f, f->w.err) : 0;
+}
+
+/* --- symbols, stacks, meta -------------------------------------------------- */
+
+static int write_modules(trace_t *f)
 {
 	struct mp_collector *c = f->c;
 	for (size_t i = 0; i < c->nmodules; i++) {
 		char bid[41];
 		hex(bid, c->modules[i].build_id, c->modules[i].build_id_len);
 		if (mp_tracedb_module(&f->w, (int64_t)i + 1, c->modules[i].path, c->modules[i].build_id_len ? bid : NULL))
-			return ferr(f, f->w.err);
+			return terr(f, f->w.err);
 	}
-	struct mp_symbolizer *sym = mp_sym_new();
-	if (!sym)
-		return ferr(f, "out of memory");
-	for (size_t i = 1; i < f->frames.n; i++) {
+	return 0;
+}
+
+/* Writes the stacks and frames not written yet; with symbols, every frame
+   again with its function, file and line. */
+static int write_stacks(trace_t *f, int symbols)
+{
+	struct mp_collector *c = f->c;
+	if (write_modules(f))
+		return -1;
+	struct mp_symbolizer *sym = symbols ? mp_sym_new() : NULL;
+	if (symbols && !sym)
+		return terr(f, "out of memory");
+	for (size_t i = symbols ? 1 : (f->frames_written ? f->frames_written : 1); i < f->frames.n; i++) {
 		const struct frame *fr = &f->frames.v[i];
 		struct mp_sym_result r;
 		memset(&r, 0, sizeof(r));
-		if (fr->module != NONE) {
+		if (sym && fr->module != NONE) {
 			const struct mp_module *m = &c->modules[fr->module];
 			/* Return addresses: look up the call instruction before. */
 			mp_sym_resolve(sym, m->path, m->build_id, m->build_id_len, fr->addr ? fr->addr - 1 : 0, &r);
@@ -918,39 +1112,42 @@ static int write_symbols(struct finish *f)
 		free(inl);
 		if (rc) {
 			mp_sym_free(sym);
-			return ferr(f, f->w.err);
+			return terr(f, f->w.err);
 		}
 	}
 	mp_sym_free(sym);
-	for (size_t i = 1; i < f->nodes.n; i++)
+	f->frames_written = f->frames.n;
+	for (size_t i = f->nodes_written ? f->nodes_written : 1; i < f->nodes.n; i++)
 		if (mp_tracedb_stack(&f->w, (int64_t)i, f->nodes.v[i].parent, f->nodes.v[i].frame))
-			return ferr(f, f->w.err);
+			return terr(f, f->w.err);
+	f->nodes_written = f->nodes.n;
 	return 0;
 }
 
-/* --- meta and the whole ------------------------------------------------- */
-
-static int write_meta(struct finish *f, const struct mp_trace_info *info)
+static int write_meta(trace_t *f, const char *state)
 {
 	struct mp_tracedb *w = &f->w;
 	uint64_t end = f->t0, start_real = 0;
+	int64_t lost = 0;
 	for (size_t i = 0; i < f->c->nimages; i++) {
 		const struct mp_image *im = &f->c->images[i];
 		if (im->last_seen_mono > end)
 			end = im->last_seen_mono;
-		if (im->image == f->t0)
+		if (i == 0)
 			start_real = im->start_realtime_ns;
+		if (im->replay)
+			lost += im->replay->lost;
 	}
 	char *cmd = NULL;
-	if (info && info->command) {
+	if (f->command) {
 		struct mp_image tmp = {0};
 		size_t len = 0;
-		for (char *const *a = info->command; *a; a++)
+		for (char **a = f->command; *a; a++)
 			len += strlen(*a) + 1;
 		tmp.argv = malloc(len + 1);
 		if (tmp.argv) {
 			char *p = tmp.argv;
-			for (char *const *a = info->command; *a; a++) {
+			for (char **a = f->command; *a; a++) {
 				size_t l = strlen(*a) + 1;
 				memcpy(p, *a, l);
 				p += l;
@@ -963,112 +1160,205 @@ static int write_meta(struct finish *f, const struct mp_trace_info *info)
 		cmd = argv_json(&f->c->images[0]);
 	}
 	int rc = mp_tracedb_meta(w, "format", MP_TRACE_FORMAT) || mp_tracedb_meta_int(w, "schema_version", MP_SCHEMA_VERSION) ||
-		 mp_tracedb_meta(w, "memprof_version", PACKAGE_VERSION) || mp_tracedb_meta(w, "state", "complete") ||
+		 mp_tracedb_meta(w, "memprof_version", PACKAGE_VERSION) || mp_tracedb_meta(w, "state", state) ||
 		 mp_tracedb_meta(w, "command", cmd ? cmd : "[]") ||
 		 mp_tracedb_meta_int(w, "start_time_ns", (int64_t)start_real) ||
-		 mp_tracedb_meta_int(w, "duration_ns", (int64_t)(end - f->t0)) ||
-		 mp_tracedb_meta_int(w, "max_depth", info ? info->max_depth : 128) ||
+		 mp_tracedb_meta_int(w, "duration_ns", (int64_t)rel(f, end)) ||
+		 mp_tracedb_meta_int(w, "max_depth", f->info.max_depth) ||
 		 mp_tracedb_meta_int(w, "damaged_chunks", f->bad_chunks) ||
-		 mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages);
+		 mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
+		 mp_tracedb_meta_int(w, "lost_events", lost);
 	free(cmd);
-	return rc ? ferr(f, w->err) : 0;
+	return rc ? terr(f, w->err) : 0;
+}
+
+/* An interrupted trace as of now: what was replayed, figures so far. */
+static int checkpoint(trace_t *f)
+{
+	for (size_t i = 0; i < f->c->nimages && !f->failed; i++) {
+		struct mp_image *im = &f->c->images[i];
+		if (im->replay && im->replay->started && !im->replay->finalized && im->replay->dirty)
+			write_image(f, im, 0);
+	}
+	if (f->failed || write_stacks(f, 0) || write_meta(f, "recording"))
+		return -1;
+	if (mp_tracedb_checkpoint(&f->w))
+		return terr(f, f->w.err);
+	f->last_checkpoint = mp_collector_now();
+	return 0;
+}
+
+/* --- the whole ------------------------------------------------------------------ */
+
+static void calibrate(trace_t *f, int final)
+{
+	if (f->calibrated)
+		return;
+	uint64_t tsc, mono;
+	mp_collector_clock(&tsc, &mono);
+	if (!final && mono < f->c->cal_mono + CALIBRATE_NS)
+		return;
+	f->ns_per_tick = tsc > f->c->cal_tsc + 1000 ? (double)(mono - f->c->cal_mono) / (double)(tsc - f->c->cal_tsc) : 1.0;
+	f->calibrated = 1;
+}
+
+static int progress(trace_t *f, int final)
+{
+	struct mp_collector *c = f->c;
+	calibrate(f, final);
+	if (!f->calibrated || !c->nimages)
+		return 0;
+	if (!f->have_t0) {
+		f->t0 = c->images[0].image;
+		f->have_t0 = 1;
+	}
+	f->budget = final ? INT64_MAX : REPLAY_BUDGET;
+	f->more = 0;
+	for (size_t i = 0; i < c->nimages && !f->failed && !f->more; i++) {
+		struct mp_image *im = &c->images[i];
+		if (!im->have_hello && !final)
+			continue;
+		replay_progress(f, im);
+		if (f->more)
+			break;
+		struct mp_replay *r = im->replay;
+		if (r && r->started && im->complete && !r->finalized && !f->failed) {
+			write_image(f, im, 1);
+			r->finalized = 1;
+			/* Keep the finalized marker, free the rest. */
+			struct mp_replay *done = calloc(1, sizeof(*done));
+			if (done) {
+				done->finalized = 1;
+				done->started = 1;
+				done->idx = r->idx;
+				done->process_id = r->process_id;
+				done->lost = r->lost;
+				replay_free(r);
+				im->replay = done;
+			}
+		}
+	}
+	if (!final && !f->failed && mp_collector_now() >= f->last_checkpoint + CHECKPOINT_EVERY_NS)
+		checkpoint(f);
+	return f->failed ? -1 : f->more;
+}
+
+int mp_trace_progress(struct mp_collector *c)
+{
+	trace_t *f = c->trace;
+	if (!f || f->failed)
+		return f && f->failed ? -1 : 0;
+	int more = progress(f, 0);
+	if (more < 0)
+		snprintf(c->errbuf, sizeof(c->errbuf), "%s", f->err);
+	return more;
+}
+
+static void trace_free(trace_t *f)
+{
+	if (!f)
+		return;
+	for (struct snapshot *sn = f->snapshots, *next; sn; sn = next) {
+		next = sn->next;
+		free(sn->blocks.v);
+		free(sn);
+	}
+	for (size_t i = 0; i < f->c->nimages; i++) {
+		if (f->c->images[i].replay) {
+			replay_free(f->c->images[i].replay);
+			f->c->images[i].replay = NULL;
+		}
+	}
+	if (f->command)
+		for (char **a = f->command; *a; a++)
+			free(*a);
+	free(f->command);
+	free(f->output);
+	free(f->frames.v);
+	free(f->nodes.v);
+	map_free(&f->frame_map);
+	map_free(&f->node_map);
+	f->c->trace = NULL;
+	free(f);
+}
+
+int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_trace_info *info, char *err,
+		   size_t errlen)
+{
+	trace_t *f = calloc(1, sizeof(*f));
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	f->c = c;
+	f->info.max_depth = info ? info->max_depth : 128;
+	f->info.force = info ? info->force : 1;
+	f->output = strdup(output);
+	if (info && info->command) {
+		size_t n = 0;
+		while (info->command[n])
+			n++;
+		f->command = calloc(n + 1, sizeof(char *));
+		for (size_t i = 0; f->command && i < n; i++)
+			f->command[i] = strdup(info->command[i]);
+	}
+	c->trace = f;
+	if (!f->output || (info && info->command && !f->command) || VEC_PUSH(f->frames, ((struct frame){NONE, 0})) ||
+	    VEC_PUSH(f->nodes, ((struct node){0, 0})) || map_init(&f->frame_map, 4096) || map_init(&f->node_map, 4096)) {
+		snprintf(err, errlen, "out of memory");
+		trace_free(f);
+		return -1;
+	}
+	if (access(output, F_OK) == 0) {
+		if (!f->info.force) {
+			snprintf(err, errlen, "'%s' exists; use --force to replace it", output);
+			trace_free(f);
+			return -1;
+		}
+		unlink(output);
+	}
+	if (mp_tracedb_create(&f->w, output)) {
+		snprintf(err, errlen, "%s", f->w.err);
+		mp_tracedb_abort(&f->w);
+		unlink(output);
+		trace_free(f);
+		return -1;
+	}
+	f->last_checkpoint = mp_collector_now();
+	if (write_meta(f, "recording") || mp_tracedb_checkpoint(&f->w)) {
+		snprintf(err, errlen, "%s", f->failed ? f->err : f->w.err);
+		mp_tracedb_abort(&f->w);
+		unlink(output);
+		trace_free(f);
+		return -1;
+	}
+	return 0;
 }
 
 int mp_finish(struct mp_collector *c, const char *output, const struct mp_trace_info *info, char *err, size_t errlen)
 {
-	struct finish f;
-	memset(&f, 0, sizeof(f));
-	f.c = c;
-	f.err = err;
-	f.errlen = errlen;
 	err[0] = 0;
-	void *map = NULL;
-	if (mp_collector_flush(c))
-		return ferr(&f, strerror(errno));
-	if (c->spool_size) {
-		map = mmap(NULL, c->spool_size, PROT_READ, MAP_PRIVATE, c->spool_fd, 0);
-		if (map == MAP_FAILED)
-			return ferr(&f, strerror(errno));
-		madvise(map, c->spool_size, MADV_SEQUENTIAL);
-		f.spool = map;
-	}
-
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%d", output, (int)getpid()) >= (int)sizeof(tmp)) {
-		if (map)
-			munmap(map, c->spool_size);
-		return ferr(&f, "output path too long");
-	}
-	unlink(tmp);
-	if (mp_tracedb_create(&f.w, tmp)) {
-		snprintf(err, errlen, "%s", f.w.err);
-		mp_tracedb_abort(&f.w);
-		unlink(tmp);
-		if (map)
-			munmap(map, c->spool_size);
+	if (!c->trace && mp_trace_start(c, output, info, err, errlen))
 		return -1;
-	}
-
-	uint64_t tsc_now, mono_now;
-	mp_collector_clock(&tsc_now, &mono_now);
-	f.ns_per_tick = tsc_now > c->cal_tsc + 1000 ? (double)(mono_now - c->cal_mono) / (double)(tsc_now - c->cal_tsc)
-						    : 1.0;
-	f.t0 = UINT64_MAX;
+	trace_t *f = c->trace;
 	for (size_t i = 0; i < c->nimages; i++)
-		if (c->images[i].image < f.t0)
-			f.t0 = c->images[i].image;
-	if (f.t0 == UINT64_MAX)
-		f.t0 = 0;
-	f.recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*f.recs));
-	f.inherit = calloc(c->nimages ? c->nimages : 1, sizeof(*f.inherit));
-	if (!f.recs || !f.inherit || VEC_PUSH(f.frames, ((struct frame){NONE, 0})) ||
-	    VEC_PUSH(f.nodes, ((struct node){0, 0})) || map_init(&f.frame_map, 4096) || map_init(&f.node_map, 4096))
-		ferr(&f, "out of memory");
-	for (size_t i = 0; i < c->nimages && !f.failed; i++)
-		replay_image(&f, i);
-	if (!f.failed)
-		write_symbols(&f);
-	if (!f.failed)
-		write_meta(&f, info);
-
-	for (size_t i = 0; f.inherit && i < c->nimages; i++)
-		free(f.inherit[i].v);
-	free(f.inherit);
-	free(f.recs);
-	free(f.frames.v);
-	free(f.nodes.v);
-	free(f.blocks.v);
-	free(f.free_blocks.v);
-	free(f.sites.v);
-	free(f.threads.v);
-	map_free(&f.frame_map);
-	map_free(&f.node_map);
-	map_free(&f.live);
-	map_free(&f.site_map);
-	map_free(&f.internal);
-	if (map)
-		munmap(map, c->spool_size);
-
-	if (f.failed) {
-		mp_tracedb_abort(&f.w);
-		unlink(tmp);
-		return -1;
+		c->images[i].complete = 1;
+	if (!f->failed)
+		progress(f, 1);
+	if (!f->failed)
+		write_stacks(f, 1);
+	if (!f->failed)
+		write_meta(f, "complete");
+	int rc = 0;
+	if (f->failed) {
+		/* The trace stays as last checkpointed: interrupted. */
+		snprintf(err, errlen, "%s", f->err);
+		mp_tracedb_abort(&f->w);
+		rc = -1;
+	} else if (mp_tracedb_close(&f->w)) {
+		snprintf(err, errlen, "%s", f->w.err);
+		rc = -1;
 	}
-	if (mp_tracedb_close(&f.w)) {
-		snprintf(err, errlen, "%s", f.w.err);
-		unlink(tmp);
-		return -1;
-	}
-	if (!(info && info->force) && access(output, F_OK) == 0 && info && info->command) {
-		/* memprof run checked this before starting; someone created it since. */
-		unlink(tmp);
-		snprintf(err, errlen, "'%s' appeared while recording; not replaced (use --force)", output);
-		return -1;
-	}
-	if (rename(tmp, output)) {
-		snprintf(err, errlen, "cannot write '%s': %s", output, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	trace_free(f);
+	return rc;
 }

@@ -1,5 +1,10 @@
-/* Finishing a trace: orders each process's events, matches frees to
- * allocations, computes the figures, symbolizes, and writes the database.
+/* Writing a trace while the programs run: the collector's messages are
+ * replayed per program image as soon as their order is known (events are
+ * merged by the stamp the target put on each; a quiet thread's marks say
+ * it holds nothing older), matching frees to allocations, computing the
+ * figures and storing every allocation. The trace file is written in
+ * place, checkpointed every second as an interrupted trace ('state' is
+ * 'recording'), and finished with symbols and every figure.
  */
 #ifndef MP_FINISH_H
 #define MP_FINISH_H
@@ -14,9 +19,20 @@ struct mp_trace_info {
 	int force;            /* replace an existing output file */
 };
 
-/* Writes the trace of everything c received to output (atomically: a
-   temporary file renamed at the end). Returns 0, or -1 with a message in
-   err. */
+/* Creates the trace at output (refusing an existing file unless
+   info->force) and attaches it to c: from then on mp_collector_run
+   replays while it receives. Returns 0, or -1 with a message in err. */
+int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_trace_info *info, char *err,
+		   size_t errlen);
+/* Replays what can be replayed, a slice at a time, and checkpoints when
+   one is due. Returns 0 (done), 1 (more to replay: call again after
+   looking for messages), or -1 with the reason in c->errbuf (the trace
+   then stays as last checkpointed). */
+int mp_trace_progress(struct mp_collector *c);
+
+/* Finishes the trace of everything c received (starting it first if
+   mp_trace_start was not called): every image is complete now. Returns 0,
+   or -1 with a message in err. info may be NULL. */
 int mp_finish(struct mp_collector *c, const char *output, const struct mp_trace_info *info, char *err, size_t errlen);
 
 #endif

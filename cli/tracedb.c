@@ -22,17 +22,20 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK)
 		return fail(w, "cannot create the trace");
-	/* The file is private until renamed into place: no journal needed. */
+	/* Written in place while the programs run, one transaction between
+	   checkpoints: WAL keeps the file as of the last checkpoint whatever
+	   happens to the collector, and mp_tracedb_checkpoint copies each
+	   commit into the file itself (readers open it immutable). */
 	if (sqlite3_exec(w->db,
-			 "PRAGMA page_size=65536; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-			 "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-65536;",
+			 "PRAGMA page_size=65536; PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+			 " PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-65536;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(w->db, mp_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(w, "cannot create the schema");
 	if (prepare(w, &w->meta, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)") ||
 	    prepare(w, &w->process,
-		    "INSERT INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
+		    "INSERT OR REPLACE INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
 		    " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
 		    " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees)"
 		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
@@ -45,18 +48,20 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	    prepare(w, &w->sample,
 		    "INSERT INTO heap_samples(process_id, time_ns, heap_bytes, usable_bytes) VALUES (?,?,?,?)") ||
 	    prepare(w, &w->chunk, "INSERT INTO alloc_chunks(process_id, count, data) VALUES (?,?,?)") ||
-	    prepare(w, &w->module, "INSERT INTO modules(id, path, build_id) VALUES (?,?,?)") ||
+	    prepare(w, &w->module, "INSERT OR REPLACE INTO modules(id, path, build_id) VALUES (?,?,?)") ||
 	    prepare(w, &w->frame,
-		    "INSERT INTO frames(id, module_id, address, function, file, line, inlined) VALUES (?,?,?,?,?,?,?)") ||
-	    prepare(w, &w->stack, "INSERT INTO stacks(id, parent_id, frame_id) VALUES (?,?,?)"))
+		    "INSERT OR REPLACE INTO frames(id, module_id, address, function, file, line, inlined) VALUES (?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->stack, "INSERT INTO stacks(id, parent_id, frame_id) VALUES (?,?,?)") ||
+	    prepare(w, &w->forget_sites, "DELETE FROM sites WHERE process_id = ?") ||
+	    prepare(w, &w->forget_threads, "DELETE FROM threads WHERE process_id = ?"))
 		return fail(w, "cannot prepare the trace");
 	return 0;
 }
 
 static void finalize_all(struct mp_tracedb *w)
 {
-	sqlite3_stmt **all[] = {&w->meta, &w->process, &w->thread, &w->site, &w->sample,
-				&w->chunk, &w->module, &w->frame, &w->stack};
+	sqlite3_stmt **all[] = {&w->meta,   &w->process, &w->thread, &w->site,         &w->sample,        &w->chunk,
+				&w->module, &w->frame,   &w->stack,  &w->forget_sites, &w->forget_threads};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -67,7 +72,8 @@ int mp_tracedb_close(struct mp_tracedb *w)
 {
 	finalize_all(w);
 	int rc = 0;
-	if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	/* Back to a plain file: the WAL goes into it and away. */
+	if (sqlite3_exec(w->db, "COMMIT; PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
 		rc = fail(w, "cannot write the trace");
 	if (sqlite3_close(w->db) != SQLITE_OK && !rc) {
 		snprintf(w->err, sizeof(w->err), "cannot close the trace");
@@ -82,6 +88,27 @@ void mp_tracedb_abort(struct mp_tracedb *w)
 	finalize_all(w);
 	sqlite3_close(w->db);
 	w->db = NULL;
+}
+
+int mp_tracedb_checkpoint(struct mp_tracedb *w)
+{
+	if (sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(w, "cannot write the trace");
+	if (sqlite3_exec(w->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(w, "cannot write the trace");
+	if (sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(w, "cannot write the trace");
+	return 0;
+}
+
+static int step(struct mp_tracedb *w, sqlite3_stmt *st, const char *what);
+
+int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id)
+{
+	sqlite3_bind_int64(w->forget_sites, 1, process_id);
+	sqlite3_bind_int64(w->forget_threads, 1, process_id);
+	return step(w, w->forget_sites, "cannot write sites") || step(w, w->forget_threads, "cannot write threads") ? -1
+														     : 0;
 }
 
 static int step(struct mp_tracedb *w, sqlite3_stmt *st, const char *what)

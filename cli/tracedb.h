@@ -1,4 +1,4 @@
-/* Writing the trace database (the collector's last step).
+/* Writing the trace database (cli/finish.c drives it).
  * The schema is schema/memprof.sql, compiled in as mp_schema_sql. */
 #ifndef MP_TRACEDB_H
 #define MP_TRACEDB_H
@@ -15,15 +15,19 @@ extern const char mp_schema_sql[];
 struct mp_tracedb {
 	sqlite3 *db;
 	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
+	sqlite3_stmt *forget_sites, *forget_threads;
 	char err[256];
 };
 
 /* Creates a new trace at path (which must not exist) with the schema, in
    one open transaction. Returns 0, or -1 with w->err set. */
 int mp_tracedb_create(struct mp_tracedb *w, const char *path);
+/* Commits what was written so far into the file and opens the next
+   transaction. Returns 0, or -1 with w->err set. */
+int mp_tracedb_checkpoint(struct mp_tracedb *w);
 /* Commits and closes. Returns 0, or -1 with w->err set. */
 int mp_tracedb_close(struct mp_tracedb *w);
-/* Closes without committing (the caller removes the file). */
+/* Closes without committing: the file stays as last checkpointed. */
 void mp_tracedb_abort(struct mp_tracedb *w);
 
 /* Inserts a row with the values given as int64 or text per the statement.
@@ -40,7 +44,10 @@ struct mp_process_row {
 	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns;
 	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees;
 };
+/* Rows replace those with the same id (processes, modules, frames, meta). */
 int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);
+/* Deletes a process's sites and threads rows (before writing them anew). */
+int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id);
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
 /* v: allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks, temporary */
 int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);

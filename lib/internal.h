@@ -79,6 +79,8 @@ MP_HIDDEN void mp_note_internal(const void *ptr);
 
 /* Sends the calling thread's buffered events. */
 MP_HIDDEN void mp_thread_flush(struct mp_thread *t);
+/* Tells the collector, on t's stream, that the process forks at stamp seq. */
+MP_HIDDEN void mp_thread_send_fork(struct mp_thread *t, uint64_t seq);
 /* Flushes every thread's buffer (at exit, exec, fork). Threads caught
    inside a hook are skipped; their events go out on their next flush. */
 MP_HIDDEN void mp_thread_flush_all(void);

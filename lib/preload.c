@@ -192,6 +192,10 @@ static void on_fork_prepare(void)
 	if (t) {
 		mp_thread_flush(t);
 		fork_seq = mp_stamp();
+		/* Before this thread's next events and before any mark the
+		   flusher could send for it: the collector then snapshots the
+		   live blocks at the fork before replaying past it. */
+		mp_thread_send_fork(t, fork_seq);
 		mp_thread_leave(t);
 	} else {
 		fork_seq = mp_stamp();

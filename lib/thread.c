@@ -214,20 +214,42 @@ int mp_thread_busy(void)
 	return t && t != MP_THREAD_DEAD && atomic_load_explicit(&t->busy, memory_order_relaxed) == 1;
 }
 
+static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const void *ptr);
+
+/* Appends an event that carries only a stamp (MP_EV_MARK, MP_EV_END). */
+static void put_stamp(struct mp_thread *t, int tag)
+{
+	if ((size_t)(t->end - t->pos) < 32)
+		return; /* never: ensure_room always leaves this much */
+	t->pos = put_head(t, t->pos, tag, (const void *)(uintptr_t)t->last_ptr);
+}
+
 void mp_thread_flush(struct mp_thread *t)
 {
+	/* The module map first: the collector places these events' frames
+	   with it. */
+	mp_modules_check();
+	if (MP_UNLIKELY(t->residual))
+		put_stamp(t, MP_EV_END); /* each residual chunk is a stream of its own */
 	size_t len = (size_t)(t->pos - (t->buf + sizeof(struct mp_msg_hdr)));
 	if (len > 1) { /* more than the flags byte */
 		struct mp_msg_hdr *h = (struct mp_msg_hdr *)t->buf;
 		h->reserved = t->tid;
 		mp_send_buf(t->buf, len, MP_MSG_EVENTS, t->stream);
+		if (MP_UNLIKELY(t->residual))
+			t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
 	}
 	chunk_reset(t);
-	mp_modules_check();
+}
+
+void mp_thread_send_fork(struct mp_thread *t, uint64_t seq)
+{
+	mp_send(MP_MSG_FORK, t->stream, &seq, sizeof(seq));
 }
 
 static inline void ensure_room(struct mp_thread *t, size_t need)
 {
+	need += 32; /* room for a closing MP_EV_MARK or MP_EV_END */
 	if (MP_UNLIKELY((size_t)(t->end - t->pos) < need))
 		mp_thread_flush(t);
 }
@@ -384,6 +406,7 @@ static void thread_dtor(void *arg)
 		expected = 0;
 		sched_yield();
 	}
+	put_stamp(t, MP_EV_END);
 	mp_thread_flush(t);
 	tls_thread = MP_THREAD_DEAD;
 	thread_destroy(t);
@@ -450,7 +473,10 @@ void mp_thread_after_fork_child(void)
 
 /* --- the flusher ---------------------------------------------------------
  * A helper thread that wakes every period and hands over the buffers whose
- * first event is older than its previous wake-up, so that a process killed
+ * first event is older than its previous wake-up, each closed by a mark
+ * (MP_EV_MARK: nothing earlier is unsent), and sends a mark alone for
+ * threads with nothing buffered, so that the collector can replay events
+ * while the program runs even when some threads are quiet. A process killed
  * at any moment (SIGKILL, a crash, the OOM killer) has lost at most about
  * two periods of events, even in threads that went quiet. It blocks every
  * signal (they stay the program's), never allocates from the program's
@@ -481,14 +507,15 @@ static void *flusher_main(void *arg)
 		}
 		for (struct mp_thread *t = thread_list; t; t = t->next) {
 			uint64_t first = atomic_load_explicit(&t->chunk_stamp, memory_order_relaxed);
-			if (!first || first >= prev)
-				continue;
+			if (first && first >= prev)
+				continue; /* a fresh chunk: its owner is busy allocating */
 			int expected = 0;
 			if (!atomic_compare_exchange_strong(&t->busy, &expected, 2))
 				continue; /* inside a hook: looked at again next period */
-			first = atomic_load_explicit(&t->chunk_stamp, memory_order_relaxed);
-			if (first && first < prev)
-				mp_thread_flush(t);
+			/* Outside a hook, the owner's next event is stamped after
+			   this mark: the collector need not wait for it. */
+			put_stamp(t, MP_EV_MARK);
+			mp_thread_flush(t);
 			atomic_store(&t->busy, 0);
 		}
 		list_lock_drop();

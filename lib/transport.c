@@ -207,8 +207,9 @@ static int spawn_collector(const char *output)
 		close(sv[1]);
 		return -1;
 	}
-	int sndbuf = 4 << 20;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	int sndbuf = 8 << 20; /* a unix socket's queue is charged to the sender */
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)))
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	char path[PATH_MAX];
 	const char *bin = collector_path(path, sizeof(path));
 	char *argv[] = {"memprof", "__collect", "--fd", "3", "--done-fd", "4", "-o", (char *)output, NULL};

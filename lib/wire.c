@@ -24,6 +24,8 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 	case MP_EV_FREE:
 	case MP_EV_REVIVE:
 	case MP_EV_INTERNAL:
+	case MP_EV_MARK:
+	case MP_EV_END:
 		if (mp_get_varint(&r->p, r->end, &v))
 			return -1;
 		r->seq += v;

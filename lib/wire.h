@@ -28,6 +28,7 @@ enum mp_msg_type {
 	MP_MSG_THREAD = 6,     /* a stream starts: u32 tid */
 	MP_MSG_DISCONNECT = 7, /* a process closes its connection on purpose */
 	MP_MSG_CHILD = 8,      /* a child was reaped: u32 pid, u32 status (as from waitpid) */
+	MP_MSG_FORK = 9,       /* the image is about to fork: u64 stamp (the child's fork_seq) */
 };
 
 struct mp_msg_hdr {
@@ -70,6 +71,9 @@ enum mp_event {
 	MP_EV_REVIVE = 4, /* seq, time, ptr: a realloc failed, its old block lives on */
 	MP_EV_INTERNAL = 5, /* seq, time, ptr: a block the program's allocator gave the profiler's
 			       own work (e.g. glibc's TLS for libunwind): its free is no leak's */
+	MP_EV_MARK = 6,     /* seq, time, ptr (unchanged): the stream has no event before seq
+			       that was not sent already (from the flusher, for quiet threads) */
+	MP_EV_END = 7,      /* seq, time, ptr (unchanged): the stream ends (its thread exited) */
 };
 
 /* Allocation kinds, stored in the trace (allocations.kind). */

@@ -45,7 +45,7 @@ static void collect(const uint8_t *data, size_t size)
 	char out[128];
 	snprintf(out, sizeof(out), "%s/t.db", dir);
 	struct mp_collector c;
-	if (mp_collector_init(&c, out))
+	if (mp_collector_init(&c))
 		return;
 	const uint8_t *p = data, *end = data + size;
 	while (end - p >= 2) {

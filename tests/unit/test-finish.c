@@ -102,7 +102,7 @@ static void test_finish(void)
 	char out[256];
 	snprintf(out, sizeof(out), "%s/t.db", dir);
 	struct mp_collector c;
-	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c, out), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c), 0);
 	struct enc e1, e2;
 	enc_reset(&e1);
 	enc_reset(&e2);
@@ -127,11 +127,14 @@ static void test_finish(void)
 	enc_alloc(&e1, 10, 0x6000, 9);
 	enc_head(&e1, MP_EV_FREE, 12, 0x5000);
 	flush(&c, &e1, 100, 1000, 1);
+	uint32_t exited[2] = {1, 0};
+	send(&c, MP_MSG_EXIT, 100, 1000, 0, exited, sizeof(exited));
 
 	/* Image B (pid 101): forked from A at seq 11, frees an inherited block. */
 	hello(&c, 101, 100, 2000, 1000, 11);
 	enc_head(&e1, MP_EV_FREE, 13, 0x5000);
 	flush(&c, &e1, 101, 2000, 1);
+	send(&c, MP_MSG_EXIT, 101, 2000, 0, exited, sizeof(exited));
 
 	/* Image C (pid 200) execs into D (same pid): C's live block is dropped. */
 	hello(&c, 200, 1, 3000, 0, 0);
