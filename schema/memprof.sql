@@ -20,7 +20,8 @@ CREATE TABLE processes (
     argv            TEXT NOT NULL,     -- JSON array of strings
     start_ns        INTEGER NOT NULL,
     end_ns          INTEGER,
-    ended_by        TEXT NOT NULL,     -- 'exit', 'signal', 'exec' or 'unknown'
+    ended_by        TEXT NOT NULL,     -- 'exit', 'signal', 'exec', 'unknown', or 'running'
+                                       -- (in a trace checkpointed while it ran)
     exit_status     INTEGER,           -- exit code when ended_by = 'exit'
     signal          INTEGER,           -- signal number when ended_by = 'signal'
     allocations     INTEGER NOT NULL,  -- calls to allocation functions

@@ -177,10 +177,65 @@ static void test_finish(void)
 	rmdir(dir);
 }
 
+/* Two processes with the same events: one exits, one is killed. Stream 1
+   allocates A@1 and B@2, frees A@6 and allocates C@7; stream 2 frees B@3
+   and the flusher marks it at 5, then nothing. The killed one is cut at 5,
+   where both streams are known: A and B allocated, B freed, the rest lost. */
+static void test_killed(void)
+{
+	char dir[] = "/tmp/memprof-unit-XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	char out[256];
+	snprintf(out, sizeof(out), "%s/t.db", dir);
+	struct mp_collector c;
+	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c), 0);
+	char err[256];
+	struct mp_trace_info info = {.command = NULL, .max_depth = 128, .force = 0};
+	CU_ASSERT_EQUAL_FATAL(mp_trace_start(&c, out, &info, err, sizeof(err)), 0);
+	struct enc e;
+	enc_reset(&e);
+	for (uint32_t pid = 500; pid <= 501; pid++) {
+		uint64_t image = pid * 10;
+		hello(&c, pid, 1, image, 0, 0);
+		enc_stack(&e, 0x1111);
+		enc_alloc(&e, 1, 0xa000, 10);
+		enc_alloc(&e, 2, 0xb000, 20);
+		enc_head(&e, MP_EV_FREE, 6, 0xa000);
+		enc_alloc(&e, 7, 0xc000, 30);
+		flush(&c, &e, pid, image, 1);
+		enc_head(&e, MP_EV_FREE, 3, 0xb000);
+		enc_head(&e, MP_EV_MARK, 5, 0xb000);
+		flush(&c, &e, pid, image, 2);
+	}
+	uint32_t exited[2] = {1, 0};
+	send(&c, MP_MSG_EXIT, 500, 5000, 0, exited, sizeof(exited));
+	mp_collector_set_wait_status(&c, 501, 9); /* killed by SIGKILL */
+	usleep(60000); /* past the collector's TSC calibration */
+	CU_ASSERT(mp_trace_progress(&c) >= 0);
+	CU_ASSERT_EQUAL_FATAL(mp_finish(&c, out, &info, err, sizeof(err)), 0);
+	mp_collector_release(&c);
+	sqlite3 *db;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT pid, allocations, frees, leaked_bytes, unmatched_frees, ended_by,"
+					 " coalesce(signal, exit_status) FROM processes ORDER BY pid"),
+			       "500,3,2,30,0,exit,0 501,2,1,10,0,signal,9");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value FROM meta WHERE key = 'lost_events'"), "2");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value FROM meta WHERE key = 'state'"), "complete");
+	/* An existing trace is not replaced without force. */
+	CU_ASSERT_EQUAL(mp_collector_init(&c), 0);
+	CU_ASSERT_EQUAL(mp_trace_start(&c, out, &info, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exists"));
+	mp_collector_release(&c);
+	sqlite3_close(db);
+	unlink(out);
+	rmdir(dir);
+}
+
 int mp_suite_finish(void)
 {
 	CU_pSuite s = CU_add_suite("finish", NULL, NULL);
-	if (!s || !CU_add_test(s, "ordering, matching, fork, exec", test_finish))
+	if (!s || !CU_add_test(s, "ordering, matching, fork, exec", test_finish) ||
+	    !CU_add_test(s, "a killed process is cut where its streams are known", test_killed))
 		return -1;
 	return 0;
 }
