@@ -1,13 +1,16 @@
 /* The allocation store: chunks of up to MP_STORE_CHUNK_RECORDS allocations
  * (lib/store.h), one column after another, compressed with zstd.
  *
- * A chunk is: a format byte (1), the record count and the length of the
+ * A chunk is: a format byte (2), the record count and the length of the
  * column data (varints), a compression byte (0 none, 1 zstd), then the
  * column data. Columns, each n varints: id, tid, address, stack_id and
- * alloc_ns as zigzag deltas from the previous record; kind; size;
- * zigzag(usable - size); and 0 for a block never freed, else
- * 1 + zigzag(free_ns - alloc_ns). Records are sorted by id first, so that
- * the deltas are small and repetitive and zstd finds them.
+ * the allocation time as zigzag deltas from the previous record; kind;
+ * size; zigzag(usable - the usable size glibc gives that size); and 0 for
+ * a block never freed, else 1 + zigzag(free time - allocation time).
+ * Times are kept in microseconds (STORE_TIME_UNIT): finer digits cost
+ * more than half of a chunk and tell nothing a profile needs. Records
+ * are sorted by id first, so that the deltas are small and repetitive
+ * and zstd finds them. Format 1 (nanoseconds, usable - size) is still read.
  * Decoding trusts nothing: every length and varint is checked.
  */
 #include <stdlib.h>
@@ -17,7 +20,9 @@
 #include "store.h"
 #include "wire.h"
 
-#define STORE_FORMAT 1
+#define STORE_FORMAT 2
+#define STORE_FORMAT_NS 1 /* the first format: times in ns, usable - size */
+#define STORE_TIME_UNIT 1000 /* ns per stored time unit */
 #define STORE_RAW 0
 #define STORE_ZSTD 1
 #define STORE_LEVEL 3
@@ -88,6 +93,13 @@ static int sort_by_id(const struct mp_alloc_rec *recs, size_t n, struct mp_alloc
 	return 0;
 }
 
+/* The usable size glibc's malloc gives a request: the usual case, so the
+   column holds mostly zeros. */
+static inline uint64_t usable_guess(uint64_t size)
+{
+	return size <= 24 ? 24 : ((size + 8 + 15) & ~(uint64_t)15) - 8;
+}
+
 int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_t *out_len)
 {
 	*out = NULL;
@@ -120,15 +132,18 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	for (size_t i = 0; i < n; i++)
 		p = mp_put_varint(p, sorted[i].size);
 	for (size_t i = 0; i < n; i++)
-		p = mp_put_varint(p, mp_zigzag((int64_t)(sorted[i].usable - sorted[i].size)));
+		p = mp_put_varint(p, mp_zigzag((int64_t)(sorted[i].usable - usable_guess(sorted[i].size))));
 	DELTA_COLUMN(address)
 	DELTA_COLUMN(stack_id)
+	for (size_t i = 0; i < n; i++)
+		sorted[i].alloc_ns /= STORE_TIME_UNIT;
 	DELTA_COLUMN(alloc_ns)
 #undef DELTA_COLUMN
 	for (size_t i = 0; i < n; i++)
 		p = mp_put_varint(p, sorted[i].free_ns < 0
 					     ? 0
-					     : 1 + mp_zigzag((int64_t)((uint64_t)sorted[i].free_ns - sorted[i].alloc_ns)));
+					     : 1 + mp_zigzag((int64_t)((uint64_t)sorted[i].free_ns / STORE_TIME_UNIT -
+								       sorted[i].alloc_ns)));
 	free(sorted);
 	size_t raw_len = (size_t)(p - raw);
 
@@ -174,7 +189,10 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 {
 	const uint8_t *p = data, *end = p + len;
 	uint64_t n, raw_len;
-	if (!data || len < 4 || *p++ != STORE_FORMAT || mp_get_varint(&p, end, &n) || n != count ||
+	if (!data || len < 4)
+		return -1;
+	uint8_t format = *p++;
+	if ((format != STORE_FORMAT && format != STORE_FORMAT_NS) || mp_get_varint(&p, end, &n) || n != count ||
 	    mp_get_varint(&p, end, &raw_len) || raw_len > count * STORE_COLUMNS * VARINT_MAX || p >= end)
 		return -1;
 	uint8_t mode = *p++;
@@ -222,13 +240,16 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	for (size_t i = 0; i < count && !bad; i++)
 		recs[i].size = NEXT();
 	for (size_t i = 0; i < count && !bad; i++)
-		recs[i].usable = recs[i].size + (uint64_t)mp_unzigzag(NEXT());
+		recs[i].usable = (format == STORE_FORMAT ? usable_guess(recs[i].size) : recs[i].size) +
+				 (uint64_t)mp_unzigzag(NEXT());
 	DELTA_COLUMN(address, uint64_t)
 	DELTA_COLUMN(stack_id, uint64_t)
 	DELTA_COLUMN(alloc_ns, uint64_t)
+	uint64_t unit = format == STORE_FORMAT ? STORE_TIME_UNIT : 1;
 	for (size_t i = 0; i < count && !bad; i++) {
 		NEXT();
-		recs[i].free_ns = v == 0 ? -1 : (int64_t)(recs[i].alloc_ns + (uint64_t)mp_unzigzag(v - 1));
+		recs[i].free_ns = v == 0 ? -1 : (int64_t)((recs[i].alloc_ns + (uint64_t)mp_unzigzag(v - 1)) * unit);
+		recs[i].alloc_ns *= unit;
 	}
 #undef DELTA_COLUMN
 #undef NEXT

@@ -18,8 +18,8 @@ struct mp_alloc_rec {
 	uint64_t usable;   /* malloc_usable_size */
 	uint64_t address;
 	uint64_t stack_id; /* stacks.id */
-	uint64_t alloc_ns; /* since trace start */
-	int64_t free_ns;   /* since trace start; -1 if never freed */
+	uint64_t alloc_ns; /* since trace start; stored to the microsecond */
+	int64_t free_ns;   /* since trace start, to the microsecond; -1 if never freed */
 };
 
 /* Encodes n records into a newly malloc'ed buffer (*out, *out_len).

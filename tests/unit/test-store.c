@@ -31,11 +31,13 @@ static void make_recs(struct mp_alloc_rec *r, size_t n, uint64_t first_id)
 	}
 }
 
+/* Equal as stored: times to the microsecond. */
 static int same(const struct mp_alloc_rec *a, const struct mp_alloc_rec *b)
 {
 	return a->id == b->id && a->tid == b->tid && a->kind == b->kind && a->size == b->size &&
 	       a->usable == b->usable && a->address == b->address && a->stack_id == b->stack_id &&
-	       a->alloc_ns == b->alloc_ns && a->free_ns == b->free_ns;
+	       a->alloc_ns / 1000 * 1000 == b->alloc_ns &&
+	       (a->free_ns < 0 ? b->free_ns == -1 : a->free_ns / 1000 * 1000 == b->free_ns);
 }
 
 static int by_id(const void *a, const void *b)
