@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1124,6 +1125,13 @@ static int write_stacks(trace_t *f, int symbols)
 	return 0;
 }
 
+/* The collector's own peak resident memory, in bytes. */
+static int64_t peak_rss(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? (int64_t)ru.ru_maxrss * 1024 : 0;
+}
+
 static int write_meta(trace_t *f, const char *state)
 {
 	struct mp_tracedb *w = &f->w;
@@ -1167,7 +1175,8 @@ static int write_meta(trace_t *f, const char *state)
 		 mp_tracedb_meta_int(w, "max_depth", f->info.max_depth) ||
 		 mp_tracedb_meta_int(w, "damaged_chunks", f->bad_chunks) ||
 		 mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
-		 mp_tracedb_meta_int(w, "lost_events", lost);
+		 mp_tracedb_meta_int(w, "lost_events", lost) ||
+		 mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss());
 	free(cmd);
 	return rc ? terr(f, w->err) : 0;
 }
