@@ -93,6 +93,8 @@ MP_HIDDEN int mp_thread_init(void);
 /* Starts the flusher thread (lib/thread.c) unless it runs or is off;
    mp_flusher_stop makes it end at its next wake-up, for good. */
 MP_HIDDEN void mp_flusher_start(void);
+/* From a fatal signal's handler: flushes what can be flushed at once. */
+MP_HIDDEN void mp_thread_flush_on_crash(void);
 MP_HIDDEN void mp_flusher_stop(void);
 
 /* Stack capture (lib/unwind.c). Fills ips (innermost first, starting at

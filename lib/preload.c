@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,10 +158,45 @@ static void mp_init(void)
 
 static void on_quick_exit(void);
 
+/* Fatal signals whose default action ends the program: where the program
+   has no handler of its own, ours hands over the buffered events first,
+   then the signal takes its default course (SA_RESETHAND: the handler is
+   gone once it runs; a fault re-executes and kills, a sent signal is
+   raised again). A handler the program installs later replaces ours.
+   MEMPROF_CRASH_HANDLERS=0 leaves them alone. */
+static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+
+static void on_fatal_signal(int sig, siginfo_t *info, void *ctx)
+{
+	int saved = errno;
+	if (atomic_load(&mp_state) == MP_ON && getpid() == mp_pid)
+		mp_thread_flush_on_crash();
+	errno = saved;
+	if (info && info->si_code <= 0) /* sent (kill, raise, abort): send it again, now default */
+		raise(sig);
+}
+
+static void install_fatal_handlers(void)
+{
+	const char *env = getenv("MEMPROF_CRASH_HANDLERS");
+	if (env && *env == '0')
+		return;
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++) {
+		struct sigaction old;
+		if (sigaction(fatal_signals[i], NULL, &old) || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+			continue;
+		struct sigaction sa = {.sa_sigaction = on_fatal_signal, .sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER};
+		sigemptyset(&sa.sa_mask);
+		sigaction(fatal_signals[i], &sa, NULL);
+	}
+}
+
 __attribute__((constructor(101))) static void mp_constructor(void)
 {
 	mp_init();
 	mp_flusher_start();
+	if (atomic_load(&mp_state) == MP_ON)
+		install_fatal_handlers();
 	/* Registered before the program can register any: runs after all of
 	   the program's at_quick_exit handlers. */
 	at_quick_exit(on_quick_exit);

@@ -562,3 +562,24 @@ void mp_flusher_stop(void)
 	flusher_quit = 1;
 	list_lock_drop();
 }
+
+/* A fatal signal (lib/preload.c): hand over every buffer that is not in
+   the middle of a hook, each closed by a mark, so that the replay keeps
+   everything up to this moment. Never waits: the signal may have
+   interrupted a holder of the list lock, or a hook of this thread. */
+void mp_thread_flush_on_crash(void)
+{
+	struct mp_thread *self = tls_thread;
+	int locked = !atomic_flag_test_and_set_explicit(&list_lock, memory_order_acquire);
+	struct mp_thread *only = self && self != MP_THREAD_DEAD ? self : NULL;
+	for (struct mp_thread *t = locked ? thread_list : only; t; t = locked ? t->next : NULL) {
+		int expected = 0;
+		if (!atomic_compare_exchange_strong(&t->busy, &expected, 2))
+			continue;
+		put_stamp(t, MP_EV_MARK);
+		mp_thread_flush(t);
+		atomic_store(&t->busy, 0);
+	}
+	if (locked)
+		list_lock_drop();
+}

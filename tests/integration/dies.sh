@@ -28,6 +28,43 @@ check "orphan: figures and end" \
 	"$(sql "$t" "SELECT allocations, frees, ended_by, signal FROM processes WHERE json_extract(argv, '$[1]') = '_exit'")" \
 	"1000,500,signal,9"
 
+# An uncaught C++ exception: std::terminate, abort.
+t=$work/throws.db
+"$MEMPROF" run -q -o "$t" "$FIXTURES/throws" 2>/dev/null
+check "uncaught exception: exit code" "$?" 134
+check "uncaught exception: ended by" "$(sql "$t" 'SELECT ended_by, signal FROM processes')" "signal,6"
+check "uncaught exception: the program's blocks are live at death" \
+	"$(sql "$t" "SELECT count(*) FROM allocations WHERE size = 64 AND free_time_ns IS NULL")" 100
+
+# memprof run passes SIGTERM on and still finishes the trace.
+t=$work/term.db
+"$MEMPROF" run -q -o "$t" "$FIXTURES/dies" sleep &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+check "SIGTERM to memprof run: the program's status" "$?" 143
+check "SIGTERM: finished trace" "$(sql "$t" "SELECT value FROM meta WHERE key = 'state'")" complete
+check "SIGTERM: figures" "$(sql "$t" 'SELECT allocations, ended_by, signal FROM processes')" "1000,signal,15"
+
+# The collector itself killed: the program goes on unharmed (one line on
+# stderr), and the trace opens as interrupted, with what was checkpointed.
+t=$work/collector-killed.db
+MEMPROF_BIN=$MEMPROF LD_PRELOAD=$MEMPROF_LIB MEMPROF_OUTPUT=$t "$FIXTURES/dies" sleep 2>"$work/err" &
+pid=$!
+sleep 1.5
+# (a checkpoint may be copying pages at that very moment: read again)
+for _ in 1 2 3; do "$MEMPROF" summary "$t" >/dev/null 2>"$work/reading" && break; sleep 0.3; done
+check "a trace being written opens" "$?" 0
+check_match "... as interrupted" "$(cat "$work/reading")" "interrupted"
+pkill -KILL -f "__collect .*$t" 
+wait $pid
+check "collector killed: the program's status" "$?" 0
+check_match "collector killed: said once" "$(grep -c 'recording stopped' "$work/err")" "^[01]$"
+"$MEMPROF" summary "$t" >/dev/null 2>"$work/reading"
+check "collector killed: the trace opens" "$?" 0
+check "collector killed: what was checkpointed" "$(sql "$t" 'SELECT allocations, frees FROM processes' 2>/dev/null)" "1000,500"
+
 t=$work/quick.db
 "$MEMPROF" run -q -o "$t" "$FIXTURES/dies" quick_exit
 check "quick_exit: exit code" "$?" 5
