@@ -62,6 +62,12 @@ static __thread int tls_ninternal __attribute__((tls_model("initial-exec")));
 static __thread struct mp_thread tls_residual __attribute__((tls_model("initial-exec")));
 static __thread uint8_t tls_residual_buf[MP_RESIDUAL_BYTES] __attribute__((tls_model("initial-exec")));
 static __thread struct mp_stack_ent tls_residual_tab[1] __attribute__((tls_model("initial-exec")));
+/* A signal handler that allocates while its thread is inside a hook
+   records through this state: one event per message on a stream of its
+   own, as the residual state does. */
+static __thread struct mp_thread tls_nested __attribute__((tls_model("initial-exec")));
+static __thread uint8_t tls_nested_buf[MP_RESIDUAL_BYTES] __attribute__((tls_model("initial-exec")));
+static __thread struct mp_stack_ent tls_nested_tab[1] __attribute__((tls_model("initial-exec")));
 
 static struct mp_thread *thread_list;
 static atomic_flag list_lock = ATOMIC_FLAG_INIT;
@@ -143,7 +149,32 @@ static struct mp_thread *thread_create(void)
 	thread_list = t;
 	list_lock_drop();
 	pthread_setspecific(thread_key, t);
+	/* libunwind's first use in a thread allocates its TLS from the
+	   program's heap: do it now, under the guard, so that any later
+	   allocation reentering a hook is a signal handler's. */
+	uint64_t warm[8];
+	mp_unwind(warm, 8);
 	return t;
+}
+
+/* The state for an allocation made by a signal handler that interrupted
+   a hook of this thread, or NULL when that state is busy too. */
+static struct mp_thread *nested_enter(void)
+{
+	struct mp_thread *n = &tls_nested;
+	if (!n->buf) {
+		n->residual = 1;
+		n->immediate = 1;
+		n->buf = tls_nested_buf;
+		n->end = n->buf + MP_RESIDUAL_BYTES;
+		n->tab = tls_nested_tab;
+		n->tab_mask = 0;
+		n->stream = atomic_fetch_add(&stream_counter, 1) + 1;
+		n->tid = (uint32_t)syscall(SYS_gettid);
+		chunk_reset(n);
+	}
+	int expected = 0;
+	return atomic_compare_exchange_strong(&n->busy, &expected, 1) ? n : NULL;
 }
 
 static void thread_destroy(struct mp_thread *t)
@@ -194,8 +225,8 @@ struct mp_thread *mp_thread_enter(void)
 		if (atomic_compare_exchange_weak_explicit(&t->busy, &expected, 1, memory_order_acquire,
 							  memory_order_relaxed))
 			return t;
-		if (expected == 1)
-			return NULL; /* reentered from inside our own hook */
+		if (expected == 1) /* reentered: a signal handler (our own work runs under tls_guard) */
+			return t->residual ? NULL : nested_enter();
 		if (expected == 2)
 			sched_yield(); /* another thread is flushing our buffer */
 	}
@@ -209,7 +240,7 @@ void mp_thread_leave(struct mp_thread *t)
 int mp_thread_busy(void)
 {
 	struct mp_thread *t = tls_thread;
-	if (tls_guard)
+	if (tls_guard || atomic_load_explicit(&tls_nested.busy, memory_order_relaxed) == 1)
 		return 1;
 	return t && t != MP_THREAD_DEAD && atomic_load_explicit(&t->busy, memory_order_relaxed) == 1;
 }
@@ -461,6 +492,8 @@ void mp_thread_after_fork_child(void)
 	}
 	atomic_store(&stream_counter, 0);
 	flusher_running = 0; /* the parent's flusher is not in the child */
+	tls_nested.buf = NULL; /* a new stream (and tid) when next needed */
+	atomic_store(&tls_nested.busy, 0);
 	if (self && self != MP_THREAD_DEAD) {
 		self->stream = atomic_fetch_add(&stream_counter, 1) + 1;
 		self->tid = (uint32_t)syscall(SYS_gettid);

@@ -16,4 +16,14 @@ for run in 1 2 3; do
 	check "run $run: every free after its allocation" \
 		"$(sql "$t" 'SELECT count(*) FROM allocations WHERE free_time_ns < alloc_time_ns')" 0
 done
+
+# A signal handler that allocates, mostly landing inside memprof's hooks:
+# every one of its allocations is recorded, none deadlocks.
+t=$work/signals.db
+handled=$("$MEMPROF" run -q -o "$t" "$FIXTURES/signals")
+check "signals: exit" "$?" 0
+check "signals: the handler's allocations" \
+	"$(sql "$t" 'SELECT count(*), count(free_time_ns) FROM allocations WHERE size = 333')" "$handled,$handled"
+check "signals: no unmatched frees" "$(sql "$t" 'SELECT unmatched_frees FROM processes')" 0
+check "signals: all the loop's" "$(sql "$t" 'SELECT count(*) FROM allocations WHERE size BETWEEN 16 AND 215')" 1000000
 finish
