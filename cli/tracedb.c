@@ -27,7 +27,7 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	   happens to the collector, and mp_tracedb_checkpoint copies each
 	   commit into the file itself (readers open it immutable). */
 	if (sqlite3_exec(w->db,
-			 "PRAGMA page_size=65536; PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+			 "PRAGMA page_size=4096; PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
 			 " PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(w->db, mp_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
