@@ -101,6 +101,20 @@ MP_HIDDEN void mp_flusher_stop(void);
    the caller of the interposed function), returns the depth. */
 MP_HIDDEN int mp_unwind_init(void);
 MP_HIDDEN int mp_unwind(uint64_t *ips, int max);
+/* Prepares the calling thread's unwinding (allocates: call it under the
+   guard, when the thread's state is created). */
+MP_HIDDEN void mp_unwind_thread_init(void);
+/* With MEMPROF_UNWIND=check: one line on stderr, how often the fast
+   unwinder and libunwind disagreed. */
+MP_HIDDEN void mp_unwind_report(void);
+
+/* The fast unwinder (lib/cfi.c). mp_cfi_unwind fills ips with the return
+   addresses above its caller, outermost last, and returns their number, or
+   -1 when some frame is outside what it understands. */
+MP_HIDDEN int mp_cfi_init(void);
+MP_HIDDEN void mp_cfi_objects_changed(void);
+MP_HIDDEN int mp_cfi_thread_init(void);
+MP_HIDDEN int mp_cfi_unwind(uint64_t *ips, int max);
 
 /* Connection to the collector (lib/transport.c). */
 MP_HIDDEN int mp_transport_init(void);

@@ -125,6 +125,8 @@ void mp_modules_check(void)
 {
 	unsigned long long c[2] = {seen_adds, seen_subs};
 	dl_iterate_phdr(read_counters, c);
-	if (c[0] != seen_adds || c[1] != seen_subs)
+	if (c[0] != seen_adds || c[1] != seen_subs) {
 		mp_modules_send();
+		mp_cfi_objects_changed();
+	}
 }

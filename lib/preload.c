@@ -218,6 +218,7 @@ __attribute__((destructor(101))) static void mp_destructor(void)
 {
 	if (getpid() != mp_pid)
 		return;
+	mp_unwind_report();
 	mp_end(exit_status_known, exit_status);
 	mp_transport_finish();
 }

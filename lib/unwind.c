@@ -1,14 +1,21 @@
-/* Stack capture with libunwind.
+/* Stack capture: the fast unwinder (lib/cfi.c) first, libunwind for the
+ * stacks it does not understand.
  *
  * libunwind is opened with RTLD_LOCAL at start-up rather than linked: its
  * _Unwind_* symbols would otherwise join the global scope and take over the
  * target's C++ exception handling from libgcc_s. If it cannot be opened,
- * glibc's backtrace() is used instead.
+ * glibc's backtrace() is used instead. MEMPROF_UNWIND=libunwind turns the
+ * fast unwinder off; MEMPROF_UNWIND=check runs both on every stack and
+ * says at exit how often they disagreed (for the tests).
  */
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "internal.h"
@@ -17,6 +24,8 @@ typedef int (*unw_backtrace_fn)(void **, int);
 typedef int (*unw_set_caching_fn)(void *, int);
 
 static unw_backtrace_fn unw_bt;
+static int use_cfi, check_cfi;
+static _Atomic unsigned long checked, disagreed;
 static uintptr_t self_lo, self_hi; /* our own code: frames to skip */
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *data)
@@ -51,20 +60,70 @@ int mp_unwind_init(void)
 		void *warm[4];
 		backtrace(warm, 4); /* loads libgcc_s now, not inside a hook */
 	}
+	const char *mode = getenv("MEMPROF_UNWIND");
+	use_cfi = !(mode && !strcmp(mode, "libunwind")) && mp_cfi_init() == 0;
+	check_cfi = use_cfi && mode && !strcmp(mode, "check");
 	return 0;
+}
+
+void mp_unwind_thread_init(void)
+{
+	if (use_cfi)
+		mp_cfi_thread_init();
+}
+
+/* Keeps the frames outside our own code, marks a cut stack. */
+static int keep_theirs(const uint64_t *raw, int n, int want, uint64_t *ips, int max)
+{
+	int i = 0, depth = 0;
+	/* Our frames: the hooks at the top, wrap_main at the bottom. */
+	for (; i < n && depth < max; i++)
+		if (raw[i] < self_lo || raw[i] >= self_hi)
+			ips[depth++] = raw[i];
+	if (i < n || n == want)
+		ips[depth++] = MP_IP_TRUNCATED;
+	return depth;
+}
+
+static int slow_unwind(uint64_t *ips, int max)
+{
+	void *raw[MP_MAX_DEPTH_LIMIT + 16];
+	uint64_t r64[MP_MAX_DEPTH_LIMIT + 16];
+	int want = max + 16;
+	int n = unw_bt ? unw_bt(raw, want) : backtrace(raw, want);
+	for (int i = 0; i < n; i++)
+		r64[i] = (uint64_t)(uintptr_t)raw[i];
+	return keep_theirs(r64, n, want, ips, max);
+}
+
+void mp_unwind_report(void)
+{
+	if (!check_cfi)
+		return;
+	char line[128];
+	unsigned long c = atomic_load(&checked), d = atomic_load(&disagreed);
+	int len = snprintf(line, sizeof(line), "memprof: unwind check: %lu stacks, %lu disagreed\n", c, d);
+	ssize_t w = write(2, line, (size_t)len);
+	(void)w;
 }
 
 int mp_unwind(uint64_t *ips, int max)
 {
-	void *raw[MP_MAX_DEPTH_LIMIT + 16];
-	int want = max + 16;
-	int n = unw_bt ? unw_bt(raw, want) : backtrace(raw, want);
-	int i = 0, depth = 0;
-	/* Our frames: the hooks at the top, wrap_main at the bottom. */
-	for (; i < n && depth < max; i++)
-		if ((uintptr_t)raw[i] < self_lo || (uintptr_t)raw[i] >= self_hi)
-			ips[depth++] = (uint64_t)(uintptr_t)raw[i];
-	if (i < n || n == want)
-		ips[depth++] = MP_IP_TRUNCATED;
-	return depth;
+	if (MP_LIKELY(use_cfi)) {
+		uint64_t raw[MP_MAX_DEPTH_LIMIT + 16];
+		int want = max + 16;
+		int n = mp_cfi_unwind(raw, want);
+		if (MP_LIKELY(n >= 0)) {
+			int depth = keep_theirs(raw, n, want, ips, max);
+			if (MP_UNLIKELY(check_cfi)) {
+				uint64_t other[MP_MAX_DEPTH_LIMIT + 1];
+				int m = slow_unwind(other, max);
+				atomic_fetch_add(&checked, 1);
+				if (m != depth || memcmp(other, ips, (size_t)depth * sizeof(*ips)))
+					atomic_fetch_add(&disagreed, 1);
+			}
+			return depth;
+		}
+	}
+	return slow_unwind(ips, max);
 }
