@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@ uint64_t mp_collector_now(void)
 int mp_collector_init(struct mp_collector *c)
 {
 	memset(c, 0, sizeof(*c));
+	/* Chunks come and go by the thousand: keep the heap's pages rather
+	   than give them back and fault them in again. */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	mp_collector_clock(&c->cal_tsc, &c->cal_mono);
 	return 0;
 }
