@@ -43,10 +43,16 @@ struct slot {
 struct map {
 	struct slot *s;
 	size_t mask, count;
+	int by_address; /* keys are heap addresses: keep neighbours together */
 };
 
-static inline size_t map_hash(uint64_t k)
+/* Heap addresses hash to slots in their own order within 256 MiB (blocks
+   allocated together sit together, so the live table is walked with few
+   cache misses however big it is); other keys are mixed. */
+static inline size_t map_hash(const struct map *m, uint64_t k)
 {
+	if (m->by_address)
+		return (size_t)((k >> 4) + (k >> 28) * 0x9e3779b1ull);
 	k ^= k >> 33;
 	k *= 0xff51afd7ed558ccdull;
 	k ^= k >> 33;
@@ -55,6 +61,9 @@ static inline size_t map_hash(uint64_t k)
 
 static int map_init(struct map *m, size_t cap)
 {
+	int by_address = m->by_address;
+	memset(m, 0, sizeof(*m));
+	m->by_address = by_address;
 	m->mask = cap - 1;
 	m->count = 0;
 	m->s = malloc(cap * sizeof(*m->s));
@@ -73,7 +82,7 @@ static void map_free(struct map *m)
 
 static inline uint32_t map_get(const struct map *m, uint64_t k)
 {
-	for (size_t i = map_hash(k) & m->mask;; i = (i + 1) & m->mask) {
+	for (size_t i = map_hash(m, k) & m->mask;; i = (i + 1) & m->mask) {
 		if (m->s[i].val == NONE)
 			return NONE;
 		if (m->s[i].key == k)
@@ -88,7 +97,7 @@ static inline int map_put(struct map *m, uint64_t k, uint32_t v)
 {
 	if ((m->count + 1) * 2 > m->mask + 1 && map_grow(m))
 		return -1;
-	size_t i = map_hash(k) & m->mask;
+	size_t i = map_hash(m, k) & m->mask;
 	while (m->s[i].val != NONE)
 		i = (i + 1) & m->mask;
 	m->s[i].key = k;
@@ -114,7 +123,7 @@ static int map_grow(struct map *m)
 /* Removes k, returning its value or NONE (backward-shift deletion). */
 static inline uint32_t map_del(struct map *m, uint64_t k)
 {
-	size_t i = map_hash(k) & m->mask;
+	size_t i = map_hash(m, k) & m->mask;
 	for (;; i = (i + 1) & m->mask) {
 		if (m->s[i].val == NONE)
 			return NONE;
@@ -127,7 +136,7 @@ static inline uint32_t map_del(struct map *m, uint64_t k)
 		j = (j + 1) & m->mask;
 		if (m->s[j].val == NONE)
 			break;
-		size_t home = map_hash(m->s[j].key) & m->mask;
+		size_t home = map_hash(m, m->s[j].key) & m->mask;
 		/* Move j back to i unless its home lies cyclically in (i, j]. */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
 			m->s[i] = m->s[j];
@@ -701,6 +710,8 @@ static int image_ended_by_exec(trace_t *f, size_t idx)
 static struct mp_replay *replay_new(trace_t *f, size_t idx)
 {
 	struct mp_replay *r = calloc(1, sizeof(*r));
+	if (r)
+		r->live.by_address = 1;
 	if (!r || map_init(&r->live, 1024) || map_init(&r->site_map, 1024) || map_init(&r->internal, 64) ||
 	    !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
 		if (r) {

@@ -149,12 +149,10 @@ static struct mp_thread *thread_create(void)
 	thread_list = t;
 	list_lock_drop();
 	pthread_setspecific(thread_key, t);
-	/* libunwind's first use in a thread allocates its TLS from the
-	   program's heap: do it now, under the guard, so that any later
+	/* Unwinding's first use in a thread allocates (libunwind's TLS, the
+	   stack bounds): do it now, under the guard, so that any later
 	   allocation reentering a hook is a signal handler's. */
 	mp_unwind_thread_init();
-	uint64_t warm[8];
-	mp_unwind(warm, 8);
 	return t;
 }
 

@@ -66,10 +66,16 @@ int mp_unwind_init(void)
 	return 0;
 }
 
+static int slow_unwind(uint64_t *ips, int max);
+
 void mp_unwind_thread_init(void)
 {
 	if (use_cfi)
 		mp_cfi_thread_init();
+	/* libunwind's first use in a thread allocates its TLS from the
+	   program's heap: here, under the guard, not in a later fallback. */
+	uint64_t warm[8];
+	slow_unwind(warm, 8);
 }
 
 /* Keeps the frames outside our own code, marks a cut stack. */
