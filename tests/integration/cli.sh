@@ -61,4 +61,10 @@ if [ "$(id -u)" != 0 ]; then
 	"$MEMPROF" run -q -o "$work/ro/t.db" true 2>/dev/null
 	check "read-only directory" "$?" 3
 fi
+# (root writes anywhere: a directory that is a file cannot be written by anyone)
+: >"$work/plainfile"
+"$MEMPROF" run -q -o "$work/plainfile/t.db" true 2>"$work/err"
+check "unwritable -o: exit code, before running anything" "$?" 3
+check_match "unwritable -o: message" "$(cat "$work/err")" "cannot write the trace '$work/plainfile/t.db'"
+
 finish
