@@ -106,6 +106,25 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	if (t->unmatched_frees)
 		printf("unmatched:  %s of blocks never seen allocated\n",
 		       plural(t->unmatched_frees, "free", w1, sizeof(w1)));
+	char *host = mp_meta_get(db, "env_host"), *kernel = mp_meta_get(db, "env_kernel"),
+	     *cpu = mp_meta_get(db, "env_cpu"), *libc = mp_meta_get(db, "env_libc"),
+	     *alloc = mp_meta_get(db, "env_allocator"), *settings = mp_meta_get(db, "env_allocator_settings");
+	if (host) {
+		struct mp_buf env = {0};
+		mp_buf_printf(&env, "%s; %s; %s (%" PRId64 " cpus); glibc %s; allocator %s%s%s", host, kernel ? kernel : "?",
+			      cpu && *cpu ? cpu : "?", mp_meta_int(db, "env_cpus", 0), libc ? libc : "?",
+			      alloc ? alloc : "?", settings && *settings ? " " : "", settings ? settings : "");
+		fputs("recorded:   ", stdout);
+		mp_text_puts(stdout, mp_buf_str(&env));
+		fputc('\n', stdout);
+		mp_buf_free(&env);
+	}
+	free(host);
+	free(kernel);
+	free(cpu);
+	free(libc);
+	free(alloc);
+	free(settings);
 	int64_t damaged = mp_meta_int(db, "damaged_chunks", 0), bad = mp_meta_int(db, "bad_messages", 0);
 	if (damaged || bad)
 		printf("skipped:    %" PRId64 " damaged event chunks, %" PRId64 " bad messages\n", damaged, bad);
@@ -144,7 +163,24 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	mp_table_free(&tab);
 }
 
-static void print_json(const struct mp_processes *ps, const struct totals *t)
+/* The environment the trace was recorded in: meta env_* keys. */
+static void json_environment(sqlite3 *db, struct mp_json *j)
+{
+	static const char *const keys[] = {"host", "kernel", "cpu", "libc", "allocator", "allocator_settings"};
+	mp_json_key(j, "environment");
+	mp_json_object_begin(j, 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char meta_key[64];
+		snprintf(meta_key, sizeof(meta_key), "env_%s", keys[i]);
+		char *v = mp_meta_get(db, meta_key);
+		mp_json_kv_string(j, keys[i], v);
+		free(v);
+	}
+	mp_json_kv_int(j, "cpus", mp_meta_int(db, "env_cpus", 0));
+	mp_json_object_end(j);
+}
+
+static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t)
 {
 	struct mp_json j;
 	mp_json_init(&j, stdout);
@@ -161,6 +197,7 @@ static void print_json(const struct mp_processes *ps, const struct totals *t)
 	mp_json_kv_int(&j, "temporary", t->temporary);
 	mp_json_kv_int(&j, "threads", t->threads);
 	mp_json_kv_int(&j, "duration_ns", t->duration_ns);
+	json_environment(db, &j);
 	mp_json_key(&j, "processes");
 	mp_json_array_begin(&j, 0);
 	for (size_t i = 0; i < ps->n; i++) {
@@ -272,7 +309,7 @@ int cmd_summary(int argc, char **argv)
 		add_totals(&t, &ps);
 		t.duration_ns = mp_meta_int(db, "duration_ns", 0);
 		if (q.format == MP_FMT_JSON)
-			print_json(&ps, &t);
+			print_json(db, &ps, &t);
 		else if (q.format == MP_FMT_CSV)
 			print_csv(&ps);
 		else

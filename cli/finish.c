@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <gnu/libc-version.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include "store.h"
 #include "symbolize.h"
 #include "tracedb.h"
+#include "util.h"
 
 #define SAMPLE_EVERY_NS 10000000u
 #define MP_UNLIKELY_F(x) __builtin_expect(!!(x), 0)
@@ -1136,6 +1139,65 @@ static int write_stacks(trace_t *f, int symbols)
 	return 0;
 }
 
+/* The machine and settings the trace was recorded with (meta env_*), so
+   that two traces from different environments can be told apart. */
+static int write_environment(trace_t *f)
+{
+	struct mp_tracedb *w = &f->w;
+	char host[256] = "", cpu[256] = "", kernel[512] = "", buf[512];
+	gethostname(host, sizeof(host) - 1);
+	struct utsname u;
+	if (uname(&u) == 0)
+		snprintf(kernel, sizeof(kernel), "%s %s %s", u.sysname, u.release, u.machine);
+	FILE *ci = fopen("/proc/cpuinfo", "r");
+	while (ci && fgets(buf, sizeof(buf), ci)) {
+		if (!strncmp(buf, "model name", 10)) {
+			const char *v = strchr(buf, ':');
+			snprintf(cpu, sizeof(cpu), "%s", v ? v + 1 + strspn(v + 1, " \t") : "");
+			cpu[strcspn(cpu, "\n")] = 0;
+			break;
+		}
+	}
+	if (ci)
+		fclose(ci);
+	/* The allocator's own settings, as the programs saw them (they run
+	   with the collector's environment, less LD_PRELOAD). */
+	static const char *const prefixes[] = {"MALLOC_", "GLIBC_TUNABLES=", "JE_MALLOC_CONF=", "TCMALLOC_", "MIMALLOC_", "LD_PRELOAD="};
+	extern char **environ;
+	struct mp_buf settings = {0};
+	for (char **e = environ; *e; e++)
+		for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+			if (!strncmp(*e, prefixes[i], strlen(prefixes[i])) && strncmp(*e, "LD_PRELOAD=", 11)) {
+				mp_buf_printf(&settings, "%s%s", settings.len ? " " : "", *e);
+				break;
+			}
+	int rc = mp_tracedb_meta(w, "env_host", host) || mp_tracedb_meta(w, "env_kernel", kernel) ||
+		 mp_tracedb_meta(w, "env_cpu", cpu) || mp_tracedb_meta_int(w, "env_cpus", sysconf(_SC_NPROCESSORS_ONLN)) ||
+		 mp_tracedb_meta(w, "env_libc", gnu_get_libc_version()) ||
+		 mp_tracedb_meta(w, "env_allocator_settings", settings.s ? settings.s : "");
+	free(settings.s);
+	return rc ? terr(f, w->err) : 0;
+}
+
+/* The allocator the first program used: a known allocator library among
+   its objects, else glibc's. */
+static const char *allocator_of(trace_t *f)
+{
+	static const char *const known[] = {"jemalloc", "tcmalloc", "mimalloc", "hoard"};
+	const struct mp_collector *c = f->c;
+	if (!c->nimages)
+		return "glibc";
+	const struct mp_image *im = &c->images[0];
+	for (size_t i = 0; i < im->nmods; i++) {
+		const char *base = strrchr(c->modules[im->mods[i].module].path, '/');
+		base = base ? base + 1 : c->modules[im->mods[i].module].path;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (!strncmp(base, "lib", 3) && !strncmp(base + 3, known[k], strlen(known[k])))
+				return known[k];
+	}
+	return "glibc";
+}
+
 /* The collector's own peak resident memory, in bytes. */
 static int64_t peak_rss(void)
 {
@@ -1187,7 +1249,8 @@ static int write_meta(trace_t *f, const char *state)
 		 mp_tracedb_meta_int(w, "damaged_chunks", f->bad_chunks) ||
 		 mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
 		 mp_tracedb_meta_int(w, "lost_events", lost) ||
-		 mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss());
+		 mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
+		 mp_tracedb_meta(w, "env_allocator", allocator_of(f));
 	free(cmd);
 	return rc ? terr(f, w->err) : 0;
 }
@@ -1345,7 +1408,7 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 		return -1;
 	}
 	f->last_checkpoint = mp_collector_now();
-	if (write_meta(f, "recording") || mp_tracedb_checkpoint(&f->w)) {
+	if (write_environment(f) || write_meta(f, "recording") || mp_tracedb_checkpoint(&f->w)) {
 		snprintf(err, errlen, "%s", f->failed ? f->err : f->w.err);
 		mp_tracedb_abort(&f->w);
 		unlink(output);

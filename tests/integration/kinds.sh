@@ -10,7 +10,7 @@ check "one of each kind" "$leaked" \
 check "realloc(p, 0) frees" "$(sql "$t" 'SELECT count(*) FROM allocations WHERE size = 4321 AND free_time_ns IS NOT NULL')" 1
 
 t=$work/je.db
-"$MEMPROF" run -q -o "$t" "$FIXTURES/jemalloc-api"
+MALLOC_CONF=narenas:1 "$MEMPROF" run -q -o "$t" "$FIXTURES/jemalloc-api"
 check "jemalloc fixture ran" "$?" 0
 check "allocx kinds" "$(sql "$t" "SELECT kind || ':' || size || ':' || (free_time_ns IS NULL) FROM allocations WHERE size BETWEEN 1000 AND 6000 ORDER BY id" | tr '\n' ' ')" \
 	"mallocx:1000:0 rallocx:2000:0 mallocx:3000:0 mallocx:4000:0 mallocx:5000:1 malloc:6000:1 "
@@ -18,4 +18,13 @@ check "allocx kinds" "$(sql "$t" "SELECT kind || ':' || size || ':' || (free_tim
 # the fixture's own leaks are those allocated directly by main.
 check "jemalloc leaks" "$(sql "$t" "SELECT sum(s.leaked_bytes) FROM sites s JOIN stacks k ON k.id = s.stack_id
 	JOIN frames f ON f.id = k.frame_id WHERE f.function = 'main'")" 11000
+
+# The environment is recorded: the allocator and its settings.
+check "glibc program: allocator" "$(sql "$work/aligned.db" "SELECT value FROM meta WHERE key = 'env_allocator'")" glibc
+check "jemalloc program: allocator" "$(sql "$t" "SELECT value FROM meta WHERE key = 'env_allocator'")" jemalloc
+check_match "allocator settings" "$(sql "$t" "SELECT value FROM meta WHERE key = 'env_allocator_settings'")" "MALLOC_CONF=narenas:1"
+j=$("$MEMPROF" summary --format json "$t")
+check_match "summary json: environment" "$j" '"allocator": "jemalloc"'
+check_match "summary json: kernel" "$j" '"kernel": "Linux '
+check_match "summary text: recorded" "$("$MEMPROF" summary "$t")" "recorded: .*allocator jemalloc MALLOC_CONF=narenas:1"
 finish
