@@ -212,9 +212,15 @@ struct mp_thread *mp_thread_enter(void)
 	if (MP_UNLIKELY(!t)) {
 		if (tls_guard)
 			return NULL;
+		/* Signals wait: a handler allocating now could not be told
+		   from the allocations of the state's creation. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
 		tls_guard = 1;
 		t = thread_create();
 		tls_guard = 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (!t)
 			return NULL;
 		tls_thread = t;
@@ -576,10 +582,14 @@ void mp_flusher_start(void)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	pthread_t th;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old); /* the flusher starts with every signal blocked, too */
 	int saved = tls_guard;
 	tls_guard = 1; /* glibc's allocations for the new thread are ours */
 	int err = pthread_create(&th, &attr, flusher_main, NULL);
 	tls_guard = saved;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (err) {
 		list_lock_take();
