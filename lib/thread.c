@@ -158,20 +158,26 @@ static struct mp_thread *thread_create(void)
 
 /* The state for an allocation made by a signal handler that interrupted
    a hook of this thread, or NULL when that state is busy too. */
+/* Prepares a TLS state that sends each event at once on a stream of its
+   own (the residual and nested states). */
+static void side_state_init(struct mp_thread *t, uint8_t *buf, struct mp_stack_ent *tab)
+{
+	t->residual = 1;
+	t->immediate = 1;
+	t->buf = buf;
+	t->end = t->buf + MP_RESIDUAL_BYTES;
+	t->tab = tab;
+	t->tab_mask = 0;
+	t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
+	t->tid = (uint32_t)syscall(SYS_gettid);
+	chunk_reset(t);
+}
+
 static struct mp_thread *nested_enter(void)
 {
 	struct mp_thread *n = &tls_nested;
-	if (!n->buf) {
-		n->residual = 1;
-		n->immediate = 1;
-		n->buf = tls_nested_buf;
-		n->end = n->buf + MP_RESIDUAL_BYTES;
-		n->tab = tls_nested_tab;
-		n->tab_mask = 0;
-		n->stream = atomic_fetch_add(&stream_counter, 1) + 1;
-		n->tid = (uint32_t)syscall(SYS_gettid);
-		chunk_reset(n);
-	}
+	if (!n->buf)
+		side_state_init(n, tls_nested_buf, tls_nested_tab);
 	int expected = 0;
 	return atomic_compare_exchange_strong(&n->busy, &expected, 1) ? n : NULL;
 }
@@ -198,15 +204,7 @@ struct mp_thread *mp_thread_enter(void)
 	struct mp_thread *t = tls_thread;
 	if (MP_UNLIKELY(t == MP_THREAD_DEAD)) {
 		t = &tls_residual;
-		t->residual = 1;
-		t->immediate = 1;
-		t->buf = tls_residual_buf;
-		t->end = t->buf + MP_RESIDUAL_BYTES;
-		t->tab = tls_residual_tab;
-		t->tab_mask = 0;
-		t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
-		t->tid = (uint32_t)syscall(SYS_gettid);
-		chunk_reset(t);
+		side_state_init(t, tls_residual_buf, tls_residual_tab);
 		tls_thread = t;
 	}
 	if (MP_UNLIKELY(!t)) {
