@@ -102,24 +102,11 @@ static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t b
 		}
 		print_site(q, &j, ++rank, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), &stack);
 	}
-	int exit_code = 0;
-	if (rc == -1)
-		exit_code = mp_trace_fail(q->path, l.err);
-	else if (rc != SQLITE_DONE)
-		exit_code = mp_trace_fail_db(q->path, db);
-	mp_stack_free(&stack);
-	mp_stack_loader_fini(&l);
-	sqlite3_finalize(st);
+	int exit_code = mp_query_sites_end(q, db, rc, st, &l, &stack, &j);
 	if (exit_code)
 		return exit_code;
-	if (q->format == MP_FMT_JSON) {
-		mp_json_array_end(&j);
-		mp_json_object_end(&j);
-		mp_json_object_end(&j);
-		mp_json_finish(&j);
-	} else if (q->format == MP_FMT_TEXT && rank == 0 && blocks == 0 && bytes == 0) {
+	if (q->format == MP_FMT_TEXT && rank == 0 && blocks == 0 && bytes == 0)
 		fputs("no leaks\n", stdout);
-	}
 	return 0;
 }
 
@@ -146,12 +133,7 @@ int cmd_leaks(int argc, char **argv)
 	if ((rc = mp_trace_open(q.path, &db)))
 		return rc;
 	struct mp_processes ps;
-	char err[512];
-	if (mp_processes_load(db, q.pid, &ps, err, sizeof(err))) {
-		rc = mp_trace_fail(q.path, err);
-	} else if (q.pid >= 0 && ps.n == 0) {
-		rc = mp_query_no_process(&q);
-	} else {
+	if (!(rc = mp_query_processes(&q, db, &ps))) {
 		int64_t bytes = 0, blocks = 0;
 		for (size_t i = 0; i < ps.n; i++) {
 			bytes = mp_add_sat(bytes, ps.v[i].leaked_bytes);
@@ -160,8 +142,8 @@ int cmd_leaks(int argc, char **argv)
 		rc = leaks(db, &q, bytes, blocks);
 		if (!rc)
 			rc = mp_finish_output();
+		mp_processes_free(&ps);
 	}
-	mp_processes_free(&ps);
 	mp_trace_close(db);
 	return rc;
 }

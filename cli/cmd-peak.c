@@ -122,22 +122,9 @@ static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *
 		print_site(q, &j, ++rank, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
 		           p ? p->peak_bytes : 0, &stack);
 	}
-	int exit_code = 0;
-	if (rc == -1)
-		exit_code = mp_trace_fail(q->path, l.err);
-	else if (rc != SQLITE_DONE)
-		exit_code = mp_trace_fail_db(q->path, db);
-	mp_stack_free(&stack);
-	mp_stack_loader_fini(&l);
-	sqlite3_finalize(st);
+	int exit_code = mp_query_sites_end(q, db, rc, st, &l, &stack, &j);
 	if (exit_code)
 		return exit_code;
-	if (q->format == MP_FMT_JSON) {
-		mp_json_array_end(&j);
-		mp_json_object_end(&j);
-		mp_json_object_end(&j);
-		mp_json_finish(&j);
-	}
 	return 0;
 }
 
@@ -164,12 +151,7 @@ int cmd_peak(int argc, char **argv)
 	if ((rc = mp_trace_open(q.path, &db)))
 		return rc;
 	struct mp_processes ps;
-	char err[512];
-	if (mp_processes_load(db, q.pid, &ps, err, sizeof(err))) {
-		rc = mp_trace_fail(q.path, err);
-	} else if (q.pid >= 0 && ps.n == 0) {
-		rc = mp_query_no_process(&q);
-	} else {
+	if (!(rc = mp_query_processes(&q, db, &ps))) {
 		const struct mp_process *best = NULL; /* the first of the largest peaks */
 		for (size_t i = 0; i < ps.n; i++)
 			if (!best || ps.v[i].peak_bytes > best->peak_bytes)
@@ -177,8 +159,8 @@ int cmd_peak(int argc, char **argv)
 		rc = peak(db, &q, best);
 		if (!rc)
 			rc = mp_finish_output();
+		mp_processes_free(&ps);
 	}
-	mp_processes_free(&ps);
 	mp_trace_close(db);
 	return rc;
 }

@@ -390,14 +390,10 @@ int cmd_sql(int argc, char **argv)
 	}
 	if (q.pid >= 0) {
 		struct mp_processes ps;
-		char err[512];
-		if (mp_processes_load(db, q.pid, &ps, err, sizeof(err)))
-			rc = mp_trace_fail(q.path, err);
-		else if (ps.n == 0)
-			rc = mp_query_no_process(&q);
-		else
+		if (!(rc = mp_query_processes(&q, db, &ps))) {
 			rc = restrict_pid(db, q.path, q.pid);
-		mp_processes_free(&ps);
+			mp_processes_free(&ps);
+		}
 		if (rc) {
 			mp_trace_close(db);
 			return rc;

@@ -296,15 +296,7 @@ int cmd_summary(int argc, char **argv)
 	if ((rc = mp_trace_open_for(q.path, MP_NEED_PROCESSES, &db)))
 		return rc;
 	struct mp_processes ps;
-	char err[512];
-	if (mp_processes_load(db, q.pid, &ps, err, sizeof(err))) {
-		rc = mp_trace_fail(q.path, err);
-		mp_trace_close(db);
-		return rc;
-	}
-	if (q.pid >= 0 && ps.n == 0) {
-		rc = mp_query_no_process(&q);
-	} else {
+	if (!(rc = mp_query_processes(&q, db, &ps))) {
 		struct totals t = {0};
 		add_totals(&t, &ps);
 		t.duration_ns = mp_meta_int(db, "duration_ns", 0);
@@ -315,8 +307,8 @@ int cmd_summary(int argc, char **argv)
 		else
 			print_text(db, &q, &ps, &t);
 		rc = mp_finish_output();
+		mp_processes_free(&ps);
 	}
-	mp_processes_free(&ps);
 	mp_trace_close(db);
 	return rc;
 }

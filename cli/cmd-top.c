@@ -134,24 +134,11 @@ static int top(sqlite3 *db, const struct mp_query *q, const struct order *o)
 		}
 		print_site(q, &j, ++rank, &s, &stack);
 	}
-	int exit_code = 0;
-	if (rc == -1)
-		exit_code = mp_trace_fail(q->path, l.err);
-	else if (rc != SQLITE_DONE)
-		exit_code = mp_trace_fail_db(q->path, db);
-	mp_stack_free(&stack);
-	mp_stack_loader_fini(&l);
-	sqlite3_finalize(st);
+	int exit_code = mp_query_sites_end(q, db, rc, st, &l, &stack, &j);
 	if (exit_code)
 		return exit_code;
-	if (q->format == MP_FMT_JSON) {
-		mp_json_array_end(&j);
-		mp_json_object_end(&j);
-		mp_json_object_end(&j);
-		mp_json_finish(&j);
-	} else if (q->format == MP_FMT_TEXT && rank == 0) {
+	if (q->format == MP_FMT_TEXT && rank == 0)
 		printf("\nno sites with %s\n", o->title);
-	}
 	return 0;
 }
 
@@ -188,12 +175,8 @@ int cmd_top(int argc, char **argv)
 		return rc;
 	if (q.pid >= 0) {
 		struct mp_processes ps;
-		char err[512];
-		if (mp_processes_load(db, q.pid, &ps, err, sizeof(err)))
-			rc = mp_trace_fail(q.path, err);
-		else if (ps.n == 0)
-			rc = mp_query_no_process(&q);
-		mp_processes_free(&ps);
+		if (!(rc = mp_query_processes(&q, db, &ps)))
+			mp_processes_free(&ps);
 	}
 	if (!rc)
 		rc = top(db, &q, o);

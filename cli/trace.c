@@ -458,3 +458,35 @@ void mp_processes_free(struct mp_processes *p)
 	free(p->v);
 	memset(p, 0, sizeof(*p));
 }
+
+int mp_query_processes(const struct mp_query *q, sqlite3 *db, struct mp_processes *ps)
+{
+	char err[512];
+	if (mp_processes_load(db, q->pid, ps, err, sizeof(err)))
+		return mp_trace_fail(q->path, err);
+	if (q->pid >= 0 && ps->n == 0) {
+		mp_processes_free(ps);
+		return mp_query_no_process(q);
+	}
+	return 0;
+}
+
+int mp_query_sites_end(const struct mp_query *q, sqlite3 *db, int rc, sqlite3_stmt *st, struct mp_stack_loader *l,
+		       struct mp_stack *stack, struct mp_json *j)
+{
+	int exit_code = 0;
+	if (rc == -1)
+		exit_code = mp_trace_fail(q->path, l->err);
+	else if (rc != SQLITE_DONE)
+		exit_code = mp_trace_fail_db(q->path, db);
+	mp_stack_free(stack);
+	mp_stack_loader_fini(l);
+	sqlite3_finalize(st);
+	if (!exit_code && q->format == MP_FMT_JSON) {
+		mp_json_array_end(j);
+		mp_json_object_end(j);
+		mp_json_object_end(j);
+		mp_json_finish(j);
+	}
+	return exit_code;
+}

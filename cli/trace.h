@@ -8,6 +8,10 @@
 #include <stdint.h>
 
 struct mp_buf;
+struct mp_query;
+struct mp_json;
+struct mp_stack;
+struct mp_stack_loader;
 
 /* Tables whose content a command reads, probed for damage when opening
    (meta is always). Every table of the schema must exist in any case. */
@@ -73,5 +77,18 @@ struct mp_processes {
    Returns 0, or -1 with a message in err. */
 int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *err, size_t errlen);
 void mp_processes_free(struct mp_processes *p);
+
+/* --- shared steps of the query commands ---------------------------------- */
+
+/* Loads q's processes (every one, or q->pid's) into *ps. Returns 0, or an
+   exit code after the message (an unreadable table, no process with that
+   pid); then *ps holds nothing. */
+int mp_query_processes(const struct mp_query *q, sqlite3 *db, struct mp_processes *ps);
+/* Ends a listing of sites read by st with stacks from l: rc is the last
+   sqlite3_step result, or -1 when a stack failed to load. Frees st, l and
+   stack; in JSON closes the document begun by the command (an array in an
+   object in an object). Returns 0, or an exit code after the message. */
+int mp_query_sites_end(const struct mp_query *q, sqlite3 *db, int rc, sqlite3_stmt *st, struct mp_stack_loader *l,
+		       struct mp_stack *stack, struct mp_json *j);
 
 #endif
