@@ -45,10 +45,10 @@ static void report(int done_fd, const char *output, const char *msg)
 int cmd_collect(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"fd", required_argument, NULL, 'f'},
-		{"done-fd", required_argument, NULL, 'd'},
-		{"output", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
+	        {"fd", required_argument, NULL, 'f'},
+	        {"done-fd", required_argument, NULL, 'd'},
+	        {"output", required_argument, NULL, 'o'},
+	        {NULL, 0, NULL, 0},
 	};
 	int fd = -1, done_fd = -1, c;
 	const char *output = NULL;

@@ -30,17 +30,17 @@ static volatile pid_t child_pid;
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet] [--] PROGRAM [ARGS...]\n"
-		"\n"
-		"Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
-		"by default memprof.PROGRAM.PID.db, then prints a one-line summary to stderr.\n"
-		"Exits with PROGRAM's status (128+N when it was killed by signal N).\n"
-		"\n"
-		"  -o, --output TRACE  where to write the trace\n"
-		"  -f, --force         replace TRACE if it exists\n"
-		"  --max-depth N       frames kept per stack (1-%d, default 128)\n"
-		"  -q, --quiet         no summary line\n",
-		MP_MAX_DEPTH_LIMIT);
+	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet] [--] PROGRAM [ARGS...]\n"
+	        "\n"
+	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
+	        "by default memprof.PROGRAM.PID.db, then prints a one-line summary to stderr.\n"
+	        "Exits with PROGRAM's status (128+N when it was killed by signal N).\n"
+	        "\n"
+	        "  -o, --output TRACE  where to write the trace\n"
+	        "  -f, --force         replace TRACE if it exists\n"
+	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
+	        "  -q, --quiet         no summary line\n",
+	        MP_MAX_DEPTH_LIMIT);
 }
 
 /* Signals sent to memprof by another process go to the program; those
@@ -98,7 +98,7 @@ static char **child_env(const char *lib, int fd, int max_depth)
 	}
 	char *preload = NULL, *fdvar = NULL, *depthvar = NULL;
 	if (asprintf(&preload, "LD_PRELOAD=%s%s%s", lib, old_preload && *old_preload ? " " : "",
-		     old_preload ? old_preload : "") < 0 ||
+	             old_preload ? old_preload : "") < 0 ||
 	    asprintf(&fdvar, "MEMPROF_FD=%d", fd) < 0 || asprintf(&depthvar, "MEMPROF_MAX_DEPTH=%d", max_depth) < 0) {
 		free(preload);
 		free(fdvar);
@@ -186,16 +186,16 @@ static void print_summary(const char *output)
 	}
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT count(*), total(allocations), max(peak_bytes), total(leaked_bytes),"
-			       " total(leaked_blocks) FROM processes",
-			       -1, &st, NULL) == SQLITE_OK &&
+	                       "SELECT count(*), total(allocations), max(peak_bytes), total(leaked_bytes),"
+	                       " total(leaked_blocks) FROM processes",
+	                       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
 		char peak[32], leaked[32];
 		mp_human_size(sqlite3_column_int64(st, 2), peak, sizeof(peak));
 		mp_human_size((int64_t)sqlite3_column_double(st, 3), leaked, sizeof(leaked));
 		long long procs = sqlite3_column_int64(st, 0);
 		fprintf(stderr, "memprof: %.0f allocations, peak %s, leaked %s in %.0f blocks",
-			sqlite3_column_double(st, 1), peak, leaked, sqlite3_column_double(st, 4));
+		        sqlite3_column_double(st, 1), peak, leaked, sqlite3_column_double(st, 4));
 		if (procs > 1)
 			fprintf(stderr, " (%lld processes)", procs);
 		fprintf(stderr, "; trace in '%s' (try 'memprof top %s')\n", output, output);
@@ -207,9 +207,12 @@ static void print_summary(const char *output)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-		{"max-depth", required_argument, NULL, 'D'}, {"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	        {"output", required_argument, NULL, 'o'},
+	        {"force", no_argument, NULL, 'f'},
+	        {"max-depth", required_argument, NULL, 'D'},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	int force = 0, quiet = 0, max_depth = 128, c;
@@ -231,7 +234,7 @@ int cmd_run(int argc, char **argv)
 				return mp_usage_error("run", "%s", perr);
 			if (v < 1 || v > MP_MAX_DEPTH_LIMIT) {
 				fprintf(stderr, "memprof: --max-depth must be between 1 and %d, not '%s'\n",
-					MP_MAX_DEPTH_LIMIT, optarg);
+				        MP_MAX_DEPTH_LIMIT, optarg);
 				return MP_EXIT_USAGE;
 			}
 			max_depth = (int)v;
@@ -271,7 +274,7 @@ int cmd_run(int argc, char **argv)
 	char err[512];
 	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
 		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output,
-			col.trace || errno ? err : strerror(errno));
+		        col.trace || errno ? err : strerror(errno));
 		mp_collector_release(&col);
 		return MP_EXIT_TRACE;
 	}

@@ -111,9 +111,10 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	     *alloc = mp_meta_get(db, "env_allocator"), *settings = mp_meta_get(db, "env_allocator_settings");
 	if (host) {
 		struct mp_buf env = {0};
-		mp_buf_printf(&env, "%s; %s; %s (%" PRId64 " cpus); glibc %s; allocator %s%s%s", host, kernel ? kernel : "?",
-			      cpu && *cpu ? cpu : "?", mp_meta_int(db, "env_cpus", 0), libc ? libc : "?",
-			      alloc ? alloc : "?", settings && *settings ? " " : "", settings ? settings : "");
+		mp_buf_printf(&env, "%s; %s; %s (%" PRId64 " cpus); glibc %s; allocator %s%s%s", host,
+		              kernel ? kernel : "?", cpu && *cpu ? cpu : "?", mp_meta_int(db, "env_cpus", 0),
+		              libc ? libc : "?", alloc ? alloc : "?", settings && *settings ? " " : "",
+		              settings ? settings : "");
 		fputs("recorded:   ", stdout);
 		mp_text_puts(stdout, mp_buf_str(&env));
 		fputc('\n', stdout);

@@ -120,7 +120,7 @@ static struct mp_stream *stream_get(struct mp_image *im, uint32_t id, uint32_t t
 }
 
 static uint32_t module_intern(struct mp_collector *c, const char *path, size_t path_len, const uint8_t *bid,
-			      uint16_t bid_len)
+                              uint16_t bid_len)
 {
 	for (size_t i = 0; i < c->nmodules; i++) {
 		struct mp_module *m = &c->modules[i];

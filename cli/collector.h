@@ -36,23 +36,23 @@ struct mp_replay; /* the trace writer's state of one image (cli/finish.c) */
    exit (or exec). */
 struct mp_image {
 	uint32_t pid, ppid;
-	uint64_t image;           /* start time in the target's CLOCK_MONOTONIC ns */
-	uint64_t parent_image;    /* fork child: the parent's image */
+	uint64_t image;        /* start time in the target's CLOCK_MONOTONIC ns */
+	uint64_t parent_image; /* fork child: the parent's image */
 	uint64_t fork_seq;
 	int have_hello;
-	char *argv;               /* NUL-separated */
+	char *argv; /* NUL-separated */
 	size_t argv_len;
 	uint64_t start_realtime_ns;
-	uint64_t last_seen_mono;  /* collector's clock when the last message came */
+	uint64_t last_seen_mono; /* collector's clock when the last message came */
 	int exit_sent, have_status, status;
 	int exec_sent;
-	int waited, wait_status;  /* how it ended, from a waitpid (its parent's, or memprof run's) */
-	int complete;             /* every message it sent has been received */
+	int waited, wait_status; /* how it ended, from a waitpid (its parent's, or memprof run's) */
+	int complete;            /* every message it sent has been received */
 	struct mp_stream *streams;
 	size_t nstreams;
 	struct mp_image_module *mods;
 	size_t nmods;
-	uint64_t *forks;          /* stamps at which it forked (MP_MSG_FORK), ascending */
+	uint64_t *forks; /* stamps at which it forked (MP_MSG_FORK), ascending */
 	size_t nforks;
 	struct mp_replay *replay;
 };

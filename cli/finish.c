@@ -153,10 +153,10 @@ static inline uint32_t map_del(struct map *m, uint64_t k)
 
 /* --- growable arrays --------------------------------------------------- */
 
-#define VEC(T)                                                                                                   \
-	struct {                                                                                                 \
-		T *v;                                                                                            \
-		size_t n, cap;                                                                                   \
+#define VEC(T) \
+	struct { \
+		T *v; \
+		size_t n, cap; \
 	}
 
 static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
@@ -174,9 +174,9 @@ static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-#define VEC_PUSH(vec, val)                                                                                       \
-	(vec_reserve((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof(*(vec).v)) ? -1                            \
-										  : ((vec).v[(vec).n++] = (val), 0))
+#define VEC_PUSH(vec, val) \
+	(vec_reserve((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof(*(vec).v)) ? -1 \
+	                                                                           : ((vec).v[(vec).n++] = (val), 0))
 
 /* --- the trace and the replay of each image ------------------------------ */
 
@@ -199,7 +199,7 @@ struct site {
 	uint32_t stack;
 	uint64_t epoch;
 	int64_t allocations, frees, bytes, live_bytes, live_blocks, peak_bytes, peak_blocks, leaked_bytes,
-		leaked_blocks, temporary;
+	        leaked_blocks, temporary;
 };
 
 struct thread_fig {
@@ -214,7 +214,7 @@ struct cursor {
 	struct mp_chunk *chunk; /* being decoded (taken off the stream's queue) */
 	struct mp_chunk_reader rd;
 	struct mp_event_rec ev;
-	int has;                /* ev is the stream's next event */
+	int has; /* ev is the stream's next event */
 	int in_heap;
 	int ended;              /* MP_EV_END seen: nothing more will come */
 	uint64_t mark;          /* every event of the stream up to this stamp has been decoded */
@@ -241,7 +241,7 @@ struct mp_replay {
 	VEC(struct cursor *) curs;
 	VEC(struct cursor *) heap; /* cursors with an event, by its stamp */
 	size_t nmods_sorted;
-	size_t next_fork;          /* into the image's fork points */
+	size_t next_fork; /* into the image's fork points */
 	VEC(struct block) blocks;
 	VEC(uint32_t) free_blocks;
 	struct map live;
@@ -251,7 +251,7 @@ struct mp_replay {
 	VEC(struct thread_fig) threads;
 	uint64_t epoch;
 	int64_t live_bytes, live_usable, peak_bytes, peak_usable, peak_time, allocations, frees, allocated, temporary,
-		unmatched, lost;
+	        unmatched, lost;
 	uint64_t last_sample, last_time;
 	struct mp_alloc_rec *recs;
 	size_t nrecs;
@@ -286,7 +286,9 @@ typedef struct mp_trace trace_t;
 
 #define CHECKPOINT_EVERY_NS 1000000000ull
 #define CALIBRATE_NS 50000000ull
-#define REPLAY_BUDGET 16384 /* events replayed between two looks at the socket */ /* TSC rate measured over this much before the first replay */
+#define REPLAY_BUDGET \
+	16384 /* events replayed between two looks at the socket */ /* TSC rate measured over this much before the \
+	                                                               first replay */
 
 static int terr(trace_t *f, const char *msg)
 {
@@ -478,7 +480,7 @@ static void settle(trace_t *f, struct mp_replay *r, struct cursor *cur)
 }
 
 static void on_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev,
-		     const struct mp_stream *st)
+                     const struct mp_stream *st)
 {
 	if (MP_UNLIKELY_F(r->internal.count))
 		map_del(&r->internal, ev->ptr); /* its free went unseen */
@@ -491,15 +493,15 @@ static void on_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const 
 		VEC_PUSH(r->free_blocks, old);
 	}
 	struct block b = {
-		.id = ++f->next_alloc_id,
-		.addr = ev->ptr,
-		.size = ev->size,
-		.usable = ev->size + ev->slack,
-		.alloc_ns = ev->time,
-		.stack = ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : 0,
-		.tid = st->tid,
-		.thread = cur->thread,
-		.kind = ev->kind,
+	        .id = ++f->next_alloc_id,
+	        .addr = ev->ptr,
+	        .size = ev->size,
+	        .usable = ev->size + ev->slack,
+	        .alloc_ns = ev->time,
+	        .stack = ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : 0,
+	        .tid = st->tid,
+	        .thread = cur->thread,
+	        .kind = ev->kind,
 	};
 	struct site *s = site_get(f, r, b.stack, &b.site);
 	if (!s)
@@ -606,7 +608,7 @@ static int cursor_next(trace_t *f, struct mp_image *im, struct cursor *cur)
 		}
 		if (cur->rd.tsc)
 			cur->ev.time = (uint64_t)((double)f->c->cal_mono +
-						  (double)(int64_t)(cur->ev.seq - f->c->cal_tsc) * f->ns_per_tick);
+			                          (double)(int64_t)(cur->ev.seq - f->c->cal_tsc) * f->ns_per_tick);
 		if (cur->ev.seq > cur->mark)
 			cur->mark = cur->ev.seq;
 		if (cur->ev.type == MP_EV_MARK)
@@ -681,7 +683,8 @@ static int snapshot_claim(trace_t *f, const struct mp_image *child, struct snaps
 {
 	for (struct snapshot **pp = &f->snapshots; *pp; pp = &(*pp)->next) {
 		struct snapshot *sn = *pp;
-		if (sn->parent_image == child->parent_image && sn->parent_pid == child->ppid && sn->seq == child->fork_seq) {
+		if (sn->parent_image == child->parent_image && sn->parent_pid == child->ppid &&
+		    sn->seq == child->fork_seq) {
 			*pp = sn->next;
 			*out = sn;
 			return 1;
@@ -915,7 +918,6 @@ static char *argv_json(const struct mp_image *im)
 	return buf;
 }
 
-
 static void hex(char *out, const uint8_t *p, size_t n)
 {
 	static const char d[] = "0123456789abcdef";
@@ -933,7 +935,7 @@ static char *inlined_json(const struct mp_sym_result *r)
 	size_t cap = 256, len = 0;
 	for (int i = 0; i < r->n_inlined; i++)
 		cap += 64 + 6 * (strlen(r->inlined[i].function ? r->inlined[i].function : "") +
-				 strlen(r->inlined[i].file ? r->inlined[i].file : ""));
+		                 strlen(r->inlined[i].file ? r->inlined[i].file : ""));
 	char *buf = malloc(cap);
 	if (!buf)
 		return NULL;
@@ -941,11 +943,13 @@ static char *inlined_json(const struct mp_sym_result *r)
 	for (int i = 0; i < r->n_inlined && len != SIZE_MAX; i++) {
 		const struct mp_sym_frame *fr = &r->inlined[i];
 		len += (size_t)snprintf(buf + len, cap - len, "%s{\"function\":", i ? "," : "");
-		len = fr->function ? mp_json_quote(buf, cap, len, fr->function) : len + (size_t)snprintf(buf + len, cap - len, "null");
+		len = fr->function ? mp_json_quote(buf, cap, len, fr->function)
+		                   : len + (size_t)snprintf(buf + len, cap - len, "null");
 		if (len == SIZE_MAX)
 			break;
 		len += (size_t)snprintf(buf + len, cap - len, ",\"file\":");
-		len = fr->file ? mp_json_quote(buf, cap, len, fr->file) : len + (size_t)snprintf(buf + len, cap - len, "null");
+		len = fr->file ? mp_json_quote(buf, cap, len, fr->file)
+		               : len + (size_t)snprintf(buf + len, cap - len, "null");
 		if (len == SIZE_MAX)
 			break;
 		len += (size_t)snprintf(buf + len, cap - len, ",\"line\":%d}", fr->line);
@@ -958,7 +962,6 @@ static char *inlined_json(const struct mp_sym_result *r)
 	buf[len] = 0;
 	return buf;
 }
-
 
 /* --- writing figures ---------------------------------------------------------- */
 
@@ -1000,7 +1003,7 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			return -1;
 		if (r->peak_bytes > 0 &&
 		    mp_tracedb_sample(&f->w, r->process_id, (int64_t)rel(f, (uint64_t)r->peak_time), r->peak_bytes,
-				      r->peak_usable))
+		                      r->peak_usable))
 			return terr(f, f->w.err);
 		sample(f, r, r->last_time > im->image ? r->last_time : im->image);
 	}
@@ -1012,35 +1015,36 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		int64_t pk = s->epoch != r->epoch ? s->live_blocks : s->peak_blocks;
 		if (!s->allocations && !s->frees && !s->leaked_blocks && !pk)
 			continue;
-		const int64_t v[8] = {s->allocations, s->frees, s->bytes, pb, pk, s->leaked_bytes, s->leaked_blocks,
-				      s->temporary};
+		const int64_t v[8] = {s->allocations,  s->frees,         s->bytes,    pb, pk,
+		                      s->leaked_bytes, s->leaked_blocks, s->temporary};
 		if (mp_tracedb_site(&f->w, r->process_id, s->stack, v))
 			return terr(f, f->w.err);
 	}
 	for (size_t i = 0; i < r->threads.n; i++) {
 		struct thread_fig *t = &r->threads.v[i];
-		const int64_t v[6] = {t->allocations, t->frees, t->bytes, t->leaked_bytes, t->leaked_blocks, t->temporary};
+		const int64_t v[6] = {t->allocations,  t->frees,         t->bytes,
+		                      t->leaked_bytes, t->leaked_blocks, t->temporary};
 		if (mp_tracedb_thread(&f->w, r->process_id, t->tid, v))
 			return terr(f, f->w.err);
 	}
 
 	uint64_t end = im->last_seen_mono > r->last_time ? im->last_seen_mono : r->last_time;
 	struct mp_process_row row = {
-		.id = r->process_id,
-		.pid = im->pid,
-		.ppid = im->ppid,
-		.start_ns = (int64_t)rel(f, im->image),
-		.end_ns = (int64_t)rel(f, end),
-		.allocations = r->allocations,
-		.frees = r->frees,
-		.allocated_bytes = r->allocated,
-		.peak_bytes = r->peak_bytes,
-		.peak_time_ns = (int64_t)rel(f, (uint64_t)r->peak_time),
-		.leaked_bytes = leaked,
-		.leaked_blocks = leaked_blocks,
-		.temporary = r->temporary,
-		.threads = (int64_t)r->threads.n,
-		.unmatched_frees = r->unmatched,
+	        .id = r->process_id,
+	        .pid = im->pid,
+	        .ppid = im->ppid,
+	        .start_ns = (int64_t)rel(f, im->image),
+	        .end_ns = (int64_t)rel(f, end),
+	        .allocations = r->allocations,
+	        .frees = r->frees,
+	        .allocated_bytes = r->allocated,
+	        .peak_bytes = r->peak_bytes,
+	        .peak_time_ns = (int64_t)rel(f, (uint64_t)r->peak_time),
+	        .leaked_bytes = leaked,
+	        .leaked_blocks = leaked_blocks,
+	        .temporary = r->temporary,
+	        .threads = (int64_t)r->threads.n,
+	        .unmatched_frees = r->unmatched,
 	};
 	if (im->parent_image) {
 		row.origin = "fork";
@@ -1096,7 +1100,8 @@ static int write_modules(trace_t *f)
 	for (size_t i = 0; i < c->nmodules; i++) {
 		char bid[41];
 		hex(bid, c->modules[i].build_id, c->modules[i].build_id_len);
-		if (mp_tracedb_module(&f->w, (int64_t)i + 1, c->modules[i].path, c->modules[i].build_id_len ? bid : NULL))
+		if (mp_tracedb_module(&f->w, (int64_t)i + 1, c->modules[i].path,
+		                      c->modules[i].build_id_len ? bid : NULL))
 			return terr(f, f->w.err);
 	}
 	return 0;
@@ -1123,7 +1128,7 @@ static int write_stacks(trace_t *f, int symbols)
 		}
 		char *inl = inlined_json(&r);
 		int rc = mp_tracedb_frame(&f->w, (int64_t)i, fr->module == NONE ? 0 : (int64_t)fr->module + 1,
-					  (int64_t)fr->addr, r.frame.function, r.frame.file, r.frame.line, inl);
+		                          (int64_t)fr->addr, r.frame.function, r.frame.file, r.frame.line, inl);
 		free(inl);
 		if (rc) {
 			mp_sym_free(sym);
@@ -1162,7 +1167,8 @@ static int write_environment(trace_t *f)
 		fclose(ci);
 	/* The allocator's own settings, as the programs saw them (they run
 	   with the collector's environment, less LD_PRELOAD). */
-	static const char *const prefixes[] = {"MALLOC_", "GLIBC_TUNABLES=", "JE_MALLOC_CONF=", "TCMALLOC_", "MIMALLOC_", "LD_PRELOAD="};
+	static const char *const prefixes[] = {
+	        "MALLOC_", "GLIBC_TUNABLES=", "JE_MALLOC_CONF=", "TCMALLOC_", "MIMALLOC_", "LD_PRELOAD="};
 	extern char **environ;
 	struct mp_buf settings = {0};
 	for (char **e = environ; *e; e++)
@@ -1172,9 +1178,10 @@ static int write_environment(trace_t *f)
 				break;
 			}
 	int rc = mp_tracedb_meta(w, "env_host", host) || mp_tracedb_meta(w, "env_kernel", kernel) ||
-		 mp_tracedb_meta(w, "env_cpu", cpu) || mp_tracedb_meta_int(w, "env_cpus", sysconf(_SC_NPROCESSORS_ONLN)) ||
-		 mp_tracedb_meta(w, "env_libc", gnu_get_libc_version()) ||
-		 mp_tracedb_meta(w, "env_allocator_settings", settings.s ? settings.s : "");
+	         mp_tracedb_meta(w, "env_cpu", cpu) ||
+	         mp_tracedb_meta_int(w, "env_cpus", sysconf(_SC_NPROCESSORS_ONLN)) ||
+	         mp_tracedb_meta(w, "env_libc", gnu_get_libc_version()) ||
+	         mp_tracedb_meta(w, "env_allocator_settings", settings.s ? settings.s : "");
 	free(settings.s);
 	return rc ? terr(f, w->err) : 0;
 }
@@ -1240,17 +1247,18 @@ static int write_meta(trace_t *f, const char *state)
 	} else if (f->c->nimages) {
 		cmd = argv_json(&f->c->images[0]);
 	}
-	int rc = mp_tracedb_meta(w, "format", MP_TRACE_FORMAT) || mp_tracedb_meta_int(w, "schema_version", MP_SCHEMA_VERSION) ||
-		 mp_tracedb_meta(w, "memprof_version", PACKAGE_VERSION) || mp_tracedb_meta(w, "state", state) ||
-		 mp_tracedb_meta(w, "command", cmd ? cmd : "[]") ||
-		 mp_tracedb_meta_int(w, "start_time_ns", (int64_t)start_real) ||
-		 mp_tracedb_meta_int(w, "duration_ns", (int64_t)rel(f, end)) ||
-		 mp_tracedb_meta_int(w, "max_depth", f->info.max_depth) ||
-		 mp_tracedb_meta_int(w, "damaged_chunks", f->bad_chunks) ||
-		 mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
-		 mp_tracedb_meta_int(w, "lost_events", lost) ||
-		 mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
-		 mp_tracedb_meta(w, "env_allocator", allocator_of(f));
+	int rc = mp_tracedb_meta(w, "format", MP_TRACE_FORMAT) ||
+	         mp_tracedb_meta_int(w, "schema_version", MP_SCHEMA_VERSION) ||
+	         mp_tracedb_meta(w, "memprof_version", PACKAGE_VERSION) || mp_tracedb_meta(w, "state", state) ||
+	         mp_tracedb_meta(w, "command", cmd ? cmd : "[]") ||
+	         mp_tracedb_meta_int(w, "start_time_ns", (int64_t)start_real) ||
+	         mp_tracedb_meta_int(w, "duration_ns", (int64_t)rel(f, end)) ||
+	         mp_tracedb_meta_int(w, "max_depth", f->info.max_depth) ||
+	         mp_tracedb_meta_int(w, "damaged_chunks", f->bad_chunks) ||
+	         mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
+	         mp_tracedb_meta_int(w, "lost_events", lost) ||
+	         mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
+	         mp_tracedb_meta(w, "env_allocator", allocator_of(f));
 	free(cmd);
 	return rc ? terr(f, w->err) : 0;
 }
@@ -1281,7 +1289,8 @@ static void calibrate(trace_t *f, int final)
 	mp_collector_clock(&tsc, &mono);
 	if (!final && mono < f->c->cal_mono + CALIBRATE_NS)
 		return;
-	f->ns_per_tick = tsc > f->c->cal_tsc + 1000 ? (double)(mono - f->c->cal_mono) / (double)(tsc - f->c->cal_tsc) : 1.0;
+	f->ns_per_tick =
+	        tsc > f->c->cal_tsc + 1000 ? (double)(mono - f->c->cal_mono) / (double)(tsc - f->c->cal_tsc) : 1.0;
 	f->calibrated = 1;
 }
 
@@ -1366,7 +1375,7 @@ static void trace_free(trace_t *f)
 }
 
 int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_trace_info *info, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	trace_t *f = calloc(1, sizeof(*f));
 	if (!f) {
@@ -1387,7 +1396,8 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 	}
 	c->trace = f;
 	if (!f->output || (info && info->command && !f->command) || VEC_PUSH(f->frames, ((struct frame){NONE, 0})) ||
-	    VEC_PUSH(f->nodes, ((struct node){0, 0})) || map_init(&f->frame_map, 4096) || map_init(&f->node_map, 4096)) {
+	    VEC_PUSH(f->nodes, ((struct node){0, 0})) || map_init(&f->frame_map, 4096) ||
+	    map_init(&f->node_map, 4096)) {
 		snprintf(err, errlen, "out of memory");
 		trace_free(f);
 		return -1;

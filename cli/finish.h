@@ -16,14 +16,14 @@
 struct mp_trace_info {
 	char *const *command; /* what memprof ran (NULL-terminated), or NULL */
 	int max_depth;
-	int force;            /* replace an existing output file */
+	int force; /* replace an existing output file */
 };
 
 /* Creates the trace at output (refusing an existing file unless
    info->force) and attaches it to c: from then on mp_collector_run
    replays while it receives. Returns 0, or -1 with a message in err. */
 int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_trace_info *info, char *err,
-		   size_t errlen);
+                   size_t errlen);
 /* Replays what can be replayed, a slice at a time, and checkpoints when
    one is due. Returns 0 (done), 1 (more to replay: call again after
    looking for messages), or -1 with the reason in c->errbuf (the trace

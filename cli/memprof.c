@@ -13,13 +13,13 @@ struct cmd {
 };
 
 static const struct cmd commands[] = {
-	{"run", cmd_run, "run a program and record its allocations into a trace"},
-	{"summary", cmd_summary, "totals of a trace: calls, bytes, peak, leaks, per process"},
-	{"top", cmd_top, "the top allocation sites by bytes, count, peak, leaks or temporaries"},
-	{"peak", cmd_peak, "the peak of live memory and what was live then"},
-	{"leaks", cmd_leaks, "blocks never freed, grouped by stack"},
-	{"sql", cmd_sql, "SQL over a trace, with one row per allocation"},
-	{"__collect", cmd_collect, NULL},
+        {"run", cmd_run, "run a program and record its allocations into a trace"},
+        {"summary", cmd_summary, "totals of a trace: calls, bytes, peak, leaks, per process"},
+        {"top", cmd_top, "the top allocation sites by bytes, count, peak, leaks or temporaries"},
+        {"peak", cmd_peak, "the peak of live memory and what was live then"},
+        {"leaks", cmd_leaks, "blocks never freed, grouped by stack"},
+        {"sql", cmd_sql, "SQL over a trace, with one row per allocation"},
+        {"__collect", cmd_collect, NULL},
 };
 
 static void usage(FILE *out)
@@ -28,9 +28,10 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].summary)
 			fprintf(out, "   %-9s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'memprof COMMAND --help' tells more about a command.\n"
-		     "Without the wrapper: LD_PRELOAD=%s/libmemprof.so MEMPROF_OUTPUT=trace.db PROGRAM\n",
-		MP_LIBDIR);
+	fprintf(out,
+	        "\n'memprof COMMAND --help' tells more about a command.\n"
+	        "Without the wrapper: LD_PRELOAD=%s/libmemprof.so MEMPROF_OUTPUT=trace.db PROGRAM\n",
+	        MP_LIBDIR);
 }
 
 int main(int argc, char **argv)

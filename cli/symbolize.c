@@ -21,7 +21,7 @@ struct object {
 	char *path;
 	uint8_t build_id[20];
 	size_t bid_len;
-	Dwfl *dwfl;       /* NULL: the object could not be read */
+	Dwfl *dwfl; /* NULL: the object could not be read */
 	Dwfl_Module *mod;
 };
 
@@ -35,10 +35,10 @@ struct mp_symbolizer {
 static char *debuginfo_path = NULL; /* elfutils' default: ":.debug:/usr/lib/debug" */
 
 static const Dwfl_Callbacks callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-	.debuginfo_path = &debuginfo_path,
+        .find_elf = dwfl_build_id_find_elf,
+        .find_debuginfo = dwfl_standard_find_debuginfo,
+        .section_address = dwfl_offline_section_address,
+        .debuginfo_path = &debuginfo_path,
 };
 
 struct mp_symbolizer *mp_sym_new(void)
@@ -249,7 +249,7 @@ static void call_site(Dwarf_Die *cu, Dwarf_Die *die, const char **file, int *lin
 }
 
 int mp_sym_resolve(struct mp_symbolizer *s, const char *path, const uint8_t *build_id, size_t bid_len, uint64_t addr,
-		   struct mp_sym_result *r)
+                   struct mp_sym_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	scratch_clear(s);

@@ -40,7 +40,7 @@ void mp_sym_free(struct mp_symbolizer *s);
    Returns 0 with *r filled (possibly all unknown), or -1 when the object
    could not be read at all (*r all unknown). */
 int mp_sym_resolve(struct mp_symbolizer *s, const char *path, const uint8_t *build_id, size_t bid_len, uint64_t addr,
-		   struct mp_sym_result *r);
+                   struct mp_sym_result *r);
 
 /* The demangled form of a C++ symbol name as a malloc'ed string (the
    caller frees it), or NULL when name is not mangled or cannot be

@@ -472,7 +472,7 @@ int mp_query_processes(const struct mp_query *q, sqlite3 *db, struct mp_processe
 }
 
 int mp_query_sites_end(const struct mp_query *q, sqlite3 *db, int rc, sqlite3_stmt *st, struct mp_stack_loader *l,
-		       struct mp_stack *stack, struct mp_json *j)
+                       struct mp_stack *stack, struct mp_json *j)
 {
 	int exit_code = 0;
 	if (rc == -1)

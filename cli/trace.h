@@ -89,6 +89,6 @@ int mp_query_processes(const struct mp_query *q, sqlite3 *db, struct mp_processe
    stack; in JSON closes the document begun by the command (an array in an
    object in an object). Returns 0, or an exit code after the message. */
 int mp_query_sites_end(const struct mp_query *q, sqlite3 *db, int rc, sqlite3_stmt *st, struct mp_stack_loader *l,
-		       struct mp_stack *stack, struct mp_json *j);
+                       struct mp_stack *stack, struct mp_json *j);
 
 #endif

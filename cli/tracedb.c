@@ -19,38 +19,39 @@ static int prepare(struct mp_tracedb *w, sqlite3_stmt **st, const char *sql)
 int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 {
 	memset(w, 0, sizeof(*w));
-	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_open_v2(path, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
 		return fail(w, "cannot create the trace");
 	/* Written in place while the programs run, one transaction between
 	   checkpoints: WAL keeps the file as of the last checkpoint whatever
 	   happens to the collector, and mp_tracedb_checkpoint copies each
 	   commit into the file itself (readers open it immutable). */
 	if (sqlite3_exec(w->db,
-			 "PRAGMA page_size=4096; PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
-			 " PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;",
-			 NULL, NULL, NULL) != SQLITE_OK ||
+	                 "PRAGMA page_size=4096; PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+	                 " PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;",
+	                 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(w->db, mp_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(w, "cannot create the schema");
 	if (prepare(w, &w->meta, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)") ||
 	    prepare(w, &w->process,
-		    "INSERT OR REPLACE INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
-		    " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
-		    " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees)"
-		    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	            "INSERT OR REPLACE INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, "
+	            "ended_by,"
+	            " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
+	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees)"
+	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prepare(w, &w->thread,
-		    "INSERT INTO threads(process_id, tid, allocations, frees, allocated_bytes, leaked_bytes,"
-		    " leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?)") ||
+	            "INSERT INTO threads(process_id, tid, allocations, frees, allocated_bytes, leaked_bytes,"
+	            " leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?)") ||
 	    prepare(w, &w->site,
-		    "INSERT INTO sites(process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks,"
-		    " leaked_bytes, leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?,?,?)") ||
+	            "INSERT INTO sites(process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks,"
+	            " leaked_bytes, leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?,?,?)") ||
 	    prepare(w, &w->sample,
-		    "INSERT INTO heap_samples(process_id, time_ns, heap_bytes, usable_bytes) VALUES (?,?,?,?)") ||
+	            "INSERT INTO heap_samples(process_id, time_ns, heap_bytes, usable_bytes) VALUES (?,?,?,?)") ||
 	    prepare(w, &w->chunk, "INSERT INTO alloc_chunks(process_id, count, data) VALUES (?,?,?)") ||
 	    prepare(w, &w->module, "INSERT OR REPLACE INTO modules(id, path, build_id) VALUES (?,?,?)") ||
 	    prepare(w, &w->frame,
-		    "INSERT OR REPLACE INTO frames(id, module_id, address, function, file, line, inlined) VALUES (?,?,?,?,?,?,?)") ||
+	            "INSERT OR REPLACE INTO frames(id, module_id, address, function, file, line, inlined) VALUES "
+	            "(?,?,?,?,?,?,?)") ||
 	    prepare(w, &w->stack, "INSERT INTO stacks(id, parent_id, frame_id) VALUES (?,?,?)") ||
 	    prepare(w, &w->forget_sites, "DELETE FROM sites WHERE process_id = ?") ||
 	    prepare(w, &w->forget_threads, "DELETE FROM threads WHERE process_id = ?"))
@@ -61,7 +62,7 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 static void finalize_all(struct mp_tracedb *w)
 {
 	sqlite3_stmt **all[] = {&w->meta,   &w->process, &w->thread, &w->site,         &w->sample,        &w->chunk,
-				&w->module, &w->frame,   &w->stack,  &w->forget_sites, &w->forget_threads};
+	                        &w->module, &w->frame,   &w->stack,  &w->forget_sites, &w->forget_threads};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -108,7 +109,7 @@ int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id)
 	sqlite3_bind_int64(w->forget_sites, 1, process_id);
 	sqlite3_bind_int64(w->forget_threads, 1, process_id);
 	return step(w, w->forget_sites, "cannot write sites") || step(w, w->forget_threads, "cannot write threads") ? -1
-														     : 0;
+	                                                                                                            : 0;
 }
 
 static int step(struct mp_tracedb *w, sqlite3_stmt *st, const char *what)
@@ -166,7 +167,7 @@ int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r)
 	else
 		sqlite3_bind_null(st, i++);
 	const int64_t v[] = {r->allocations,  r->frees,         r->allocated_bytes, r->peak_bytes, r->peak_time_ns,
-			     r->leaked_bytes, r->leaked_blocks, r->temporary,       r->threads,    r->unmatched_frees};
+	                     r->leaked_bytes, r->leaked_blocks, r->temporary,       r->threads,    r->unmatched_frees};
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
 		sqlite3_bind_int64(st, i++, v[k]);
 	return step(w, st, "cannot write a process");
@@ -216,7 +217,7 @@ int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const 
 }
 
 int mp_tracedb_frame(struct mp_tracedb *w, int64_t id, int64_t module_id, int64_t address, const char *function,
-		     const char *file, int64_t line, const char *inlined_json)
+                     const char *file, int64_t line, const char *inlined_json)
 {
 	sqlite3_stmt *st = w->frame;
 	sqlite3_bind_int64(st, 1, id);

@@ -56,7 +56,7 @@ int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, co
 int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const char *build_id_hex);
 /* module_id 0: none. function/file/inlined_json may be NULL. */
 int mp_tracedb_frame(struct mp_tracedb *w, int64_t id, int64_t module_id, int64_t address, const char *function,
-		     const char *file, int64_t line, const char *inlined_json);
+                     const char *file, int64_t line, const char *inlined_json);
 int mp_tracedb_stack(struct mp_tracedb *w, int64_t id, int64_t parent_id, int64_t frame_id);
 
 /* Appends s to buf as a JSON string literal (quoted, escaped). Returns

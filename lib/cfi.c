@@ -21,10 +21,10 @@ enum { REG_RBP = 6, REG_RSP = 7, REG_RA = 16 };
 
 /* The rule at one code address. */
 struct rule {
-	uint64_t pc;     /* 0: empty slot */
-	int32_t cfa_off; /* CFA = (cfa_rbp ? RBP : RSP) + cfa_off */
-	int32_t ra_off;  /* return address at CFA + ra_off */
-	int32_t rbp_off; /* RBP saved at CFA + rbp_off (when rbp_saved) */
+	uint64_t pc;                     /* 0: empty slot */
+	int32_t cfa_off;                 /* CFA = (cfa_rbp ? RBP : RSP) + cfa_off */
+	int32_t ra_off;                  /* return address at CFA + ra_off */
+	int32_t rbp_off;                 /* RBP saved at CFA + rbp_off (when rbp_saved) */
 	uint8_t cfa_rbp, rbp_saved, end; /* end: no return address (outermost frame) */
 };
 
@@ -46,7 +46,7 @@ struct cache {
 	   in place, would read the same words and compute the same frames,
 	   so it takes them from here. */
 	struct step walk[WALK_MAX];
-	int walk_n, walk_cut; /* walk_cut: it stopped at its maximum depth */
+	int walk_n, walk_cut;        /* walk_cut: it stopped at its maximum depth */
 	struct step fresh[WALK_MAX]; /* the walk in progress */
 	int in_use;                  /* a signal handler's unwind finds it busy */
 	uintptr_t stack_lo, stack_hi;
@@ -60,7 +60,7 @@ static __thread struct cache *tls_cache __attribute__((tls_model("initial-exec")
 /* Loaded objects with an unwind table, sorted by address. Replaced, never
    freed, when objects are loaded or unloaded (readers need no lock). */
 struct object {
-	uintptr_t lo, hi; /* executable segments */
+	uintptr_t lo, hi;             /* executable segments */
 	const uint8_t *hdr, *hdr_end; /* .eh_frame_hdr */
 };
 struct objects {
@@ -210,22 +210,49 @@ static uint64_t encoded(struct reader *r, uint8_t enc, uintptr_t data_base)
 	uintptr_t here = (uintptr_t)r->p;
 	uint64_t v;
 	switch (enc & 0x0f) {
-	case 0x00: v = fixed(r, 8); break;                     /* absptr */
-	case 0x01: v = uleb(r); break;                         /* uleb128 */
-	case 0x02: v = fixed(r, 2); break;                     /* udata2 */
-	case 0x03: v = fixed(r, 4); break;                     /* udata4 */
-	case 0x04: v = fixed(r, 8); break;                     /* udata8 */
-	case 0x09: v = (uint64_t)sleb(r); break;               /* sleb128 */
-	case 0x0a: v = (uint64_t)(int64_t)(int16_t)fixed(r, 2); break;
-	case 0x0b: v = (uint64_t)(int64_t)(int32_t)fixed(r, 4); break;
-	case 0x0c: v = fixed(r, 8); break;
-	default: r->bad = 1; return 0;
+	case 0x00:
+		v = fixed(r, 8);
+		break; /* absptr */
+	case 0x01:
+		v = uleb(r);
+		break; /* uleb128 */
+	case 0x02:
+		v = fixed(r, 2);
+		break; /* udata2 */
+	case 0x03:
+		v = fixed(r, 4);
+		break; /* udata4 */
+	case 0x04:
+		v = fixed(r, 8);
+		break; /* udata8 */
+	case 0x09:
+		v = (uint64_t)sleb(r);
+		break; /* sleb128 */
+	case 0x0a:
+		v = (uint64_t)(int64_t)(int16_t)fixed(r, 2);
+		break;
+	case 0x0b:
+		v = (uint64_t)(int64_t)(int32_t)fixed(r, 4);
+		break;
+	case 0x0c:
+		v = fixed(r, 8);
+		break;
+	default:
+		r->bad = 1;
+		return 0;
 	}
 	switch (enc & 0x70) {
-	case 0x00: break;
-	case 0x10: v += here; break;      /* pcrel */
-	case 0x30: v += data_base; break; /* datarel */
-	default: r->bad = 1; return 0;
+	case 0x00:
+		break;
+	case 0x10:
+		v += here;
+		break; /* pcrel */
+	case 0x30:
+		v += data_base;
+		break; /* datarel */
+	default:
+		r->bad = 1;
+		return 0;
 	}
 	if (enc & 0x80) /* indirect */
 		r->bad = 1;
@@ -243,7 +270,7 @@ struct row {
 /* Runs call-frame instructions until the location passes pc. Returns 0,
    or -1 on an instruction outside the common rules. */
 static int run_cfa(struct reader *r, uintptr_t loc, uintptr_t pc, uint64_t code_align, int64_t data_align,
-		   uint8_t fde_enc, struct row *row, const struct row *initial)
+                   uint8_t fde_enc, struct row *row, const struct row *initial)
 {
 	struct row stack[8];
 	int depth = 0;
@@ -272,11 +299,28 @@ static int run_cfa(struct reader *r, uintptr_t loc, uintptr_t pc, uint64_t code_
 			continue;
 		}
 		switch (op) {
-		case 0x00: break; /* nop */
-		case 0x01: loc = encoded(r, fde_enc, 0); if (loc > pc) return 0; break;
-		case 0x02: loc += fixed(r, 1) * code_align; if (loc > pc) return 0; break;
-		case 0x03: loc += fixed(r, 2) * code_align; if (loc > pc) return 0; break;
-		case 0x04: loc += fixed(r, 4) * code_align; if (loc > pc) return 0; break;
+		case 0x00:
+			break; /* nop */
+		case 0x01:
+			loc = encoded(r, fde_enc, 0);
+			if (loc > pc)
+				return 0;
+			break;
+		case 0x02:
+			loc += fixed(r, 1) * code_align;
+			if (loc > pc)
+				return 0;
+			break;
+		case 0x03:
+			loc += fixed(r, 2) * code_align;
+			if (loc > pc)
+				return 0;
+			break;
+		case 0x04:
+			loc += fixed(r, 4) * code_align;
+			if (loc > pc)
+				return 0;
+			break;
 		case 0x05: /* offset_extended */
 		case 0x11: /* offset_extended_sf */
 			reg = uleb(r);
@@ -370,7 +414,7 @@ static int find_rule(const struct object *ob, uintptr_t pc, struct rule *out)
 {
 	struct reader r = {ob->hdr, ob->hdr_end, 0};
 	uint8_t version = (uint8_t)fixed(&r, 1), ptr_enc = (uint8_t)fixed(&r, 1), count_enc = (uint8_t)fixed(&r, 1),
-		table_enc = (uint8_t)fixed(&r, 1);
+	        table_enc = (uint8_t)fixed(&r, 1);
 	if (r.bad || version != 1 || table_enc != 0x3b) /* datarel | sdata4 */
 		return -1;
 	uintptr_t hdr = (uintptr_t)ob->hdr;
@@ -463,12 +507,12 @@ static int find_rule(const struct object *ob, uintptr_t pc, struct rule *out)
 	if (row.ra_how == 0) /* a return address with no rule: not the common case */
 		return -1;
 	*out = (struct rule){.pc = pc,
-			     .cfa_off = (int32_t)row.cfa_off,
-			     .ra_off = (int32_t)row.ra_off,
-			     .rbp_off = (int32_t)row.rbp_off,
-			     .cfa_rbp = row.cfa_reg == REG_RBP,
-			     .rbp_saved = row.rbp_how == 1,
-			     .end = row.ra_how == 2};
+	                     .cfa_off = (int32_t)row.cfa_off,
+	                     .ra_off = (int32_t)row.ra_off,
+	                     .rbp_off = (int32_t)row.rbp_off,
+	                     .cfa_rbp = row.cfa_reg == REG_RBP,
+	                     .rbp_saved = row.rbp_how == 1,
+	                     .end = row.ra_how == 2};
 	return 0;
 }
 
@@ -537,7 +581,8 @@ static int still_there(const struct cache *c, int j)
 {
 	for (int k = j; k < c->walk_n; k++) {
 		const struct step *st = &c->walk[k];
-		if (*(const uintptr_t *)st->ra_at != st->ra || (st->bp_at && *(const uintptr_t *)st->bp_at != st->bp_val))
+		if (*(const uintptr_t *)st->ra_at != st->ra ||
+		    (st->bp_at && *(const uintptr_t *)st->bp_at != st->bp_val))
 			return 0;
 	}
 	return 1;

@@ -185,7 +185,8 @@ static void install_fatal_handlers(void)
 		struct sigaction old;
 		if (sigaction(fatal_signals[i], NULL, &old) || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
 			continue;
-		struct sigaction sa = {.sa_sigaction = on_fatal_signal, .sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER};
+		struct sigaction sa = {.sa_sigaction = on_fatal_signal,
+		                       .sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER};
 		sigemptyset(&sa.sa_mask);
 		sigaction(fatal_signals[i], &sa, NULL);
 	}
@@ -262,7 +263,7 @@ static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread 
 	if (MP_LIKELY(t)) {
 		if (p)
 			mp_record_alloc(t, kind, p, size,
-					mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
+			                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
 		mp_thread_leave(t);
 	} else if (p && mp_thread_busy()) {
 		mp_note_internal(p); /* from inside a hook: the profiler's own */
@@ -323,7 +324,7 @@ MP_EXPORT void *calloc(size_t n, size_t size)
 }
 
 static void *do_realloc(void *ptr, size_t size, int kind, void *(*fn)(void *, size_t, size_t, int), size_t nmemb,
-			int flags)
+                        int flags)
 {
 	struct mp_thread *t = hook_begin();
 	if (t && ptr)
@@ -331,9 +332,8 @@ static void *do_realloc(void *ptr, size_t size, int kind, void *(*fn)(void *, si
 	void *p = fn(ptr, size, nmemb, flags);
 	if (t) {
 		if (p)
-			mp_record_alloc(t, kind, p,
-					kind == MP_KIND_REALLOCARRAY ? size * nmemb : size,
-					mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
+			mp_record_alloc(t, kind, p, kind == MP_KIND_REALLOCARRAY ? size * nmemb : size,
+			                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
 		else if (ptr && (size || kind == MP_KIND_RALLOCX))
 			mp_record_revive(t, ptr); /* failed: the old block stays */
 		mp_thread_leave(t);
@@ -390,17 +390,17 @@ MP_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	return r;
 }
 
-#define MP_SIMPLE_HOOK(name, kind, params, args, size_expr)                                                   \
-	MP_EXPORT void *name params                                                                         \
-	{                                                                                                    \
-		if (MP_UNLIKELY(!mp_real.name))                                                                 \
-			resolve_real();                                                                          \
-		if (MP_UNLIKELY(!mp_real.name)) {                                                               \
-			errno = ENOMEM;                                                                          \
-			return NULL;                                                                             \
-		}                                                                                            \
-		struct mp_thread *t = hook_begin();                                                             \
-		return hook_alloc(mp_real.name args, kind, size_expr, t);                                      \
+#define MP_SIMPLE_HOOK(name, kind, params, args, size_expr) \
+	MP_EXPORT void *name params \
+	{ \
+		if (MP_UNLIKELY(!mp_real.name)) \
+			resolve_real(); \
+		if (MP_UNLIKELY(!mp_real.name)) { \
+			errno = ENOMEM; \
+			return NULL; \
+		} \
+		struct mp_thread *t = hook_begin(); \
+		return hook_alloc(mp_real.name args, kind, size_expr, t); \
 	}
 
 MP_SIMPLE_HOOK(aligned_alloc, MP_KIND_ALIGNED_ALLOC, (size_t align, size_t size), (align, size), size)
@@ -506,9 +506,9 @@ static int wrap_main(int argc, char **argv, char **envp)
 }
 
 MP_EXPORT int __libc_start_main(mp_main_fn main_fn, int argc, char **argv, void (*init)(void), void (*fini)(void),
-				void (*rtld_fini)(void), void *stack_end);
+                                void (*rtld_fini)(void), void *stack_end);
 MP_EXPORT int __libc_start_main(mp_main_fn main_fn, int argc, char **argv, void (*init)(void), void (*fini)(void),
-				void (*rtld_fini)(void), void *stack_end)
+                                void (*rtld_fini)(void), void *stack_end)
 {
 	int (*real)(mp_main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
 	*(void **)&real = dlsym(RTLD_NEXT, "__libc_start_main");
@@ -564,9 +564,9 @@ static void report_child(pid_t pid, int status)
 }
 
 /* Declares `real`, the next definition of fn, looked up on first use. */
-#define MP_RESOLVE_ONCE(fn)                                                                                    \
-	static __typeof__(&fn) real;                                                                        \
-	if (!real)                                                                                           \
+#define MP_RESOLVE_ONCE(fn) \
+	static __typeof__(&fn) real; \
+	if (!real) \
 	real = (__typeof__(&fn))dlsym(RTLD_NEXT, #fn)
 
 MP_EXPORT pid_t waitpid(pid_t pid, int *wstatus, int options)
@@ -670,14 +670,14 @@ static void before_exec(void)
 	mp_send(MP_MSG_EXEC, 0, NULL, 0);
 }
 
-#define MP_EXEC_HOOK(name, params, args)                                                                      \
-	MP_EXPORT int name params                                                                           \
-	{                                                                                                    \
-		static int(*real) params;                                                                    \
-		if (!real)                                                                                   \
-			*(void **)&real = dlsym(RTLD_NEXT, #name);                                           \
-		before_exec();                                                                               \
-		return real args;                                                                            \
+#define MP_EXEC_HOOK(name, params, args) \
+	MP_EXPORT int name params \
+	{ \
+		static int(*real) params; \
+		if (!real) \
+			*(void **)&real = dlsym(RTLD_NEXT, #name); \
+		before_exec(); \
+		return real args; \
 	}
 
 MP_EXEC_HOOK(execve, (const char *path, char *const argv[], char *const envp[]), (path, argv, envp))

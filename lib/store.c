@@ -21,7 +21,7 @@
 #include "wire.h"
 
 #define STORE_FORMAT 2
-#define STORE_FORMAT_NS 1 /* the first format: times in ns, usable - size */
+#define STORE_FORMAT_NS 1    /* the first format: times in ns, usable - size */
 #define STORE_TIME_UNIT 1000 /* ns per stored time unit */
 #define STORE_RAW 0
 #define STORE_ZSTD 1
@@ -30,8 +30,8 @@
 #define VARINT_MAX 10
 
 static const char *const kind_names[MP_KIND_COUNT] = {
-	"malloc",  "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
-	"memalign", "valloc", "pvalloc", "mallocx",      "rallocx",        "xallocx",
+        "malloc",   "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
+        "memalign", "valloc", "pvalloc", "mallocx",      "rallocx",        "xallocx",
 };
 
 const char *mp_kind_name(unsigned kind)
@@ -119,11 +119,11 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 
 	uint8_t *p = raw;
 	uint64_t prev = 0;
-#define DELTA_COLUMN(field)                                                                                      \
-	prev = 0;                                                                                                \
-	for (size_t i = 0; i < n; i++) {                                                                         \
-		p = mp_put_varint(p, mp_zigzag((int64_t)((uint64_t)sorted[i].field - prev)));                    \
-		prev = (uint64_t)sorted[i].field;                                                                \
+#define DELTA_COLUMN(field) \
+	prev = 0; \
+	for (size_t i = 0; i < n; i++) { \
+		p = mp_put_varint(p, mp_zigzag((int64_t)((uint64_t)sorted[i].field - prev))); \
+		prev = (uint64_t)sorted[i].field; \
 	}
 	DELTA_COLUMN(id)
 	DELTA_COLUMN(tid)
@@ -141,9 +141,9 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 #undef DELTA_COLUMN
 	for (size_t i = 0; i < n; i++)
 		p = mp_put_varint(p, sorted[i].free_ns < 0
-					     ? 0
-					     : 1 + mp_zigzag((int64_t)((uint64_t)sorted[i].free_ns / STORE_TIME_UNIT -
-								       sorted[i].alloc_ns)));
+		                             ? 0
+		                             : 1 + mp_zigzag((int64_t)((uint64_t)sorted[i].free_ns / STORE_TIME_UNIT -
+		                                                       sorted[i].alloc_ns)));
 	free(sorted);
 	size_t raw_len = (size_t)(p - raw);
 
@@ -223,11 +223,11 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	uint64_t v = 0, prev;
 	int bad = 0;
 #define NEXT() (v = next_varint(&q, qend, &bad))
-#define DELTA_COLUMN(field, type)                                                                                \
-	prev = 0;                                                                                                \
-	for (size_t i = 0; i < count && !bad; i++) {                                                             \
-		prev += (uint64_t)mp_unzigzag(NEXT());                                                           \
-		recs[i].field = (type)prev;                                                                      \
+#define DELTA_COLUMN(field, type) \
+	prev = 0; \
+	for (size_t i = 0; i < count && !bad; i++) { \
+		prev += (uint64_t)mp_unzigzag(NEXT()); \
+		recs[i].field = (type)prev; \
 	}
 	DELTA_COLUMN(id, uint64_t)
 	DELTA_COLUMN(tid, uint32_t)
@@ -241,7 +241,7 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		recs[i].size = NEXT();
 	for (size_t i = 0; i < count && !bad; i++)
 		recs[i].usable = (format == STORE_FORMAT ? usable_guess(recs[i].size) : recs[i].size) +
-				 (uint64_t)mp_unzigzag(NEXT());
+		                 (uint64_t)mp_unzigzag(NEXT());
 	DELTA_COLUMN(address, uint64_t)
 	DELTA_COLUMN(stack_id, uint64_t)
 	DELTA_COLUMN(alloc_ns, uint64_t)

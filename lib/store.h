@@ -11,11 +11,11 @@
 #define MP_STORE_CHUNK_RECORDS 8192
 
 struct mp_alloc_rec {
-	uint64_t id;       /* unique in the trace; allocation order within a process */
+	uint64_t id; /* unique in the trace; allocation order within a process */
 	uint32_t tid;
-	uint8_t kind;      /* enum mp_kind (lib/wire.h) */
-	uint64_t size;     /* requested bytes */
-	uint64_t usable;   /* malloc_usable_size */
+	uint8_t kind;    /* enum mp_kind (lib/wire.h) */
+	uint64_t size;   /* requested bytes */
+	uint64_t usable; /* malloc_usable_size */
 	uint64_t address;
 	uint64_t stack_id; /* stacks.id */
 	uint64_t alloc_ns; /* since trace start; stored to the microsecond */

@@ -226,7 +226,7 @@ struct mp_thread *mp_thread_enter(void)
 	for (;;) {
 		int expected = 0;
 		if (atomic_compare_exchange_weak_explicit(&t->busy, &expected, 1, memory_order_acquire,
-							  memory_order_relaxed))
+		                                          memory_order_relaxed))
 			return t;
 		if (expected == 1) /* reentered: a signal handler (our own work runs under tls_guard) */
 			return t->residual ? NULL : nested_enter();
@@ -494,7 +494,7 @@ void mp_thread_after_fork_child(void)
 		t = next;
 	}
 	atomic_store(&stream_counter, 0);
-	flusher_running = 0; /* the parent's flusher is not in the child */
+	flusher_running = 0;   /* the parent's flusher is not in the child */
 	tls_nested.buf = NULL; /* a new stream (and tid) when next needed */
 	atomic_store(&tls_nested.busy, 0);
 	if (self && self != MP_THREAD_DEAD) {

@@ -55,8 +55,8 @@ struct cursor {
 static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
 {
 	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id INTEGER, pid INTEGER, process_id INTEGER, tid INTEGER,"
-					  " kind TEXT, size INTEGER, usable_size INTEGER, address INTEGER,"
-					  " stack_id INTEGER, alloc_time_ns INTEGER, free_time_ns INTEGER)");
+	                                  " kind TEXT, size INTEGER, usable_size INTEGER, address INTEGER,"
+	                                  " stack_id INTEGER, alloc_time_ns INTEGER, free_time_ns INTEGER)");
 	if (rc != SQLITE_OK)
 		return rc;
 	struct vtab *v = sqlite3_malloc(sizeof(*v));
@@ -174,12 +174,13 @@ static int filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, i
 	struct cursor *c = (struct cursor *)base;
 	struct vtab *v = (struct vtab *)base->pVtab;
 	if (!c->chunks) {
-		int rc = sqlite3_prepare_v2(v->db,
-					    "SELECT c.id, c.process_id, coalesce(p.pid, -1), c.count, c.data"
-					    " FROM main.alloc_chunks c LEFT JOIN main.processes p ON p.id = c.process_id"
-					    " WHERE (?1 IS NULL OR c.process_id = ?1) AND (?2 IS NULL OR p.pid = ?2)"
-					    " ORDER BY c.id",
-					    -1, &c->chunks, NULL);
+		int rc =
+		        sqlite3_prepare_v2(v->db,
+		                           "SELECT c.id, c.process_id, coalesce(p.pid, -1), c.count, c.data"
+		                           " FROM main.alloc_chunks c LEFT JOIN main.processes p ON p.id = c.process_id"
+		                           " WHERE (?1 IS NULL OR c.process_id = ?1) AND (?2 IS NULL OR p.pid = ?2)"
+		                           " ORDER BY c.id",
+		                           -1, &c->chunks, NULL);
 		if (rc != SQLITE_OK)
 			return fail(c, rc, sqlite3_errmsg(v->db), 0);
 	}
@@ -268,19 +269,19 @@ static int rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *out)
 }
 
 static const sqlite3_module module = {
-	.iVersion = 0,
-	.xCreate = NULL, /* eponymous only: no CREATE VIRTUAL TABLE */
-	.xConnect = connect,
-	.xBestIndex = best_index,
-	.xDisconnect = disconnect,
-	.xDestroy = disconnect,
-	.xOpen = open_cursor,
-	.xClose = close_cursor,
-	.xFilter = filter,
-	.xNext = next,
-	.xEof = eof,
-	.xColumn = column,
-	.xRowid = rowid,
+        .iVersion = 0,
+        .xCreate = NULL, /* eponymous only: no CREATE VIRTUAL TABLE */
+        .xConnect = connect,
+        .xBestIndex = best_index,
+        .xDisconnect = disconnect,
+        .xDestroy = disconnect,
+        .xOpen = open_cursor,
+        .xClose = close_cursor,
+        .xFilter = filter,
+        .xNext = next,
+        .xEof = eof,
+        .xColumn = column,
+        .xRowid = rowid,
 };
 
 int mp_vtab_register(sqlite3 *db)

@@ -65,14 +65,14 @@ struct mp_module_rec {
 
 /* Event tags: low nibble the event, high nibble the allocation kind. */
 enum mp_event {
-	MP_EV_ALLOC = 1,  /* seq, time, ptr, size, slack, stack */
-	MP_EV_FREE = 2,   /* seq, time, ptr */
-	MP_EV_STACK = 3,  /* depth, ips (first absolute, then zigzag deltas) */
-	MP_EV_REVIVE = 4, /* seq, time, ptr: a realloc failed, its old block lives on */
+	MP_EV_ALLOC = 1,    /* seq, time, ptr, size, slack, stack */
+	MP_EV_FREE = 2,     /* seq, time, ptr */
+	MP_EV_STACK = 3,    /* depth, ips (first absolute, then zigzag deltas) */
+	MP_EV_REVIVE = 4,   /* seq, time, ptr: a realloc failed, its old block lives on */
 	MP_EV_INTERNAL = 5, /* seq, time, ptr: a block the program's allocator gave the profiler's
-			       own work (e.g. glibc's TLS for libunwind): its free is no leak's */
+	                       own work (e.g. glibc's TLS for libunwind): its free is no leak's */
 	MP_EV_MARK = 6,     /* seq, time, ptr (unchanged): the stream has no event before seq
-			       that was not sent already (from the flusher, for quiet threads) */
+	                       that was not sent already (from the flusher, for quiet threads) */
 	MP_EV_END = 7,      /* seq, time, ptr (unchanged): the stream ends (its thread exited) */
 };
 

@@ -51,7 +51,7 @@ static void enc_alloc(struct enc *e, uint64_t seq, uint64_t ptr, uint64_t size)
 }
 
 static void send(struct mp_collector *c, int type, uint32_t pid, uint64_t image, uint32_t stream, const void *payload,
-		 size_t len)
+                 size_t len)
 {
 	uint8_t msg[sizeof(struct mp_msg_hdr) + 4096];
 	struct mp_msg_hdr h = {MP_WIRE_MAGIC, (uint16_t)type, MP_WIRE_VERSION, pid, stream, image, (uint32_t)len, pid};
@@ -88,7 +88,7 @@ static char *query(sqlite3 *db, const char *sql)
 		for (int i = 0; i < sqlite3_column_count(st); i++) {
 			const char *v = (const char *)sqlite3_column_text(st, i);
 			len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s", i ? "," : (len ? " " : ""),
-						v ? v : "NULL");
+			                        v ? v : "NULL");
 		}
 	}
 	sqlite3_finalize(st);
@@ -159,16 +159,18 @@ static void test_finish(void)
 	   temporary: thread 2's 200 bytes, freed (by thread 1) before thread 2
 	   allocated again. */
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT allocations, frees, unmatched_frees, leaked_bytes, leaked_blocks,"
-					 " peak_bytes, temporary FROM processes WHERE id = 1"),
-			       "6,3,0,69,3,250,1");
+	                                 " peak_bytes, temporary FROM processes WHERE id = 1"),
+	                       "6,3,0,69,3,250,1");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT origin, parent_id, frees, unmatched_frees, leaked_bytes FROM processes"
-					 " WHERE id = 2"),
-			       "fork,1,1,0,0");
-	CU_ASSERT_STRING_EQUAL(query(db, "SELECT origin, ended_by, leaked_bytes FROM processes WHERE pid = 200 ORDER BY id"),
-			       "start,exec,0 exec,exit,6");
+	                                 " WHERE id = 2"),
+	                       "fork,1,1,0,0");
+	CU_ASSERT_STRING_EQUAL(
+	        query(db, "SELECT origin, ended_by, leaked_bytes FROM processes WHERE pid = 200 ORDER BY id"),
+	        "start,exec,0 exec,exit,6");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT exit_status FROM processes WHERE id = 4"), "4");
 	/* Site figures at the peak: 50 (thread 1) + 200 (thread 2). */
-	CU_ASSERT_STRING_EQUAL(query(db, "SELECT sum(peak_bytes), sum(bytes) FROM sites WHERE process_id = 1"), "250,376");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT sum(peak_bytes), sum(bytes) FROM sites WHERE process_id = 1"),
+	                       "250,376");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT count(*) FROM stacks"), "3");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT count(DISTINCT stack_id) FROM sites"), "3");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value FROM meta WHERE key = 'state'"), "complete");
@@ -210,15 +212,15 @@ static void test_killed(void)
 	uint32_t exited[2] = {1, 0};
 	send(&c, MP_MSG_EXIT, 500, 5000, 0, exited, sizeof(exited));
 	mp_collector_set_wait_status(&c, 501, 9); /* killed by SIGKILL */
-	usleep(60000); /* past the collector's TSC calibration */
+	usleep(60000);                            /* past the collector's TSC calibration */
 	CU_ASSERT(mp_trace_progress(&c) >= 0);
 	CU_ASSERT_EQUAL_FATAL(mp_finish(&c, out, &info, err, sizeof(err)), 0);
 	mp_collector_release(&c);
 	sqlite3 *db;
 	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT pid, allocations, frees, leaked_bytes, unmatched_frees, ended_by,"
-					 " coalesce(signal, exit_status) FROM processes ORDER BY pid"),
-			       "500,3,2,30,0,exit,0 501,2,1,10,0,signal,9");
+	                                 " coalesce(signal, exit_status) FROM processes ORDER BY pid"),
+	                       "500,3,2,30,0,exit,0 501,2,1,10,0,signal,9");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value FROM meta WHERE key = 'lost_events'"), "2");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value FROM meta WHERE key = 'state'"), "complete");
 	/* An existing trace is not replaced without force. */

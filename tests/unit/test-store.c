@@ -18,15 +18,15 @@ static void make_recs(struct mp_alloc_rec *r, size_t n, uint64_t first_id)
 	for (size_t i = 0; i < n; i++) {
 		size_t j = (i * 7919) % n; /* a permutation of the ids */
 		r[i] = (struct mp_alloc_rec){
-			.id = first_id + j,
-			.tid = 1000 + (uint32_t)(j % 3),
-			.kind = (uint8_t)(j % MP_KIND_COUNT),
-			.size = 16 + (j * 37) % 5000,
-			.usable = 24 + (j * 37) % 5000,
-			.address = 0x7f0000000000ull + (j * 4096) % 1048576,
-			.stack_id = 1 + j % 17,
-			.alloc_ns = 1000 * j,
-			.free_ns = j % 5 == 0 ? -1 : (int64_t)(1000 * j + 500 + j),
+		        .id = first_id + j,
+		        .tid = 1000 + (uint32_t)(j % 3),
+		        .kind = (uint8_t)(j % MP_KIND_COUNT),
+		        .size = 16 + (j * 37) % 5000,
+		        .usable = 24 + (j * 37) % 5000,
+		        .address = 0x7f0000000000ull + (j * 4096) % 1048576,
+		        .stack_id = 1 + j % 17,
+		        .alloc_ns = 1000 * j,
+		        .free_ns = j % 5 == 0 ? -1 : (int64_t)(1000 * j + 500 + j),
 		};
 	}
 }
@@ -68,9 +68,16 @@ static void test_roundtrip(void)
 
 	/* Extremes survive: huge values, a free before the allocation time. */
 	struct mp_alloc_rec x[2] = {
-		{.id = UINT64_MAX / 3, .tid = UINT32_MAX, .kind = MP_KIND_XALLOCX, .size = UINT64_MAX / 2,
-		 .usable = UINT64_MAX / 2 + 8, .address = UINT64_MAX - 15, .stack_id = 0, .alloc_ns = 5, .free_ns = 3},
-		{.id = 1, .size = 0, .usable = 0, .address = 0, .alloc_ns = UINT64_MAX / 4, .free_ns = -1},
+	        {.id = UINT64_MAX / 3,
+	         .tid = UINT32_MAX,
+	         .kind = MP_KIND_XALLOCX,
+	         .size = UINT64_MAX / 2,
+	         .usable = UINT64_MAX / 2 + 8,
+	         .address = UINT64_MAX - 15,
+	         .stack_id = 0,
+	         .alloc_ns = 5,
+	         .free_ns = 3},
+	        {.id = 1, .size = 0, .usable = 0, .address = 0, .alloc_ns = UINT64_MAX / 4, .free_ns = -1},
 	};
 	struct mp_alloc_rec y[2];
 	CU_ASSERT_EQUAL_FATAL(mp_store_encode(x, 2, &data, &len), 0);
@@ -139,18 +146,19 @@ static void test_vtab(void)
 	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, mp_schema_sql, NULL, NULL, NULL), SQLITE_OK);
 	CU_ASSERT_EQUAL_FATAL(mp_vtab_register(db), SQLITE_OK);
 	CU_ASSERT_EQUAL(sqlite3_exec(db,
-				     "INSERT INTO processes VALUES (1, 4242, 1, NULL, 'start', '[]', 0, 10, 'exit', 0,"
-				     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);"
-				     "INSERT INTO processes VALUES (2, 4343, 4242, 1, 'fork', '[]', 0, 10, 'exit', 0,"
-				     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);",
-				     NULL, NULL, NULL),
-		     SQLITE_OK);
+	                             "INSERT INTO processes VALUES (1, 4242, 1, NULL, 'start', '[]', 0, 10, 'exit', 0,"
+	                             " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);"
+	                             "INSERT INTO processes VALUES (2, 4343, 4242, 1, 'fork', '[]', 0, 10, 'exit', 0,"
+	                             " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);",
+	                             NULL, NULL, NULL),
+	                SQLITE_OK);
 	size_t n = 3000;
 	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
 	sqlite3_stmt *ins;
-	CU_ASSERT_EQUAL_FATAL(
-		sqlite3_prepare_v2(db, "INSERT INTO alloc_chunks(process_id, count, data) VALUES (?, ?, ?)", -1, &ins, NULL),
-		SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db,
+	                                         "INSERT INTO alloc_chunks(process_id, count, data) VALUES (?, ?, ?)",
+	                                         -1, &ins, NULL),
+	                      SQLITE_OK);
 	for (int chunk = 0; chunk < 3; chunk++) {
 		make_recs(in, n, 1 + (uint64_t)chunk * n);
 		void *data;
@@ -174,7 +182,7 @@ static void test_vtab(void)
 	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE pid = NULL"), 0);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE free_time_ns IS NULL"), 1800);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE kind = 'malloc'"),
-			one_int(db, "SELECT count(*) FROM allocations WHERE id % 12 = 1"));
+	                one_int(db, "SELECT count(*) FROM allocations WHERE id % 12 = 1"));
 	CU_ASSERT_EQUAL(one_int(db, "SELECT size FROM allocations WHERE id = 2"), 16 + 37);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT usable_size - size FROM allocations WHERE id = 2"), 8);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT tid FROM allocations WHERE id = 3"), 1002);
@@ -182,7 +190,7 @@ static void test_vtab(void)
 
 	/* A damaged chunk is an SQLITE_CORRUPT error naming the chunk. */
 	CU_ASSERT_EQUAL(sqlite3_exec(db, "UPDATE alloc_chunks SET data = X'0102030405' WHERE id = 2", NULL, NULL, NULL),
-			SQLITE_OK);
+	                SQLITE_OK);
 	sqlite3_stmt *st;
 	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(db, "SELECT sum(size) FROM allocations", -1, &st, NULL), SQLITE_OK);
 	CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_CORRUPT);
