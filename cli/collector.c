@@ -235,7 +235,6 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 		else
 			s->head = ch;
 		s->tail = ch;
-		c->queued_bytes += h.len;
 		return 0;
 	}
 	case MP_MSG_MODULES:

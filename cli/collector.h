@@ -72,7 +72,6 @@ struct mp_collector {
 	size_t nmodules;
 	uint64_t messages, bad_messages;
 	uint64_t cal_tsc, cal_mono; /* a (TSC, CLOCK_MONOTONIC) pair taken at start */
-	uint64_t queued_bytes;      /* in chunks not replayed yet */
 	struct mp_trace *trace;     /* set by mp_trace_start */
 	char errbuf[256];
 };

@@ -586,7 +586,6 @@ static int cursor_next(trace_t *f, struct mp_image *im, struct cursor *cur)
 		}
 		if (r == 0) {
 			if (cur->chunk) {
-				f->c->queued_bytes -= cur->chunk->len;
 				free(cur->chunk);
 				cur->chunk = NULL;
 			}

@@ -10,7 +10,7 @@
  * Times are kept in microseconds (STORE_TIME_UNIT): finer digits cost
  * more than half of a chunk and tell nothing a profile needs. Records
  * are sorted by id first, so that the deltas are small and repetitive
- * and zstd finds them. Format 1 (nanoseconds, usable - size) is still read.
+ * and zstd finds them.
  * Decoding trusts nothing: every length and varint is checked.
  */
 #include <stdlib.h>
@@ -21,7 +21,6 @@
 #include "wire.h"
 
 #define STORE_FORMAT 2
-#define STORE_FORMAT_NS 1    /* the first format: times in ns, usable - size */
 #define STORE_TIME_UNIT 1000 /* ns per stored time unit */
 #define STORE_RAW 0
 #define STORE_ZSTD 1
@@ -191,9 +190,8 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	uint64_t n, raw_len;
 	if (!data || len < 4)
 		return -1;
-	uint8_t format = *p++;
-	if ((format != STORE_FORMAT && format != STORE_FORMAT_NS) || mp_get_varint(&p, end, &n) || n != count ||
-	    mp_get_varint(&p, end, &raw_len) || raw_len > count * STORE_COLUMNS * VARINT_MAX || p >= end)
+	if (*p++ != STORE_FORMAT || mp_get_varint(&p, end, &n) || n != count || mp_get_varint(&p, end, &raw_len) ||
+	    raw_len > count * STORE_COLUMNS * VARINT_MAX || p >= end)
 		return -1;
 	uint8_t mode = *p++;
 	const uint8_t *raw;
@@ -240,16 +238,15 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	for (size_t i = 0; i < count && !bad; i++)
 		recs[i].size = NEXT();
 	for (size_t i = 0; i < count && !bad; i++)
-		recs[i].usable = (format == STORE_FORMAT ? usable_guess(recs[i].size) : recs[i].size) +
-		                 (uint64_t)mp_unzigzag(NEXT());
+		recs[i].usable = usable_guess(recs[i].size) + (uint64_t)mp_unzigzag(NEXT());
 	DELTA_COLUMN(address, uint64_t)
 	DELTA_COLUMN(stack_id, uint64_t)
 	DELTA_COLUMN(alloc_ns, uint64_t)
-	uint64_t unit = format == STORE_FORMAT ? STORE_TIME_UNIT : 1;
 	for (size_t i = 0; i < count && !bad; i++) {
 		NEXT();
-		recs[i].free_ns = v == 0 ? -1 : (int64_t)((recs[i].alloc_ns + (uint64_t)mp_unzigzag(v - 1)) * unit);
-		recs[i].alloc_ns *= unit;
+		recs[i].free_ns =
+		        v == 0 ? -1 : (int64_t)((recs[i].alloc_ns + (uint64_t)mp_unzigzag(v - 1)) * STORE_TIME_UNIT);
+		recs[i].alloc_ns *= STORE_TIME_UNIT;
 	}
 #undef DELTA_COLUMN
 #undef NEXT
