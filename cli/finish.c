@@ -274,6 +274,8 @@ struct mp_trace {
 	VEC(struct node) nodes; /* index 0 = root */
 	struct map node_map;
 	size_t frames_written, nodes_written;
+	struct mp_sym_worker *sym; /* resolving frames while the program runs */
+	size_t frames_queued;
 	struct snapshot *snapshots;
 	uint64_t last_checkpoint;
 	int64_t budget; /* events to replay before looking for messages again */
@@ -927,20 +929,20 @@ static void hex(char *out, const uint8_t *p, size_t n)
 	out[2 * n] = 0;
 }
 
-static char *inlined_json(const struct mp_sym_result *r)
+static char *inlined_json(const struct mp_sym_frame *inlined, int n)
 {
-	if (!r->n_inlined)
+	if (!n)
 		return NULL;
 	size_t cap = 256, len = 0;
-	for (int i = 0; i < r->n_inlined; i++)
-		cap += 64 + 6 * (strlen(r->inlined[i].function ? r->inlined[i].function : "") +
-		                 strlen(r->inlined[i].file ? r->inlined[i].file : ""));
+	for (int i = 0; i < n; i++)
+		cap += 64 + 6 * (strlen(inlined[i].function ? inlined[i].function : "") +
+		                 strlen(inlined[i].file ? inlined[i].file : ""));
 	char *buf = malloc(cap);
 	if (!buf)
 		return NULL;
 	buf[len++] = '[';
-	for (int i = 0; i < r->n_inlined && len != SIZE_MAX; i++) {
-		const struct mp_sym_frame *fr = &r->inlined[i];
+	for (int i = 0; i < n && len != SIZE_MAX; i++) {
+		const struct mp_sym_frame *fr = &inlined[i];
 		len += (size_t)snprintf(buf + len, cap - len, "%s{\"function\":", i ? "," : "");
 		len = fr->function ? mp_json_quote(buf, cap, len, fr->function)
 		                   : len + (size_t)snprintf(buf + len, cap - len, "null");
@@ -1106,35 +1108,51 @@ static int write_modules(trace_t *f)
 	return 0;
 }
 
+/* Hands the frames interned since the last call to the symbol worker. */
+static void queue_symbols(trace_t *f)
+{
+	if (f->frames_queued >= f->frames.n)
+		return;
+	if (!f->sym && !(f->sym = mp_sym_worker_new()))
+		return;
+	if (!f->frames_queued)
+		f->frames_queued = 1;
+	struct mp_collector *c = f->c;
+	for (; f->frames_queued < f->frames.n; f->frames_queued++) {
+		const struct frame *fr = &f->frames.v[f->frames_queued];
+		if (fr->module == NONE)
+			continue;
+		const struct mp_module *m = &c->modules[fr->module];
+		/* Return addresses: look up the call instruction before. */
+		if (mp_sym_worker_add(f->sym, f->frames_queued, fr->module, m->path, m->build_id, m->build_id_len,
+		                      fr->addr ? fr->addr - 1 : 0))
+			break;
+	}
+}
+
 /* Writes the stacks and frames not written yet; with symbols, every frame
    again with its function, file and line. */
 static int write_stacks(trace_t *f, int symbols)
 {
-	struct mp_collector *c = f->c;
 	if (write_modules(f))
 		return -1;
-	struct mp_symbolizer *sym = symbols ? mp_sym_new() : NULL;
-	if (symbols && !sym)
-		return terr(f, "out of memory");
+	if (symbols) {
+		queue_symbols(f);
+		if (!f->sym || f->frames_queued < f->frames.n)
+			return terr(f, "out of memory");
+		mp_sym_worker_wait(f->sym);
+	}
 	for (size_t i = symbols ? 1 : (f->frames_written ? f->frames_written : 1); i < f->frames.n; i++) {
 		const struct frame *fr = &f->frames.v[i];
-		struct mp_sym_result r;
-		memset(&r, 0, sizeof(r));
-		if (sym && fr->module != NONE) {
-			const struct mp_module *m = &c->modules[fr->module];
-			/* Return addresses: look up the call instruction before. */
-			mp_sym_resolve(sym, m->path, m->build_id, m->build_id_len, fr->addr ? fr->addr - 1 : 0, &r);
-		}
-		char *inl = inlined_json(&r);
+		const struct mp_sym_out *r = symbols ? mp_sym_worker_get(f->sym, i) : NULL;
+		char *inl = r ? inlined_json(r->inlined, r->n_inlined) : NULL;
 		int rc = mp_tracedb_frame(&f->w, (int64_t)i, fr->module == NONE ? 0 : (int64_t)fr->module + 1,
-		                          (int64_t)fr->addr, r.frame.function, r.frame.file, r.frame.line, inl);
+		                          (int64_t)fr->addr, r ? r->function : NULL, r ? r->file : NULL,
+		                          r ? r->line : 0, inl);
 		free(inl);
-		if (rc) {
-			mp_sym_free(sym);
+		if (rc)
 			return terr(f, f->w.err);
-		}
 	}
-	mp_sym_free(sym);
 	f->frames_written = f->frames.n;
 	for (size_t i = f->nodes_written ? f->nodes_written : 1; i < f->nodes.n; i++)
 		if (mp_tracedb_stack(&f->w, (int64_t)i, f->nodes.v[i].parent, f->nodes.v[i].frame))
@@ -1329,6 +1347,8 @@ static int progress(trace_t *f, int final)
 			}
 		}
 	}
+	if (!final && !f->failed)
+		queue_symbols(f);
 	if (!final && !f->failed && mp_collector_now() >= f->last_checkpoint + CHECKPOINT_EVERY_NS)
 		checkpoint(f);
 	return f->failed ? -1 : f->more;
@@ -1365,6 +1385,7 @@ static void trace_free(trace_t *f)
 			free(*a);
 	free(f->command);
 	free(f->output);
+	mp_sym_worker_free(f->sym);
 	free(f->frames.v);
 	free(f->nodes.v);
 	map_free(&f->frame_map);

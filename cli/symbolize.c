@@ -10,6 +10,8 @@
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,4 +299,237 @@ int mp_sym_resolve(struct mp_symbolizer *s, const char *path, const uint8_t *bui
 	r->frame.file = file;
 	r->frame.line = line;
 	return 0;
+}
+
+/* --- the worker ------------------------------------------------------------- */
+
+struct sym_item {
+	size_t idx, module;
+	uint64_t addr;
+};
+
+struct sym_module {
+	char *path;
+	uint8_t build_id[20];
+	size_t bid_len;
+};
+
+/* The queue and the module table are shared under mu; the results and the
+   symbolizer belong to whoever resolves (the thread, or the caller of
+   mp_sym_worker_wait when there is no thread), and are read once the
+   queue is empty and nobody resolves. */
+struct mp_sym_worker {
+	pthread_mutex_t mu;
+	pthread_cond_t work, idle;
+	pthread_t thread;
+	int have_thread, busy, stop;
+	struct sym_item *queue;
+	size_t nqueue, capqueue;
+	struct sym_module **modules;
+	size_t nmodules;
+	struct mp_symbolizer *sym;
+	struct mp_sym_out *out;
+	size_t nout;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void out_clear(struct mp_sym_out *o)
+{
+	free(o->function);
+	free(o->file);
+	for (int i = 0; i < o->n_inlined; i++) {
+		free((char *)o->inlined[i].function);
+		free((char *)o->inlined[i].file);
+	}
+	free(o->inlined);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Resolves one item into w->out (left unknown when out of memory). */
+static void resolve_item(struct mp_sym_worker *w, const struct sym_item *it)
+{
+	if (it->idx >= w->nout) {
+		size_t n = w->nout ? w->nout : 1024;
+		while (n <= it->idx)
+			n *= 2;
+		struct mp_sym_out *o = realloc(w->out, n * sizeof(*o));
+		if (!o)
+			return;
+		memset(o + w->nout, 0, (n - w->nout) * sizeof(*o));
+		w->out = o;
+		w->nout = n;
+	}
+	pthread_mutex_lock(&w->mu);
+	const struct sym_module *m = it->module < w->nmodules ? w->modules[it->module] : NULL;
+	pthread_mutex_unlock(&w->mu);
+	struct mp_sym_out *o = &w->out[it->idx];
+	out_clear(o);
+	struct mp_sym_result r;
+	if (!m || !w->sym || mp_sym_resolve(w->sym, m->path, m->build_id, m->bid_len, it->addr, &r))
+		return;
+	o->function = dup_or_null(r.frame.function);
+	o->file = dup_or_null(r.frame.file);
+	o->line = r.frame.line;
+	if (r.n_inlined && (o->inlined = calloc((size_t)r.n_inlined, sizeof(*o->inlined)))) {
+		o->n_inlined = r.n_inlined;
+		for (int i = 0; i < r.n_inlined; i++) {
+			o->inlined[i].function = dup_or_null(r.inlined[i].function);
+			o->inlined[i].file = dup_or_null(r.inlined[i].file);
+			o->inlined[i].line = r.inlined[i].line;
+		}
+	}
+}
+
+/* Resolves queued items until the queue is empty (and, on the thread,
+   until told to stop). Called with mu held; returns with it held. */
+static void drain(struct mp_sym_worker *w, int forever)
+{
+	for (;;) {
+		while (forever && !w->nqueue && !w->stop)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (!w->nqueue)
+			return;
+		struct sym_item *batch = w->queue;
+		size_t n = w->nqueue;
+		w->queue = NULL;
+		w->nqueue = w->capqueue = 0;
+		w->busy = 1;
+		pthread_mutex_unlock(&w->mu);
+		for (size_t i = 0; i < n; i++)
+			resolve_item(w, &batch[i]);
+		free(batch);
+		pthread_mutex_lock(&w->mu);
+		w->busy = 0;
+		if (!w->nqueue)
+			pthread_cond_broadcast(&w->idle);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct mp_sym_worker *w = arg;
+	pthread_mutex_lock(&w->mu);
+	drain(w, 1);
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct mp_sym_worker *mp_sym_worker_new(void)
+{
+	struct mp_sym_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->sym = mp_sym_new();
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	/* The thread must not take the collector's signals. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	w->have_thread = pthread_create(&w->thread, NULL, worker_main, w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return w;
+}
+
+void mp_sym_worker_free(struct mp_sym_worker *w)
+{
+	if (!w)
+		return;
+	if (w->have_thread) {
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		w->nqueue = 0; /* what is left is not wanted any more */
+		pthread_cond_signal(&w->work);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+	}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->idle);
+	free(w->queue);
+	for (size_t i = 0; i < w->nmodules; i++) {
+		if (w->modules[i])
+			free(w->modules[i]->path);
+		free(w->modules[i]);
+	}
+	free(w->modules);
+	for (size_t i = 0; i < w->nout; i++)
+		out_clear(&w->out[i]);
+	free(w->out);
+	mp_sym_free(w->sym);
+	free(w);
+}
+
+/* Registers module under mu. Returns 0, or -1 when out of memory. */
+static int module_note(struct mp_sym_worker *w, size_t module, const char *path, const uint8_t *build_id,
+                       size_t bid_len)
+{
+	if (module < w->nmodules && w->modules[module])
+		return 0;
+	if (module >= w->nmodules) {
+		size_t n = w->nmodules ? w->nmodules : 64;
+		while (n <= module)
+			n *= 2;
+		struct sym_module **v = realloc(w->modules, n * sizeof(*v));
+		if (!v)
+			return -1;
+		memset(v + w->nmodules, 0, (n - w->nmodules) * sizeof(*v));
+		w->modules = v;
+		w->nmodules = n;
+	}
+	struct sym_module *m = calloc(1, sizeof(*m));
+	if (!m || !(m->path = strdup(path))) {
+		free(m);
+		return -1;
+	}
+	m->bid_len = bid_len < sizeof(m->build_id) ? bid_len : sizeof(m->build_id);
+	memcpy(m->build_id, build_id, m->bid_len);
+	w->modules[module] = m;
+	return 0;
+}
+
+int mp_sym_worker_add(struct mp_sym_worker *w, size_t idx, size_t module, const char *path, const uint8_t *build_id,
+                      size_t bid_len, uint64_t addr)
+{
+	int rc = -1;
+	pthread_mutex_lock(&w->mu);
+	if (module_note(w, module, path, build_id, bid_len) == 0) {
+		if (w->nqueue == w->capqueue) {
+			size_t n = w->capqueue ? 2 * w->capqueue : 256;
+			struct sym_item *q = realloc(w->queue, n * sizeof(*q));
+			if (q) {
+				w->queue = q;
+				w->capqueue = n;
+			}
+		}
+		if (w->nqueue < w->capqueue) {
+			w->queue[w->nqueue++] = (struct sym_item){idx, module, addr};
+			if (w->nqueue == 1)
+				pthread_cond_signal(&w->work);
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+void mp_sym_worker_wait(struct mp_sym_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->have_thread)
+		while (w->nqueue || w->busy)
+			pthread_cond_wait(&w->idle, &w->mu);
+	else
+		drain(w, 0);
+	pthread_mutex_unlock(&w->mu);
+}
+
+const struct mp_sym_out *mp_sym_worker_get(const struct mp_sym_worker *w, size_t idx)
+{
+	return idx < w->nout ? &w->out[idx] : NULL;
 }

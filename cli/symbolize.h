@@ -47,4 +47,33 @@ int mp_sym_resolve(struct mp_symbolizer *s, const char *path, const uint8_t *bui
    demangled (then use name as it is). */
 char *mp_sym_demangle(const char *name);
 
+/* --- resolving in the background ------------------------------------------ */
+
+/* A resolved address whose strings belong to the worker. */
+struct mp_sym_out {
+	char *function, *file;
+	int line;
+	int n_inlined;
+	struct mp_sym_frame *inlined; /* innermost first */
+};
+
+struct mp_sym_worker;
+
+/* A worker resolving queued addresses on a thread of its own while the
+   trace is recorded, so that little is left when the program ends (free
+   with mp_sym_worker_free). NULL when out of memory. When no thread can be
+   started, mp_sym_worker_wait resolves the queue itself. */
+struct mp_sym_worker *mp_sym_worker_new(void);
+void mp_sym_worker_free(struct mp_sym_worker *w);
+/* Queues item idx: addr in the object module (the caller's index of
+   path and build_id, which stay the same for that index). Returns 0, or -1
+   when out of memory. */
+int mp_sym_worker_add(struct mp_sym_worker *w, size_t idx, size_t module, const char *path, const uint8_t *build_id,
+                      size_t bid_len, uint64_t addr);
+/* Waits until every queued item is resolved. */
+void mp_sym_worker_wait(struct mp_sym_worker *w);
+/* Item idx as resolved, or NULL when it was never queued or could not be
+   stored. Valid after mp_sym_worker_wait, until the next add. */
+const struct mp_sym_out *mp_sym_worker_get(const struct mp_sym_worker *w, size_t idx);
+
 #endif
