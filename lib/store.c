@@ -44,9 +44,11 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Copies recs into out in id order: a two-pass radix sort on the id's
-   offset from the smallest (a chunk's ids are close together), qsort when
-   they span more than 32 bits. Returns 0, or -1 when out of memory. */
+/* Copies recs into out in id order. A chunk's ids are unique and mostly
+   close together: when they span at most 8 times their number, each goes
+   straight to its slot; otherwise a radix sort on the id's offset from the
+   smallest, in 11-bit digits (qsort when they span more than 32 bits).
+   Returns 0, or -1 when out of memory. */
 static int sort_by_id(const struct mp_alloc_rec *recs, size_t n, struct mp_alloc_rec *out)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
@@ -59,28 +61,45 @@ static int sort_by_id(const struct mp_alloc_rec *recs, size_t n, struct mp_alloc
 		qsort(out, n, sizeof(*out), by_id);
 		return 0;
 	}
-	uint32_t *idx = malloc(2 * n * sizeof(*idx));
-	size_t *count = malloc(65536 * sizeof(*count));
-	if (!idx || !count) {
-		free(idx);
-		free(count);
-		return -1;
+	uint64_t span = hi - lo + 1;
+	if (span <= 8 * (uint64_t)n) {
+		uint32_t *slot = calloc(span, sizeof(*slot));
+		if (!slot)
+			return -1;
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t *s = &slot[recs[i].id - lo];
+			k += *s != 0; /* a repeated id: sorted below instead */
+			*s = (uint32_t)i + 1;
+		}
+		if (!k) {
+			for (uint64_t j = 0; j < span; j++)
+				if (slot[j])
+					out[k++] = recs[slot[j] - 1];
+			free(slot);
+			return 0;
+		}
+		free(slot);
 	}
+	uint32_t *idx = malloc(2 * n * sizeof(*idx));
+	if (!idx)
+		return -1;
 	uint32_t *a = idx, *b = idx + n;
 	for (size_t i = 0; i < n; i++)
 		a[i] = (uint32_t)i;
-	for (int shift = 0; shift < 32; shift += 16) {
-		memset(count, 0, 65536 * sizeof(*count));
+	size_t count[2048];
+	for (int shift = 0; shift < 32 && (span - 1) >> shift; shift += 11) {
+		memset(count, 0, sizeof(count));
 		for (size_t i = 0; i < n; i++)
-			count[((recs[a[i]].id - lo) >> shift) & 0xffff]++;
+			count[((recs[a[i]].id - lo) >> shift) & 2047]++;
 		size_t sum = 0;
-		for (size_t k = 0; k < 65536; k++) {
+		for (size_t k = 0; k < 2048; k++) {
 			size_t c = count[k];
 			count[k] = sum;
 			sum += c;
 		}
 		for (size_t i = 0; i < n; i++)
-			b[count[((recs[a[i]].id - lo) >> shift) & 0xffff]++] = a[i];
+			b[count[((recs[a[i]].id - lo) >> shift) & 2047]++] = a[i];
 		uint32_t *t = a;
 		a = b;
 		b = t;
@@ -88,7 +107,6 @@ static int sort_by_id(const struct mp_alloc_rec *recs, size_t n, struct mp_alloc
 	for (size_t i = 0; i < n; i++)
 		out[i] = recs[a[i]];
 	free(idx);
-	free(count);
 	return 0;
 }
 

@@ -89,6 +89,40 @@ static void test_roundtrip(void)
 	free(out);
 }
 
+/* Records come in free order; chunks keep them in id order, whatever the
+   spread of the ids: close together, far apart, beyond 32 bits apart. */
+static void test_id_order(void)
+{
+	size_t n = 3000;
+	static const uint64_t stride[] = {1, 3, 1000, 5000000000ull};
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in)), *out = calloc(n, sizeof(*out));
+	for (size_t s = 0; s < sizeof(stride) / sizeof(stride[0]); s++) {
+		make_recs(in, n, 1);
+		uint64_t x = 88172645463325252ull;
+		for (size_t i = 0; i < n; i++)
+			in[i].id = 7 + in[i].id * stride[s];
+		for (size_t i = n - 1; i > 0; i--) { /* a fixed shuffle */
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t j = (size_t)(x % (i + 1));
+			struct mp_alloc_rec t = in[i];
+			in[i] = in[j];
+			in[j] = t;
+		}
+		void *data;
+		size_t len;
+		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+		CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
+		qsort(in, n, sizeof(*in), by_id);
+		size_t bad = 0;
+		for (size_t i = 0; i < n; i++)
+			bad += !same(&in[i], &out[i]);
+		CU_ASSERT_EQUAL(bad, 0);
+		free(data);
+	}
+	free(in);
+	free(out);
+}
+
 /* Damaged chunks: every truncation and many flipped bytes fail cleanly
    (or, for a flip zstd cannot see, decode to something) but never crash. */
 static void test_damage(void)
@@ -203,8 +237,8 @@ int mp_suite_store(void)
 {
 	CU_pSuite s = CU_add_suite("store", NULL, NULL);
 	if (!s || !CU_add_test(s, "encode and decode", test_roundtrip) ||
-	    !CU_add_test(s, "damaged chunks", test_damage) || !CU_add_test(s, "kind names", test_kind_names) ||
-	    !CU_add_test(s, "the allocations table", test_vtab))
+	    !CU_add_test(s, "records in id order", test_id_order) || !CU_add_test(s, "damaged chunks", test_damage) ||
+	    !CU_add_test(s, "kind names", test_kind_names) || !CU_add_test(s, "the allocations table", test_vtab))
 		return -1;
 	return 0;
 }
