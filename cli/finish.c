@@ -278,8 +278,9 @@ struct mp_trace {
 	size_t frames_queued;
 	struct snapshot *snapshots;
 	uint64_t last_checkpoint;
-	int64_t budget; /* events to replay before looking for messages again */
-	int more;       /* the budget ran out with work left */
+	size_t chunk_bytes; /* of allocation chunks written since then */
+	int64_t budget;     /* events to replay before looking for messages again */
+	int more;           /* the budget ran out with work left */
 	int failed;
 	char err[256];
 };
@@ -287,10 +288,13 @@ struct mp_trace {
 typedef struct mp_trace trace_t;
 
 #define CHECKPOINT_EVERY_NS 1000000000ull
+/* Or sooner, once this much chunk data waits in the WAL: copying it into
+   the file while the program runs leaves less to do when it ends. */
+#define CHECKPOINT_EVERY_BYTES (8u << 20)
+/* The TSC rate is measured over this much before the first replay. */
 #define CALIBRATE_NS 50000000ull
-#define REPLAY_BUDGET \
-	16384 /* events replayed between two looks at the socket */ /* TSC rate measured over this much before the \
-	                                                               first replay */
+/* Events replayed between two looks at the socket. */
+#define REPLAY_BUDGET 16384
 
 static int terr(trace_t *f, const char *msg)
 {
@@ -400,6 +404,7 @@ static int flush_recs(trace_t *f, struct mp_replay *r)
 		return terr(f, "out of memory");
 	int rc = mp_tracedb_chunk(&f->w, r->process_id, (int64_t)r->nrecs, data, len);
 	free(data);
+	f->chunk_bytes += len;
 	r->nrecs = 0;
 	return rc ? terr(f, f->w.err) : 0;
 }
@@ -1293,6 +1298,7 @@ static int checkpoint(trace_t *f)
 	if (mp_tracedb_checkpoint(&f->w))
 		return terr(f, f->w.err);
 	f->last_checkpoint = mp_collector_now();
+	f->chunk_bytes = 0;
 	return 0;
 }
 
@@ -1349,7 +1355,9 @@ static int progress(trace_t *f, int final)
 	}
 	if (!final && !f->failed)
 		queue_symbols(f);
-	if (!final && !f->failed && mp_collector_now() >= f->last_checkpoint + CHECKPOINT_EVERY_NS)
+	if (!final && !f->failed &&
+	    (mp_collector_now() >= f->last_checkpoint + CHECKPOINT_EVERY_NS ||
+	     f->chunk_bytes >= CHECKPOINT_EVERY_BYTES))
 		checkpoint(f);
 	return f->failed ? -1 : f->more;
 }

@@ -45,6 +45,12 @@ struct mp_thread {
 	uint64_t next_stack;
 	struct mp_stack_ent *tab;
 	size_t tab_mask, tab_used;
+	/* The last stack hashed, outermost frame first, with the two hash
+	   sums of its outermost k frames in sum1/sum2[k]: a stack that shares
+	   its outer frames with the last one hashes only the rest. NULL in
+	   the residual and nested states. */
+	uint64_t *last, *sum1, *sum2;
+	int last_depth;
 	struct mp_thread *next; /* all live states, under list_lock */
 };
 
@@ -133,13 +139,18 @@ static struct mp_thread *thread_create(void)
 	t->buf = mpje_malloc(MP_BUF_BYTES);
 	t->tab_mask = 4096 - 1;
 	t->tab = mpje_calloc(t->tab_mask + 1, sizeof(*t->tab));
-	if (!t->buf || !t->tab) {
+	t->last = mpje_malloc(3 * (MP_MAX_DEPTH_LIMIT + 2) * sizeof(uint64_t));
+	if (!t->buf || !t->tab || !t->last) {
 		mpje_free(t->buf);
 		mpje_free(t->tab);
+		mpje_free(t->last);
 		mpje_free(t);
 		return NULL;
 	}
 	t->end = t->buf + MP_BUF_BYTES;
+	t->sum1 = t->last + MP_MAX_DEPTH_LIMIT + 2;
+	t->sum2 = t->sum1 + MP_MAX_DEPTH_LIMIT + 2;
+	t->sum1[0] = t->sum2[0] = 0;
 	chunk_reset(t);
 	t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
 	t->tid = (uint32_t)syscall(SYS_gettid);
@@ -194,6 +205,7 @@ static void thread_destroy(struct mp_thread *t)
 	list_lock_drop();
 	mpje_free(t->buf);
 	mpje_free(t->tab);
+	mpje_free(t->last);
 	mpje_free(t);
 }
 
@@ -296,21 +308,33 @@ static inline uint64_t fmix(uint64_t h)
 }
 
 /* Returns the stream-local id of the stack, defining it in the buffer on
-   first use. A stack is known by two 128 bits of hash: sums of its frames
-   times per-position constants, whose multiplications do not wait on each
-   other (a chained hash costs a multiply's latency per frame). */
+   first use. A stack is known by two 64-bit hashes: sums of its frames
+   times constants of their position counted from the outermost frame,
+   whose multiplications do not wait on each other (a chained hash costs a
+   multiply's latency per frame), and which, for the outer frames it shares
+   with the thread's last stack, are that stack's. */
 static uint64_t stack_id(struct mp_thread *t, const uint64_t *ips, int depth)
 {
-	uint64_t h1 = (uint64_t)depth, h2 = 0x13198a2e03707344ull;
-	for (int i = 0; i < depth; i++) {
-		h1 += ips[i] * hash_k1[i];
-		h2 += ips[i] * hash_k2[i];
+	if (MP_UNLIKELY(t->residual))
+		goto define;
+	int pos = 0, lim = depth < t->last_depth ? depth : t->last_depth;
+	while (pos < lim && ips[depth - 1 - pos] == t->last[pos])
+		pos++;
+	uint64_t h1 = t->sum1[pos], h2 = t->sum2[pos];
+	for (; pos < depth; pos++) {
+		uint64_t ip = ips[depth - 1 - pos];
+		t->last[pos] = ip;
+		h1 += ip * hash_k1[pos];
+		h2 += ip * hash_k2[pos];
+		t->sum1[pos + 1] = h1;
+		t->sum2[pos + 1] = h2;
 	}
+	t->last_depth = depth;
+	h1 += (uint64_t)depth;
+	h2 += 0x13198a2e03707344ull;
 	h1 = fmix(h1);
 	h2 = fmix(h2 ^ (uint64_t)depth);
 	h1 |= 1;
-	if (MP_UNLIKELY(t->residual))
-		goto define;
 	size_t i = (size_t)h1 & t->tab_mask;
 	for (;;) {
 		struct mp_stack_ent *e = &t->tab[i];

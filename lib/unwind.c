@@ -82,10 +82,13 @@ void mp_unwind_thread_init(void)
 static int keep_theirs(const uint64_t *raw, int n, int want, uint64_t *ips, int max)
 {
 	int i = 0, depth = 0;
-	/* Our frames: the hooks at the top, wrap_main at the bottom. */
-	for (; i < n && depth < max; i++)
-		if (raw[i] < self_lo || raw[i] >= self_hi)
-			ips[depth++] = raw[i];
+	uint64_t self_size = self_hi - self_lo;
+	/* Our frames: the hooks at the top, wrap_main at the bottom. Each
+	   frame is stored, and kept by counting it: no branch to mispredict. */
+	for (; i < n && depth < max; i++) {
+		ips[depth] = raw[i];
+		depth += raw[i] - self_lo >= self_size;
+	}
 	if (i < n || n == want)
 		ips[depth++] = MP_IP_TRUNCATED;
 	return depth;
