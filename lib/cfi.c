@@ -29,7 +29,7 @@ struct rule {
 };
 
 #define CACHE_SLOTS 4096 /* per thread, direct-mapped with a short probe */
-#define WALK_MAX (MP_MAX_DEPTH_LIMIT + 32)
+#define WALK_MAX MP_UNWIND_BUF
 
 /* One frame of the last walk: the registers it started from, and the
    memory it read (the return address; RBP when saved there). */
@@ -41,13 +41,18 @@ struct step {
 
 struct cache {
 	struct rule slot[CACHE_SLOTS];
-	/* The thread's last walk: a new walk that reaches one of its frames
-	   with the same registers, and finds every word it read above still
-	   in place, would read the same words and compute the same frames,
-	   so it takes them from here. */
+	/* The thread's last walk, outermost frame first: a new walk that
+	   reaches one of its frames with the same registers, and finds every
+	   word it read below still in place, would read the same words and
+	   compute the same frames, so it takes them from here, where they
+	   already are. */
 	struct step walk[WALK_MAX];
-	int walk_n, walk_cut;        /* walk_cut: it stopped at its maximum depth */
-	struct step fresh[WALK_MAX]; /* the walk in progress */
+	int walk_n, walk_cut; /* walk_cut: it stopped at its maximum depth */
+	/* Where the last walk's frames were written, and how many of the
+	   frames below walk[k] were written (not ours): out_at[k]. */
+	const uint64_t *out;
+	int out_at[WALK_MAX + 1];
+	struct step fresh[WALK_MAX]; /* the walk in progress, innermost first */
 	int in_use;                  /* a signal handler's unwind finds it busy */
 	uintptr_t stack_lo, stack_hi;
 	unsigned generation; /* of the object table its rules came from */
@@ -576,10 +581,10 @@ int mp_cfi_thread_init(void)
 	return 0;
 }
 
-/* Whether the last walk's frames from j up are still what they were. */
+/* Whether the last walk's frames from j down are still what they were. */
 static int still_there(const struct cache *c, int j)
 {
-	for (int k = j; k < c->walk_n; k++) {
+	for (int k = j; k >= 0; k--) {
 		const struct step *st = &c->walk[k];
 		if (*(const uintptr_t *)st->ra_at != st->ra ||
 		    (st->bp_at && *(const uintptr_t *)st->bp_at != st->bp_val))
@@ -588,8 +593,44 @@ static int still_there(const struct cache *c, int j)
 	return 1;
 }
 
-__attribute__((noinline)) int mp_cfi_unwind(uint64_t *ips, int max)
+static uintptr_t skip_lo, skip_size; /* the caller's own code */
+
+void mp_cfi_skip(uintptr_t lo, uintptr_t hi)
 {
+	skip_lo = lo;
+	skip_size = hi - lo;
+}
+
+/* Writes the walk's frames (those outside skip) into out, outermost first,
+   from walk[from] on; out[0..c->out_at[from]) holds the ones below. At
+   most max frames, the innermost: when more, out[0] marks the cut and
+   everything is written again. Returns the depth. */
+static int write_out(struct cache *c, uint64_t *out, int max, int from, int *same)
+{
+	for (int k = from; k < c->walk_n; k++) {
+		uint64_t ra = c->walk[k].ra;
+		out[c->out_at[k]] = ra;
+		c->out_at[k + 1] = c->out_at[k] + (ra - skip_lo >= skip_size);
+	}
+	int n = c->out_at[c->walk_n];
+	c->out = out;
+	if (MP_LIKELY(n <= max && !c->walk_cut)) {
+		*same = c->out_at[from];
+		return n;
+	}
+	/* Cut: the innermost max frames above the mark. Positions move, so
+	   nothing is taken from the last output next time. */
+	c->out = NULL;
+	*same = 0;
+	int keep = n < max ? n : max;
+	memmove(out + 1, out + (n - keep), (size_t)keep * sizeof(*out));
+	out[0] = MP_IP_TRUNCATED;
+	return keep + 1;
+}
+
+__attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same)
+{
+	*same = 0;
 	struct cache *c = tls_cache;
 	if (!c)
 		return -1;
@@ -597,34 +638,30 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *ips, int max)
 	if (MP_UNLIKELY(c->generation != gen)) {
 		memset(c->slot, 0, sizeof(c->slot));
 		c->walk_n = 0;
+		c->out = NULL;
 		c->generation = gen;
 	}
-	if (max > WALK_MAX)
-		max = WALK_MAX;
+	int want = max + 16 < WALK_MAX ? max + 16 : WALK_MAX;
 	if (c->in_use)
 		return -1; /* a signal handler's allocation, inside our walk */
 	c->in_use = 1;
 	uintptr_t ip, sp, bp;
 	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
 	struct step *fresh = c->fresh;
-	int n = 0, j = 0;
-	for (int first = 1; n < max; first = 0) {
+	int n = 0, j = c->walk_n - 1, base = 0, cut = 0;
+	for (int first = 1;; first = 0) {
+		if (n == want) {
+			cut = 1;
+			break;
+		}
 		/* The last walk's frame at this stack height, if any. */
-		while (j < c->walk_n && c->walk[j].sp < sp)
-			j++;
-		if (j < c->walk_n && c->walk[j].sp == sp && c->walk[j].ip == ip && c->walk[j].bp == bp &&
-		    (!c->walk_cut || n + c->walk_n - j >= max) && still_there(c, j)) {
-			int keep = c->walk_n - j;
-			if (n + keep > max)
-				keep = max - n;
-			for (int k = 0; k < keep; k++)
-				ips[n + k] = c->walk[j + k].ra;
-			memmove(&c->walk[n], &c->walk[j], (size_t)keep * sizeof(c->walk[0]));
-			memcpy(c->walk, fresh, (size_t)n * sizeof(c->walk[0]));
-			c->walk_n = n + keep;
-			c->walk_cut = c->walk_n == max;
-			c->in_use = 0;
-			return c->walk_n;
+		while (j >= 0 && c->walk[j].sp < sp)
+			j--;
+		if (j >= 0 && c->walk[j].sp == sp && c->walk[j].ip == ip && c->walk[j].bp == bp &&
+		    (!c->walk_cut || n + j + 1 >= want) && still_there(c, j)) {
+			base = j + 1;
+			cut = c->walk_cut;
+			break;
 		}
 		const struct rule *r = rule_at(c, first ? ip : ip - 1);
 		if (!r)
@@ -653,15 +690,31 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *ips, int max)
 		ip = st->ra;
 		if (!ip)
 			break;
-		ips[n++] = ip;
+		n++;
 	}
-	memcpy(c->walk, fresh, (size_t)n * sizeof(c->walk[0]));
-	c->walk_n = n;
-	c->walk_cut = n == max;
+	int from = base;
+	if (MP_UNLIKELY(base + n > want)) {
+		/* Taken from a walk that was cut: drop what lies beyond the
+		   depth, at the bottom. */
+		int drop = base + n - want;
+		memmove(c->walk, c->walk + drop, (size_t)(base - drop) * sizeof(c->walk[0]));
+		base -= drop;
+		from = 0;
+		cut = 1;
+	}
+	if (c->out != out)
+		from = 0;
+	for (int i = 0; i < n; i++)
+		c->walk[base + i] = fresh[n - 1 - i];
+	c->walk_n = base + n;
+	c->walk_cut = cut;
+	c->out_at[0] = 0;
+	int depth = write_out(c, out, max, from, same);
 	c->in_use = 0;
-	return n;
+	return depth;
 fail:
 	c->walk_n = 0;
+	c->out = NULL;
 	c->in_use = 0;
 	return -1;
 }
@@ -682,8 +735,13 @@ int mp_cfi_thread_init(void)
 	return -1;
 }
 
-int mp_cfi_unwind(uint64_t *ips, int max)
+void mp_cfi_skip(uintptr_t lo, uintptr_t hi)
 {
+}
+
+int mp_cfi_unwind(uint64_t *out, int max, int *same)
+{
+	*same = 0;
 	return -1;
 }
 

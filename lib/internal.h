@@ -97,24 +97,35 @@ MP_HIDDEN void mp_flusher_start(void);
 MP_HIDDEN void mp_thread_flush_on_crash(void);
 MP_HIDDEN void mp_flusher_stop(void);
 
-/* Stack capture (lib/unwind.c). Fills ips (innermost first, starting at
-   the caller of the interposed function), returns the depth. */
+/* Stack capture (lib/unwind.c). Fills out with the return addresses of
+   the calling thread's stack, outermost first, without our own frames: at
+   most max of them, the innermost, with MP_IP_TRUNCATED in out[0] when
+   there were more. Returns the depth, and in *same how many of the
+   outermost entries were there already: the ones the last call with the
+   same out wrote, unchanged. */
+#define MP_UNWIND_BUF (MP_MAX_DEPTH_LIMIT + 32) /* entries of out, whatever max */
 MP_HIDDEN int mp_unwind_init(void);
-MP_HIDDEN int mp_unwind(uint64_t *ips, int max);
+MP_HIDDEN int mp_unwind(uint64_t *out, int max, int *same);
 /* Prepares the calling thread's unwinding (allocates: call it under the
    guard, when the thread's state is created). */
 MP_HIDDEN void mp_unwind_thread_init(void);
-/* With MEMPROF_UNWIND=check: one line on stderr, how often the fast
-   unwinder and libunwind disagreed. */
+/* With MEMPROF_UNWIND=check (mp_unwind_checking set): one line on stderr,
+   how often the fast unwinder and libunwind disagreed, or a stack's hash
+   taken from the last one differed from the whole computation
+   (mp_unwind_disagreed counts one). */
+MP_HIDDEN extern int mp_unwind_checking;
+MP_HIDDEN void mp_unwind_disagreed(void);
 MP_HIDDEN void mp_unwind_report(void);
 
-/* The fast unwinder (lib/cfi.c). mp_cfi_unwind fills ips with the return
-   addresses above its caller, outermost last, and returns their number, or
-   -1 when some frame is outside what it understands. */
+/* The fast unwinder (lib/cfi.c). mp_cfi_unwind does what mp_unwind says
+   for the frames above its caller, leaving out those in the code set by
+   mp_cfi_skip, or returns -1 when some frame is outside what it
+   understands. */
 MP_HIDDEN int mp_cfi_init(void);
+MP_HIDDEN void mp_cfi_skip(uintptr_t lo, uintptr_t hi);
 MP_HIDDEN void mp_cfi_objects_changed(void);
 MP_HIDDEN int mp_cfi_thread_init(void);
-MP_HIDDEN int mp_cfi_unwind(uint64_t *ips, int max);
+MP_HIDDEN int mp_cfi_unwind(uint64_t *out, int max, int *same);
 
 /* Connection to the collector (lib/transport.c). */
 MP_HIDDEN int mp_transport_init(void);

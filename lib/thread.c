@@ -45,12 +45,11 @@ struct mp_thread {
 	uint64_t next_stack;
 	struct mp_stack_ent *tab;
 	size_t tab_mask, tab_used;
-	/* The last stack hashed, outermost frame first, with the two hash
-	   sums of its outermost k frames in sum1/sum2[k]: a stack that shares
-	   its outer frames with the last one hashes only the rest. NULL in
-	   the residual and nested states. */
+	/* The last stack, outermost frame first (mp_unwind writes only what
+	   changed), with the two hash sums of its outermost k frames in
+	   sum1/sum2[k]: a stack that shares its outer frames with the last
+	   one hashes only the rest. NULL in the residual and nested states. */
 	uint64_t *last, *sum1, *sum2;
-	int last_depth;
 	struct mp_thread *next; /* all live states, under list_lock */
 };
 
@@ -139,7 +138,7 @@ static struct mp_thread *thread_create(void)
 	t->buf = mpje_malloc(MP_BUF_BYTES);
 	t->tab_mask = 4096 - 1;
 	t->tab = mpje_calloc(t->tab_mask + 1, sizeof(*t->tab));
-	t->last = mpje_malloc(3 * (MP_MAX_DEPTH_LIMIT + 2) * sizeof(uint64_t));
+	t->last = mpje_malloc(3 * MP_UNWIND_BUF * sizeof(uint64_t));
 	if (!t->buf || !t->tab || !t->last) {
 		mpje_free(t->buf);
 		mpje_free(t->tab);
@@ -148,8 +147,8 @@ static struct mp_thread *thread_create(void)
 		return NULL;
 	}
 	t->end = t->buf + MP_BUF_BYTES;
-	t->sum1 = t->last + MP_MAX_DEPTH_LIMIT + 2;
-	t->sum2 = t->sum1 + MP_MAX_DEPTH_LIMIT + 2;
+	t->sum1 = t->last + MP_UNWIND_BUF;
+	t->sum2 = t->sum1 + MP_UNWIND_BUF;
 	t->sum1[0] = t->sum2[0] = 0;
 	chunk_reset(t);
 	t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
@@ -307,29 +306,33 @@ static inline uint64_t fmix(uint64_t h)
 	return h ^ (h >> 33);
 }
 
-/* Returns the stream-local id of the stack, defining it in the buffer on
-   first use. A stack is known by two 64-bit hashes: sums of its frames
-   times constants of their position counted from the outermost frame,
-   whose multiplications do not wait on each other (a chained hash costs a
-   multiply's latency per frame), and which, for the outer frames it shares
-   with the thread's last stack, are that stack's. */
-static uint64_t stack_id(struct mp_thread *t, const uint64_t *ips, int depth)
+/* Returns the stream-local id of the stack ips (outermost first, the
+   first `same` frames unchanged since the last call), defining it in the
+   buffer on first use. A stack is known by two 64-bit hashes: sums of its
+   frames times constants of their position from the outermost frame, whose
+   multiplications do not wait on each other (a chained hash costs a
+   multiply's latency per frame), and which, for the frames unchanged, are
+   kept from the last call. */
+static uint64_t stack_id(struct mp_thread *t, const uint64_t *ips, int depth, int same)
 {
 	if (MP_UNLIKELY(t->residual))
 		goto define;
-	int pos = 0, lim = depth < t->last_depth ? depth : t->last_depth;
-	while (pos < lim && ips[depth - 1 - pos] == t->last[pos])
-		pos++;
-	uint64_t h1 = t->sum1[pos], h2 = t->sum2[pos];
-	for (; pos < depth; pos++) {
-		uint64_t ip = ips[depth - 1 - pos];
-		t->last[pos] = ip;
-		h1 += ip * hash_k1[pos];
-		h2 += ip * hash_k2[pos];
+	uint64_t h1 = t->sum1[same], h2 = t->sum2[same];
+	for (int pos = same; pos < depth; pos++) {
+		h1 += ips[pos] * hash_k1[pos];
+		h2 += ips[pos] * hash_k2[pos];
 		t->sum1[pos + 1] = h1;
 		t->sum2[pos + 1] = h2;
 	}
-	t->last_depth = depth;
+	if (MP_UNLIKELY(mp_unwind_checking)) {
+		uint64_t w1 = 0, w2 = 0;
+		for (int pos = 0; pos < depth; pos++) {
+			w1 += ips[pos] * hash_k1[pos];
+			w2 += ips[pos] * hash_k2[pos];
+		}
+		if (w1 != h1 || w2 != h2)
+			mp_unwind_disagreed();
+	}
 	h1 += (uint64_t)depth;
 	h2 += 0x13198a2e03707344ull;
 	h1 = fmix(h1);
@@ -369,7 +372,7 @@ define:
 	*p++ = MP_EV_STACK;
 	p = mp_put_varint(p, (uint64_t)depth);
 	uint64_t prev = 0;
-	for (int j = 0; j < depth; j++) {
+	for (int j = depth - 1; j >= 0; j--) { /* innermost first */
 		p = mp_put_varint(p, mp_zigzag((int64_t)(ips[j] - prev)));
 		prev = ips[j];
 	}
@@ -428,9 +431,11 @@ static inline void event_done(struct mp_thread *t)
 
 void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable)
 {
-	uint64_t ips[MP_MAX_DEPTH_LIMIT + 1];
-	int depth = mp_unwind(ips, mp_max_depth);
-	uint64_t sid = stack_id(t, ips, depth);
+	uint64_t local[MP_UNWIND_BUF];
+	uint64_t *ips = t->last ? t->last : local;
+	int same;
+	int depth = mp_unwind(ips, mp_max_depth, &same);
+	uint64_t sid = stack_id(t, ips, depth, same);
 	ensure_room(t, MP_EVENT_MAX);
 	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (kind << 4), ptr);
 	p = mp_put_varint(p, size);

@@ -24,7 +24,8 @@ typedef int (*unw_backtrace_fn)(void **, int);
 typedef int (*unw_set_caching_fn)(void *, int);
 
 static unw_backtrace_fn unw_bt;
-static int use_cfi, check_cfi;
+static int use_cfi;
+int mp_unwind_checking;
 static _Atomic unsigned long checked, disagreed;
 static uintptr_t self_lo, self_hi; /* our own code: frames to skip */
 
@@ -62,7 +63,8 @@ int mp_unwind_init(void)
 	}
 	const char *mode = getenv("MEMPROF_UNWIND");
 	use_cfi = !(mode && !strcmp(mode, "libunwind")) && mp_cfi_init() == 0;
-	check_cfi = use_cfi && mode && !strcmp(mode, "check");
+	mp_cfi_skip(self_lo, self_hi);
+	mp_unwind_checking = use_cfi && mode && !strcmp(mode, "check");
 	return 0;
 }
 
@@ -74,40 +76,48 @@ void mp_unwind_thread_init(void)
 		mp_cfi_thread_init();
 	/* libunwind's first use in a thread allocates its TLS from the
 	   program's heap: here, under the guard, not in a later fallback. */
-	uint64_t warm[8];
+	uint64_t warm[MP_UNWIND_BUF];
 	slow_unwind(warm, 8);
 }
 
-/* Keeps the frames outside our own code, marks a cut stack. */
-static int keep_theirs(const uint64_t *raw, int n, int want, uint64_t *ips, int max)
+/* Writes the frames outside our own code (the hooks at the top, wrap_main
+   at the bottom) outermost first, at most max of them, marking a cut. */
+static int keep_theirs(const uint64_t *raw, int n, int want, uint64_t *out, int max)
 {
-	int i = 0, depth = 0;
 	uint64_t self_size = self_hi - self_lo;
-	/* Our frames: the hooks at the top, wrap_main at the bottom. Each
-	   frame is stored, and kept by counting it: no branch to mispredict. */
+	uint64_t kept[MP_UNWIND_BUF];
+	int depth = 0, i = 0;
 	for (; i < n && depth < max; i++) {
-		ips[depth] = raw[i];
+		kept[depth] = raw[i];
 		depth += raw[i] - self_lo >= self_size;
 	}
+	int k = 0;
 	if (i < n || n == want)
-		ips[depth++] = MP_IP_TRUNCATED;
-	return depth;
+		out[k++] = MP_IP_TRUNCATED;
+	for (int d = depth - 1; d >= 0; d--)
+		out[k++] = kept[d];
+	return k;
 }
 
-static int slow_unwind(uint64_t *ips, int max)
+static int slow_unwind(uint64_t *out, int max)
 {
-	void *raw[MP_MAX_DEPTH_LIMIT + 16];
-	uint64_t r64[MP_MAX_DEPTH_LIMIT + 16];
-	int want = max + 16;
+	void *raw[MP_UNWIND_BUF];
+	uint64_t r64[MP_UNWIND_BUF];
+	int want = max + 16 < MP_UNWIND_BUF ? max + 16 : MP_UNWIND_BUF;
 	int n = unw_bt ? unw_bt(raw, want) : backtrace(raw, want);
 	for (int i = 0; i < n; i++)
 		r64[i] = (uint64_t)(uintptr_t)raw[i];
-	return keep_theirs(r64, n, want, ips, max);
+	return keep_theirs(r64, n, want, out, max);
+}
+
+void mp_unwind_disagreed(void)
+{
+	atomic_fetch_add(&disagreed, 1);
 }
 
 void mp_unwind_report(void)
 {
-	if (!check_cfi)
+	if (!mp_unwind_checking)
 		return;
 	char line[128];
 	unsigned long c = atomic_load(&checked), d = atomic_load(&disagreed);
@@ -116,23 +126,21 @@ void mp_unwind_report(void)
 	(void)w;
 }
 
-int mp_unwind(uint64_t *ips, int max)
+int mp_unwind(uint64_t *out, int max, int *same)
 {
+	*same = 0;
 	if (MP_LIKELY(use_cfi)) {
-		uint64_t raw[MP_MAX_DEPTH_LIMIT + 16];
-		int want = max + 16;
-		int n = mp_cfi_unwind(raw, want);
-		if (MP_LIKELY(n >= 0)) {
-			int depth = keep_theirs(raw, n, want, ips, max);
-			if (MP_UNLIKELY(check_cfi)) {
-				uint64_t other[MP_MAX_DEPTH_LIMIT + 1];
+		int depth = mp_cfi_unwind(out, max, same);
+		if (MP_LIKELY(depth >= 0)) {
+			if (MP_UNLIKELY(mp_unwind_checking)) {
+				uint64_t other[MP_UNWIND_BUF];
 				int m = slow_unwind(other, max);
 				atomic_fetch_add(&checked, 1);
-				if (m != depth || memcmp(other, ips, (size_t)depth * sizeof(*ips)))
+				if (m != depth || memcmp(other, out, (size_t)depth * sizeof(*out)))
 					atomic_fetch_add(&disagreed, 1);
 			}
 			return depth;
 		}
 	}
-	return slow_unwind(ips, max);
+	return slow_unwind(out, max);
 }
