@@ -271,10 +271,9 @@ int cmd_run(int argc, char **argv)
 	}
 	struct mp_collector col;
 	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
-	char err[512];
+	char err[512] = "";
 	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
-		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output,
-		        col.trace || errno ? err : strerror(errno));
+		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output, err[0] ? err : strerror(errno));
 		mp_collector_release(&col);
 		return MP_EXIT_TRACE;
 	}

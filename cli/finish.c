@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -1430,7 +1431,15 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 		trace_free(f);
 		return -1;
 	}
-	if (access(output, F_OK) == 0) {
+	struct stat sb;
+	if (lstat(output, &sb) == 0) {
+		/* --force replaces a file, never a device, a directory or
+		   what a symbolic link points to (-o /dev/null run as root). */
+		if (!S_ISREG(sb.st_mode)) {
+			snprintf(err, errlen, "'%s' exists and is not a regular file", output);
+			trace_free(f);
+			return -1;
+		}
 		if (!f->info.force) {
 			snprintf(err, errlen, "'%s' exists; use --force to replace it", output);
 			trace_free(f);

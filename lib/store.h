@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MP_STORE_CHUNK_RECORDS 8192
+#define MP_STORE_CHUNK_RECORDS 32768
 
 struct mp_alloc_rec {
 	uint64_t id; /* unique in the trace; allocation order within a process */

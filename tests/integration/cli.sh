@@ -24,6 +24,16 @@ check "existing -o refused" "$?" 2
 check_match "message names the file" "$(cat "$work/err")" "'$t' exists"
 "$MEMPROF" run -q -f -o "$t" "$FIXTURES/acceptance"
 check "--force replaces" "$?" 3
+# --force replaces files only: not a directory, nor through a symbolic
+# link (as root, -f -o /dev/null once deleted the device).
+mkdir "$work/adir"
+ln -s "$t" "$work/alink"
+for o in "$work/adir" "$work/alink"; do
+	"$MEMPROF" run -q -f -o "$o" "$FIXTURES/acceptance" 2>"$work/err"
+	check "--force refuses $(basename "$o")" "$?" 3
+	check_match "$(basename "$o"): the message" "$(cat "$work/err")" "'$o' exists and is not a regular file"
+done
+check "the link's target is intact" "$(sql "$t" 'SELECT allocations FROM processes')" 1025
 "$MEMPROF" top "$t" --by-count -n 2 >/dev/null
 check "options after the path" "$?" 0
 
