@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "check.h"
 #include "collector.h"
 #include "config.h"
 #include "finish.h"
 #include "output.h"
+#include "trace.h"
 #include "util.h"
 
 extern char **environ;
@@ -30,7 +32,8 @@ static volatile pid_t child_pid;
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet] [--] PROGRAM [ARGS...]\n"
+	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet]\n"
+	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
 	        "by default memprof.PROGRAM.PID.db, then prints a one-line summary to stderr.\n"
@@ -39,8 +42,14 @@ static void usage(FILE *out)
 	        "  -o, --output TRACE  where to write the trace\n"
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
-	        "  -q, --quiet         no summary line\n",
+	        "  -q, --quiet         no summary line\n"
+	        "  --check             then check the trace as 'memprof check' does (verdicts\n"
+	        "                      on stderr): exits with 1 when a limit fails, unless\n"
+	        "                      PROGRAM failed (then with PROGRAM's status)\n"
+	        "\n"
+	        "Check options (with --check):\n",
 	        MP_MAX_DEPTH_LIMIT);
+	fputs(mp_check_options_help, out);
 }
 
 /* Signals sent to memprof by another process go to the program; those
@@ -212,12 +221,24 @@ int cmd_run(int argc, char **argv)
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
+	        {"check", no_argument, NULL, 'C'},
+	        MP_CHECK_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
-	int force = 0, quiet = 0, max_depth = 128, c;
+	int force = 0, quiet = 0, max_depth = 128, c, check = 0;
+	static struct mp_check chk; /* static: its suppressions stay reachable on early returns */
+	mp_check_init(&chk);
 	while ((c = getopt_long(argc, argv, "+o:fqh", opts, NULL)) != -1) {
+		int crc = mp_check_option(&chk, "run", c, optarg);
+		if (crc > 0)
+			return crc;
+		if (crc == 0)
+			continue;
 		switch (c) {
+		case 'C':
+			check = 1;
+			break;
 		case 'o':
 			output = optarg;
 			break;
@@ -251,6 +272,18 @@ int cmd_run(int argc, char **argv)
 	if (optind >= argc) {
 		fprintf(stderr, "memprof: run needs a program to run; see 'memprof run --help'\n");
 		return MP_EXIT_USAGE;
+	}
+	if (chk.given && !check)
+		return mp_usage_error("run", "check options need --check");
+	if (check) {
+		int crc = mp_check_ready(&chk, "run");
+		sqlite3 *base;
+		if (!crc && chk.baseline && !(crc = mp_trace_open(chk.baseline, &base)))
+			mp_trace_close(base); /* a missing baseline fails before the run */
+		if (crc) {
+			mp_check_fini(&chk);
+			return crc;
+		}
 	}
 	char **prog = argv + optind;
 	char defout[PATH_MAX];
@@ -347,9 +380,16 @@ int cmd_run(int argc, char **argv)
 	else if (!quiet)
 		print_summary(output);
 
+	int check_rc = MP_EXIT_OK;
+	if (check && !failed)
+		check_rc = mp_check_trace(&chk, output, stderr);
+	mp_check_fini(&chk);
+
 	if (WIFSIGNALED(st.status))
 		return 128 + WTERMSIG(st.status);
-	if (WIFEXITED(st.status))
+	if (WIFEXITED(st.status) && (WEXITSTATUS(st.status) || !check))
 		return WEXITSTATUS(st.status);
+	if (check)
+		return failed ? MP_EXIT_TRACE : check_rc;
 	return failed ? MP_EXIT_TRACE : 0;
 }

@@ -19,6 +19,9 @@ static const struct cmd commands[] = {
         {"peak", cmd_peak, "the peak of live memory and what was live then"},
         {"leaks", cmd_leaks, "blocks never freed, grouped by stack"},
         {"sql", cmd_sql, "SQL over a trace, with one row per allocation"},
+        {"diff", cmd_diff, "compare two traces site by site, with --fail-if thresholds"},
+        {"check", cmd_check, "a CI gate: limits on peak, leaks, allocations, or growth"},
+        {"strip", cmd_strip, "a smaller copy of a trace: summaries only, anonymized paths"},
         {"__collect", cmd_collect, NULL},
 };
 

@@ -343,6 +343,12 @@ void mp_json_int(struct mp_json *j, int64_t v)
 	fprintf(j->out, "%" PRId64, v);
 }
 
+void mp_json_bool(struct mp_json *j, int v)
+{
+	separate(j);
+	fputs(v ? "true" : "false", j->out);
+}
+
 void mp_json_double(struct mp_json *j, double v)
 {
 	separate(j);

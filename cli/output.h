@@ -67,6 +67,8 @@ void mp_json_array_end(struct mp_json *j);
 /* The key of the next value in an object. */
 void mp_json_key(struct mp_json *j, const char *key);
 void mp_json_int(struct mp_json *j, int64_t v);
+/* true or false. */
+void mp_json_bool(struct mp_json *j, int v);
 /* A number, or null when v is not finite. */
 void mp_json_double(struct mp_json *j, double v);
 /* A string (null for NULL): escaped, invalid UTF-8 replaced by U+FFFD. */

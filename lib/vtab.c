@@ -169,11 +169,29 @@ static int next_chunk(struct cursor *c)
 	}
 }
 
+/* 1 when `memprof strip --keep-summaries-only` dropped the chunks. */
+static int stripped(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM main.meta WHERE key = 'allocations_stripped'", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return found;
+}
+
 static int filter(sqlite3_vtab_cursor *base, int idx_num, const char *idx_str, int argc, sqlite3_value **argv)
 {
 	struct cursor *c = (struct cursor *)base;
 	struct vtab *v = (struct vtab *)base->pVtab;
 	if (!c->chunks) {
+		if (stripped(v->db))
+			return fail(c, SQLITE_ERROR,
+			            "this trace has no allocations table: its allocations were stripped"
+			            " (memprof strip --keep-summaries-only)",
+			            0);
 		int rc =
 		        sqlite3_prepare_v2(v->db,
 		                           "SELECT c.id, c.process_id, coalesce(p.pid, -1), c.count, c.data"

@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char path[64];
+static char path[64], copy[80];
 
 static void run(int (*cmd)(int, char **), const char *name, const char *a1, const char *a2)
 {
@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!mkdtemp(dir))
 			abort();
 		snprintf(path, sizeof(path), "%s/t.db", dir);
+		snprintf(copy, sizeof(copy), "%s/copy.db", dir);
 	}
 	FILE *f = fopen(path, "wb");
 	if (!f)
@@ -46,6 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_leaks, "leaks", "--format", "csv");
 	char *sql[] = {"sql", path, "SELECT count(*), sum(size), max(free_time_ns) FROM allocations", NULL};
 	cmd_sql(3, sql);
+	char *diff[] = {"diff", "--format", "json", "--fail-if", "peak_bytes>+1%", path, path, NULL};
+	cmd_diff(7, diff);
+	char *check[] = {"check", "--max-leaked",   "0", "--max-peak", "1M", "--baseline",
+	                 path,    "--max-increase", "5", path,         NULL};
+	cmd_check(10, check);
+	char *strip[] = {"strip", "--keep-summaries-only", "--anonymize-paths", "-f", "-o", copy, path, NULL};
+	cmd_strip(7, strip);
 	fflush(stdout);
 	return 0;
 }

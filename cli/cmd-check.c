@@ -1,0 +1,64 @@
+/* memprof check: a CI gate on a trace's peak, leaks and allocations
+ * (cli/check.h does the work, shared with run --check). */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "builtin.h"
+#include "check.h"
+#include "util.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: memprof check [--max-peak SIZE] [--max-leaked SIZE] [--max-allocations N]\n"
+	      "                     [--baseline OLD.db --max-increase PCT] [--suppressions FILE]\n"
+	      "                     [--sites N] [--full-stacks] [--pid PID] TRACE\n"
+	      "\n"
+	      "Checks the trace against limits, for CI: one verdict line per limit\n"
+	      "('ok: ...' or 'FAIL: ...'), and under a failed one the sites behind it.\n"
+	      "Exits with 0 when every limit holds, 1 when one fails. The peak is the\n"
+	      "largest of any process; leaks and allocations are summed over processes.\n"
+	      "\n",
+	      out);
+	fputs(mp_check_options_help, out);
+	fputs("    --pid PID             only the process(es) with that pid (not in the baseline)\n"
+	      "    -h, --help            this help\n",
+	      out);
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option options[] = {
+	        MP_CHECK_LONG_OPTIONS,
+	        {"pid", required_argument, NULL, MP_OPT_PID},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct mp_query q;
+	mp_query_init(&q, "check", 0);
+	struct mp_check c;
+	mp_check_init(&c);
+	int opt, rc;
+	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS, options, NULL)) != -1) {
+		rc = mp_check_option(&c, q.cmd, opt, optarg);
+		if (rc < 0)
+			rc = mp_query_option(&q, opt, argv);
+		if (rc) {
+			mp_check_fini(&c);
+			return rc > 0 ? rc : MP_EXIT_USAGE;
+		}
+	}
+	if (q.help) {
+		usage(stdout);
+		mp_check_fini(&c);
+		return MP_EXIT_OK;
+	}
+	c.pid = q.pid;
+	if (!(rc = mp_query_path(&q, argc, argv)) && !(rc = mp_check_ready(&c, q.cmd))) {
+		rc = mp_check_trace(&c, q.path, stdout);
+		int out = mp_finish_output();
+		if (out && rc != MP_EXIT_CHECK)
+			rc = out;
+	}
+	mp_check_fini(&c);
+	return rc;
+}
