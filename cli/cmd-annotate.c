@@ -182,7 +182,7 @@ static int file_match(const char *recorded, const char *asked)
 	if (!strcmp(recorded, asked))
 		return 3;
 	size_t n = strlen(recorded), k = strlen(asked);
-	if (k < n && recorded[n - k - 1] == '/' && !strcmp(recorded + n - k, asked))
+	if (strchr(asked, '/') && k < n && recorded[n - k - 1] == '/' && !strcmp(recorded + n - k, asked))
 		return 2;
 	return !strcmp(mp_basename(recorded), mp_basename(asked));
 }

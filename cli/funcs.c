@@ -48,11 +48,26 @@ static const char *where(const struct mp_frame *fr)
 	return fr->file ? fr->file : fr->module;
 }
 
-/* A C++ allocation wrapper: operator new or new[], demangled or not. */
+/* An allocation function's own frame: a wrapper that forwards to the
+   allocator (ld.so's calloc, libstdc++'s operator new), demangled or not. */
 static int allocator_frame(const struct mp_frame *fr)
 {
+	static const char *const names[] = {"malloc",        "calloc",         "realloc",  "reallocarray",
+	                                    "aligned_alloc", "posix_memalign", "memalign", "valloc",
+	                                    "pvalloc",       "mallocx",        "rallocx",  "xallocx"};
 	const char *s = fr->function;
-	return s && (!strncmp(s, "operator new", 12) || !strncmp(s, "_Znw", 4) || !strncmp(s, "_Zna", 4));
+	if (!s)
+		return 0;
+	if (!strncmp(s, "operator new", 12) || !strncmp(s, "_Znw", 4) || !strncmp(s, "_Zna", 4))
+		return 1;
+	if (!strncmp(s, "__libc_", 7))
+		s += 7;
+	else if (!strncmp(s, "__rtld_", 7))
+		s += 7;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i]))
+			return 1;
+	return 0;
 }
 
 static void keys_grow(struct mp_funcs *f)

@@ -3,10 +3,11 @@
  *
  * A function is a name with its source file (its module when the file is
  * unknown; frames without a name are one "??" per module). Inlined frames
- * are functions of their own. The C++ allocation wrappers (operator new,
- * operator new[]) at the inner end of a stack belong to the allocator: they
- * are dropped, so that the function that called them is the one that
- * allocated. A stack's truncation mark is no function. */
+ * are functions of their own. Frames of allocation functions at the inner
+ * end of a stack (operator new and new[], ld.so's malloc and calloc, any
+ * malloc, calloc, realloc, ... that forwards to the allocator) belong to
+ * the allocator: they are dropped, so that the function that called them
+ * is the one that allocated. A stack's truncation mark is no function. */
 #ifndef MP_FUNCS_H
 #define MP_FUNCS_H
 
