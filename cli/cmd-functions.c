@@ -186,10 +186,10 @@ static void list_functions(const struct mp_query *q, const struct mp_funcs *f, i
 			mp_csv_end(stdout);
 		}
 	} else {
-		printf("functions by %s (%" PRId64 " allocations, %s, leaked %s in all)\n"
+		printf("functions by %s (%" PRId64 " allocation%s, %s, leaked %s in all)\n"
 		       "self: allocated by the function directly; total: also by the functions it called\n\n",
-		       orders[order].title, f->allocations, mp_human_size(f->bytes, a, sizeof(a)),
-		       mp_human_size(f->leaked_bytes, b, sizeof(b)));
+		       orders[order].title, f->allocations, f->allocations == 1 ? "" : "s",
+		       mp_human_size(f->bytes, a, sizeof(a)), mp_human_size(f->leaked_bytes, b, sizeof(b)));
 		if (!shown) {
 			printf("no functions with %s\n", orders[order].title);
 		} else {

@@ -187,6 +187,16 @@ check "not a trace" "$?" 3
 check_match "functions --help" "$("$MEMPROF" functions --help)" "^usage: memprof functions"
 check_match "annotate --help" "$("$MEMPROF" annotate --help)" "^usage: memprof annotate"
 
+# Several processes: the figures are summed over them, or one's with --pid.
+k=$work/forks.db
+"$MEMPROF" run -q -o "$k" "$FIXTURES/forks" >/dev/null 2>&1
+f=$("$MEMPROF" functions --format csv --limit 0 "$k")
+check "forks: main's total is every process's" "$(fig "$f" main | cut -d, -f4-6)" \
+	"$(sql "$k" "SELECT sum(allocations), sum(allocated_bytes), sum(leaked_bytes) FROM processes")"
+spawned=$(sql "$k" "SELECT pid FROM processes WHERE origin = 'spawn'")
+check "forks: --pid" "$(fig "$("$MEMPROF" functions --format csv --pid "$spawned" "$k")" main | cut -d, -f4-6)" \
+	"$(sql "$k" "SELECT allocations, allocated_bytes, leaked_bytes FROM processes WHERE origin = 'spawn'")"
+
 # --- inlined functions are functions of their own -------------------------------
 i=$work/inlined.db
 "$MEMPROF" run -q -o "$i" "$FIXTURES/inlined"
