@@ -24,6 +24,8 @@ enum { OPT_FUNCTION = MP_OPT_FIRST_PRIVATE, OPT_FILE, OPT_CONTEXT, OPT_SOURCE_DI
 #define DEFAULT_CONTEXT 3
 /* Larger "source files" are not read. */
 #define MAX_SOURCE (64 << 20)
+/* Text rows held before they are printed. */
+#define TEXT_BATCH 65536
 
 static void usage(FILE *out)
 {
@@ -295,7 +297,10 @@ static void print_text(struct out *o, const struct section *s, const struct sour
 			mp_buf_free(&name);
 			return;
 		}
-		printf(": lines %" PRId64 "-%" PRId64 " have figures\n", lo, hi);
+		if (lo == hi)
+			printf(": line %" PRId64 " has figures\n", lo);
+		else
+			printf(": lines %" PRId64 "-%" PRId64 " have figures\n", lo, hi);
 	} else {
 		mp_text_puts(stdout, s->file);
 		printf(": %zu line%s with figures\n", s->nlines, s->nlines == 1 ? "" : "s");
@@ -334,8 +339,6 @@ static void print_text(struct out *o, const struct section *s, const struct sour
 			if (last > (int64_t)src->nlines)
 				last = (int64_t)src->nlines;
 		}
-		if (last < hi)
-			last = hi;
 		size_t i = 0;
 		while (i < s->nlines && (int64_t)s->lines[i].key < first)
 			i++;
@@ -345,7 +348,11 @@ static void print_text(struct out *o, const struct section *s, const struct sour
 				c = &s->lines[i++];
 			source_line(src, line, &o->text);
 			text_row(&t, line, c, mp_buf_str(&o->text));
+			if (mp_table_rows(&t) >= TEXT_BATCH)
+				mp_table_flush(&t, stdout, "");
 		}
+		for (; i < s->nlines; i++) /* past the end of the source: the figures alone */
+			text_row(&t, (int64_t)s->lines[i].key, &s->lines[i], "");
 	}
 	mp_table_flush(&t, stdout, "");
 	mp_table_free(&t);

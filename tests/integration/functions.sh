@@ -148,6 +148,11 @@ txt=$("$MEMPROF" annotate --function hold_blocks --source-dir "$work/nonexistent
 check_match "no source: a note" "$txt" "source not found: .*$src \(--source-dir DIR says where to look\); only the lines with figures are listed"
 check "no source: only the lines with figures, no source column" "$(rows "$txt" | awk '{print NF ":" $1 "," $2 "," $8 $9}')" \
 	"9:$(L held),10,0B"
+mkdir "$work/short"
+head -n 5 "$top_srcdir/tests/fixtures/$src" >"$work/short/$src"
+txt=$("$MEMPROF" annotate --function hold_blocks --source-dir "$work/short" "$work/run/copy.db")
+check_match "a shorter source: a warning" "$txt" "warning: the source has 5 lines, fewer than the trace knows \($(L held)\)"
+check "a shorter source: the lines past its end with their figures" "$(rows "$txt" | awk '{print $1 "," $2}')" "$(L held),10"
 a=$("$MEMPROF" annotate --format csv --file "$src" --source-dir "$work/nonexistent" "$work/run/copy.db")
 check "no source: csv lines without text" "$(row "$a" "$(L held)")" "hold_blocks,10,1000000,0,10,1000000,0"
 check "no source: csv text empty" "$(printf '%s\n' "$a" | awk -F, -v l="$(L held)" '$3 == l {print "[" $10 "]"}')" "[]"
