@@ -29,5 +29,7 @@ int cmd_sql(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_strip(int argc, char **argv);
+int cmd_functions(int argc, char **argv);
+int cmd_annotate(int argc, char **argv);
 
 #endif

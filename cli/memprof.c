@@ -18,6 +18,8 @@ static const struct cmd commands[] = {
         {"top", cmd_top, "the top allocation sites by bytes, count, peak, leaks or temporaries"},
         {"peak", cmd_peak, "the peak of live memory and what was live then"},
         {"leaks", cmd_leaks, "blocks never freed, grouped by stack"},
+        {"functions", cmd_functions, "allocations per function, self and total; callers and callees"},
+        {"annotate", cmd_annotate, "a source file with the allocations beside each line"},
         {"sql", cmd_sql, "SQL over a trace, with one row per allocation"},
         {"diff", cmd_diff, "compare two traces site by site, with --fail-if thresholds"},
         {"check", cmd_check, "a CI gate: limits on peak, leaks, allocations, or growth"},

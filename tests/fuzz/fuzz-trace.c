@@ -45,6 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_top, "top", "--by-peak", NULL);
 	run(cmd_peak, "peak", NULL, NULL);
 	run(cmd_leaks, "leaks", "--format", "csv");
+	run(cmd_functions, "functions", "--sort", "total-bytes");
+	run(cmd_functions, "functions", "--callees", "main");
+	run(cmd_annotate, "annotate", "--function", "main");
 	char *sql[] = {"sql", path, "SELECT count(*), sum(size), max(free_time_ns) FROM allocations", NULL};
 	cmd_sql(3, sql);
 	char *diff[] = {"diff", "--format", "json", "--fail-if", "peak_bytes>+1%", path, path, NULL};
