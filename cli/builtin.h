@@ -26,5 +26,7 @@ int cmd_top(int argc, char **argv);
 int cmd_peak(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
+int cmd_timeline(int argc, char **argv);
+int cmd_histogram(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@ static const struct cmd commands[] = {
         {"top", cmd_top, "the top allocation sites by bytes, count, peak, leaks or temporaries"},
         {"peak", cmd_peak, "the peak of live memory and what was live then"},
         {"leaks", cmd_leaks, "blocks never freed, grouped by stack"},
+        {"timeline", cmd_timeline, "live heap over time per process, the peak marked: a chart or SVG"},
+        {"histogram", cmd_histogram, "allocation sizes or lifetimes in buckets, with their top sites"},
         {"sql", cmd_sql, "SQL over a trace, with one row per allocation"},
         {"__collect", cmd_collect, NULL},
 };
