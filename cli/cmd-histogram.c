@@ -91,7 +91,8 @@ static int life_bucket(int64_t alloc_ns, int64_t free_ns, int freed)
 {
 	if (!freed)
 		return LIFE_NEVER;
-	int64_t life = free_ns > alloc_ns ? free_ns - alloc_ns : 0, limit = 1000;
+	/* unsigned: times from a damaged trace must not overflow */
+	uint64_t life = free_ns > alloc_ns ? (uint64_t)free_ns - (uint64_t)alloc_ns : 0, limit = 1000;
 	int b = 0;
 	while (b < LIFE_NEVER - 1 && life >= limit) {
 		b++;

@@ -164,7 +164,9 @@ static void time_range(const struct mp_process *p, const struct range *r, int64_
 	if (p->peak_bytes > 0 && p->peak_time_ns > hi)
 		hi = p->peak_time_ns;
 	if (hi <= lo)
-		hi = lo + 1000; /* a microsecond: one point still has room */
+		hi = mp_add_sat(lo, 1000); /* a microsecond: one point still has room */
+	if (hi <= lo)
+		lo = hi - 1000;
 	*x0 = lo;
 	*x1 = hi;
 }
