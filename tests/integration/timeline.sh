@@ -41,7 +41,7 @@ check "default height: 12 rows" "$("$MEMPROF" timeline --ascii "$t" | grep -c ' 
 u=$(LC_ALL=C.UTF-8 "$MEMPROF" timeline --width 37 --height 5 "$t")
 check_match "UTF-8 blocks in a UTF-8 locale" "$u" "█"
 check "UTF-8 axis: 37 cells" "$(printf '%s\n' "$u" | grep '0 B └' | sed 's/^.*└//' | LC_ALL=C.UTF-8 wc -m)" 38
-check "UTF-8 peak marked" "$(printf '%s\n' "$u" | grep -c '▲.*─')" 1
+check "UTF-8 peak marked" "$(printf '%s\n' "$u" | grep -c '└.*▲')" 1
 check "ASCII outside a UTF-8 locale" "$(LC_ALL=C "$MEMPROF" timeline "$t" | grep -c '█')" 0
 
 # The SVG: well-formed, one panel, the series, the peak with its value and time.
@@ -67,14 +67,14 @@ check "svg panels" "$(grep -c '<g[^>]* class="process"' "$s")" 1
 check "svg heap series" "$(grep -c '<polyline points="[^"]*" class="heap"/>' "$s")" 1
 check "svg usable series" "$(grep -c '<polyline points="[^"]*" class="usable"/>' "$s")" 1
 check "svg no RSS series (not recorded)" "$(grep -c 'class="rss"' "$s")" 0
-check "svg heap points: one per sample and the end" \
+check "svg heap points: one per distinct sample and the end" \
 	"$(grep -o '<polyline points="[^"]*" class="heap"' "$s" | sed 's/.*points="//; s/".*//' | tr ' ' '\n' | wc -l)" \
-	"$(($(sql "$t" 'SELECT count(*) FROM heap_samples') + 1))"
+	"$(($(sql "$t" "SELECT count(DISTINCT time_ns || ',' || heap_bytes) FROM heap_samples") + 1))"
 check_match "svg peak marker with value and time" "$svg" \
 	"<circle [^>]*class=\"peak\"><title>peak 1007.06 KiB \($peak bytes\) at $(awk -v t="$peak_t" 'BEGIN {printf "%.6f", t / 1e9}') s</title>"
 check_match "svg peak label" "$svg" "class=\"peak-label\">peak 1007.06 KiB \($peak bytes\)"
 check_match "svg size axis" "$svg" 'class="tick">1000 KiB<'
-check_match "svg time axis" "$svg" 'class="tick">0.0000 s<'
+check_match "svg time axis" "$svg" 'class="tick">0(\.0+)? s<'
 check_match "svg tooltips" "$svg" '<title>[0-9.]+-[0-9.]+ s \([0-9]+ samples?\)'
 check "svg has no script" "$(grep -ci '<script' "$s")" 0
 "$MEMPROF" timeline -o "$s" "$t" 2>"$work/err"
@@ -104,7 +104,8 @@ check "--pid text: its images" "$("$MEMPROF" timeline --pid "$pid" "$f" | grep -
 check "--pid csv" "$("$MEMPROF" timeline --pid "$pid" --format csv "$f" | tail -n +2 | cut -d, -f1 | sort -u)" "$pid"
 for id in $(sql "$f" 'SELECT id FROM processes'); do
 	check "peak of image $id marked" "$(grep -c "class=\"peak-label\">peak [^<]*($(sql "$f" "SELECT peak_bytes FROM processes WHERE id = $id")\
- bytes) at $(sql "$f" "SELECT printf('%.6f', peak_time_ns / 1e9) FROM processes WHERE id = $id") s<" "$work/f.svg")" 1
+ bytes) at $(awk -v t="$(sql "$f" "SELECT peak_time_ns FROM processes WHERE id = $id")" 'BEGIN {printf "%.6f", t / 1e9}') s<" \
+		"$work/f.svg")" 1
 done
 
 # Errors.
