@@ -31,5 +31,7 @@ int cmd_check(int argc, char **argv);
 int cmd_strip(int argc, char **argv);
 int cmd_functions(int argc, char **argv);
 int cmd_annotate(int argc, char **argv);
+int cmd_timeline(int argc, char **argv);
+int cmd_histogram(int argc, char **argv);
 
 #endif

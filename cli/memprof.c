@@ -20,6 +20,8 @@ static const struct cmd commands[] = {
         {"leaks", cmd_leaks, "blocks never freed, grouped by stack"},
         {"functions", cmd_functions, "allocations per function, self and total; callers and callees"},
         {"annotate", cmd_annotate, "a source file with the allocations beside each line"},
+        {"timeline", cmd_timeline, "live heap over time per process, the peak marked: a chart or SVG"},
+        {"histogram", cmd_histogram, "allocation sizes or lifetimes in buckets, with their top sites"},
         {"sql", cmd_sql, "SQL over a trace, with one row per allocation"},
         {"diff", cmd_diff, "compare two traces site by site, with --fail-if thresholds"},
         {"check", cmd_check, "a CI gate: limits on peak, leaks, allocations, or growth"},
@@ -32,7 +34,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: memprof [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].summary)
-			fprintf(out, "   %-9s %s\n", commands[i].name, commands[i].summary);
+			fprintf(out, "   %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 	        "\n'memprof COMMAND --help' tells more about a command.\n"
 	        "Without the wrapper: LD_PRELOAD=%s/libmemprof.so MEMPROF_OUTPUT=trace.db PROGRAM\n",

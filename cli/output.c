@@ -174,8 +174,7 @@ void mp_table_free(struct mp_table *t)
 
 /* --- JSON --------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
+size_t mp_utf8_len(const unsigned char *p, size_t n)
 {
 	unsigned char c = p[0];
 	size_t len;
@@ -218,7 +217,7 @@ void mp_json_quote_to(FILE *out, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		size_t len = c >= 0x80 ? utf8_len(p + i, n - i) : 0;
+		size_t len = c >= 0x80 ? mp_utf8_len(p + i, n - i) : 0;
 		if (len) {
 			i += len;
 			continue;

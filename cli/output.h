@@ -23,6 +23,9 @@ const char *mp_human_duration(int64_t ns, char *buf, size_t size);
 /* Writes s (n bytes) for a terminal: control characters become '?'. */
 void mp_text_write(FILE *out, const char *s, size_t n);
 void mp_text_puts(FILE *out, const char *s);
+/* Length of the valid UTF-8 sequence at p (n > 0 bytes left), or 0 when
+   the bytes there are not one. */
+size_t mp_utf8_len(const unsigned char *p, size_t n);
 
 /* --- aligned text tables ---------------------------------------------- */
 

@@ -48,6 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_functions, "functions", "--sort", "total-bytes");
 	run(cmd_functions, "functions", "--callees", "main");
 	run(cmd_annotate, "annotate", "--function", "main");
+	run(cmd_timeline, "timeline", "--ascii", NULL);
+	run(cmd_timeline, "timeline", "-fo/dev/null", "--format=json");
+	run(cmd_histogram, "histogram", "--lifetimes", NULL);
+	run(cmd_histogram, "histogram", "--format", "json");
 	char *sql[] = {"sql", path, "SELECT count(*), sum(size), max(free_time_ns) FROM allocations", NULL};
 	cmd_sql(3, sql);
 	char *diff[] = {"diff", "--format", "json", "--fail-if", "peak_bytes>+1%", path, path, NULL};

@@ -6,7 +6,7 @@
 check "--version" "$?" 0
 "$MEMPROF" --help | grep -q 'summary'
 check "--help" "$?" 0
-for cmd in run summary top peak leaks sql; do
+for cmd in run summary top peak leaks sql timeline histogram; do
 	"$MEMPROF" $cmd --help >/dev/null
 	check "$cmd --help" "$?" 0
 done

@@ -11,5 +11,6 @@ int mp_suite_symbolize(void);
 int mp_suite_finish(void);
 int mp_suite_output(void);
 int mp_suite_check(void);
+int mp_suite_svg(void);
 
 #endif
