@@ -454,7 +454,8 @@ static int annotate(struct out *o, struct mp_funcs *f, const char *function, con
 		}
 	}
 	size_t nc = mp_funcs_map_compact(&m);
-	qsort(m.v, nc, sizeof(*m.v), by_line); /* by section, then line */
+	if (nc)
+		qsort(m.v, nc, sizeof(*m.v), by_line); /* by section, then line */
 	for (size_t i = 0, at = 0; i < nsec; i++) {
 		secs[i].lines = m.v + at;
 		while (at < nc && (m.v[at].key >> 32) == i)

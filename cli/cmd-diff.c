@@ -404,7 +404,8 @@ static int diff(struct side *sides, const struct mp_query *q, const struct mp_th
 			d.v[i] = t;
 		}
 	}
-	qsort(d.v, nchanged, sizeof(*d.v), by_change);
+	if (nchanged)
+		qsort(d.v, nchanged, sizeof(*d.v), by_change);
 	int *failed = calloc(nth ? nth : 1, sizeof(int));
 	int nfailed = thresholds(th, exprs, nth, sides, failed);
 

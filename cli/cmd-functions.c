@@ -137,7 +137,8 @@ static void list_functions(const struct mp_query *q, const struct mp_funcs *f, i
 			idx[n++] = (uint32_t)i;
 	sort_funcs = f;
 	sort_order = order;
-	qsort(idx, n, sizeof(*idx), by_order);
+	if (n)
+		qsort(idx, n, sizeof(*idx), by_order);
 	size_t shown = q->limit > 0 && (size_t)q->limit < n ? (size_t)q->limit : n;
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX];
 	struct mp_buf name = {0};
@@ -403,7 +404,8 @@ static int list_calls(const struct mp_query *q, struct mp_funcs *f, const char *
 	}
 	size_t nc = mp_funcs_map_compact(&m);
 	cell_funcs = f;
-	qsort(m.v, nc, sizeof(*m.v), by_pair);
+	if (nc)
+		qsort(m.v, nc, sizeof(*m.v), by_pair);
 
 	struct mp_json j;
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], c[MP_HUMAN_MAX];

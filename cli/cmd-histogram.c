@@ -264,7 +264,8 @@ static int print(sqlite3 *db, const struct mp_query *q, int lifetimes, int64_t s
 	for (size_t i = 0; i < cells->cap; i++)
 		if (cells->v[i].count)
 			cells->v[n++] = cells->v[i];
-	qsort(cells->v, n, sizeof(*cells->v), cell_cmp);
+	if (n)
+		qsort(cells->v, n, sizeof(*cells->v), cell_cmp);
 
 	struct mp_stack_loader l;
 	if (mp_stack_loader_init(&l, db))

@@ -142,7 +142,8 @@ static int anonymize(sqlite3 *w)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(w, anon_sql, NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
-		qsort(a.dirs, a.n, sizeof(*a.dirs), cmp_str);
+		if (a.n)
+			qsort(a.dirs, a.n, sizeof(*a.dirs), cmp_str);
 		size_t k = 0;
 		for (size_t i = 0; i < a.n; i++) {
 			if (k && !strcmp(a.dirs[k - 1], a.dirs[i]))

@@ -289,7 +289,8 @@ size_t mp_funcs_match(const struct mp_funcs *f, const char *name, uint32_t **out
 			if (f->v[i].function && *name && strstr(f->v[i].function, name))
 				v[n++] = (uint32_t)i;
 	match_sort_funcs = f;
-	qsort(v, n, sizeof(*v), by_total_bytes);
+	if (n)
+		qsort(v, n, sizeof(*v), by_total_bytes);
 	*out = v;
 	return n;
 }
