@@ -26,5 +26,7 @@ int cmd_top(int argc, char **argv);
 int cmd_peak(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

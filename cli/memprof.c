@@ -19,6 +19,8 @@ static const struct cmd commands[] = {
         {"peak", cmd_peak, "the peak of live memory and what was live then"},
         {"leaks", cmd_leaks, "blocks never freed, grouped by stack"},
         {"sql", cmd_sql, "SQL over a trace, with one row per allocation"},
+        {"flamegraph", cmd_flamegraph, "an interactive SVG flame graph of the allocation stacks"},
+        {"export", cmd_export, "write the stacks as folded, speedscope, pprof or massif files"},
         {"__collect", cmd_collect, NULL},
 };
 
@@ -27,7 +29,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: memprof [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].summary)
-			fprintf(out, "   %-9s %s\n", commands[i].name, commands[i].summary);
+			fprintf(out, "   %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 	        "\n'memprof COMMAND --help' tells more about a command.\n"
 	        "Without the wrapper: LD_PRELOAD=%s/libmemprof.so MEMPROF_OUTPUT=trace.db PROGRAM\n",
