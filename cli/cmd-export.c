@@ -267,21 +267,31 @@ static void pb_value_type(struct bytes *b, unsigned field, struct strtab *st, co
 /* Mapping ids by module path, with build ids from the modules table. */
 struct mappings {
 	char **path;
-	size_t n, cap;
+	uint64_t *limit; /* past the highest address of a location in it */
+	size_t n, cap, limit_cap;
 };
 
-static uint64_t mapping_id(struct mappings *m, const char *path)
+static uint64_t mapping_id(struct mappings *m, const char *path, uint64_t address)
 {
 	if (!path)
 		return 0;
-	for (size_t i = 0; i < m->n; i++) /* a trace has few modules */
-		if (!strcmp(m->path[i], path))
-			return i + 1;
-	void *v = m->path;
-	mp_grow(&v, &m->cap, m->n + 1, sizeof(*m->path));
-	m->path = v;
-	m->path[m->n++] = mp_xstrdup(path);
-	return m->n;
+	size_t i = 0;
+	while (i < m->n && strcmp(m->path[i], path)) /* a trace has few modules */
+		i++;
+	if (i == m->n) {
+		void *v = m->path;
+		mp_grow(&v, &m->cap, m->n + 1, sizeof(*m->path));
+		m->path = v;
+		v = m->limit;
+		mp_grow(&v, &m->limit_cap, m->n + 1, sizeof(*m->limit));
+		m->limit = v;
+		m->path[i] = mp_xstrdup(path);
+		m->limit[i] = 0;
+		m->n++;
+	}
+	if (address >= m->limit[i])
+		m->limit[i] = address + 1;
+	return i + 1;
 }
 
 /* Encodes the Profile message (perftools.profiles, profile.proto). */
@@ -322,7 +332,7 @@ static int pprof_encode(sqlite3 *db, const struct mp_calltree *t, enum mp_calltr
 		const struct mp_calltree_frame *f = &t->frames[i];
 		m.n = 0;
 		pb_int(&m, 1, i + 1);
-		uint64_t map = mapping_id(&maps, f->module);
+		uint64_t map = mapping_id(&maps, f->module, f->address);
 		if (map)
 			pb_int(&m, 2, map);
 		if (f->address)
@@ -351,6 +361,7 @@ static int pprof_encode(sqlite3 *db, const struct mp_calltree *t, enum mp_calltr
 	for (size_t i = 0; rc == SQLITE_OK && i < maps.n; i++) {
 		m.n = 0;
 		pb_int(&m, 1, i + 1);
+		pb_int(&m, 3, maps.limit[i]); /* addresses are offsets in the file: it starts at 0 */
 		pb_int(&m, 5, (uint64_t)str_id(&st, maps.path[i]));
 		sqlite3_bind_text(q, 1, maps.path[i], -1, SQLITE_STATIC);
 		int step = sqlite3_step(q);
@@ -381,6 +392,7 @@ static int pprof_encode(sqlite3 *db, const struct mp_calltree *t, enum mp_calltr
 	for (size_t i = 0; i < maps.n; i++)
 		free(maps.path[i]);
 	free(maps.path);
+	free(maps.limit);
 	free(m.p);
 	free(packed.p);
 	return err[0] ? -1 : 0;

@@ -69,6 +69,16 @@ if command -v node >/dev/null; then
 	sed -n '/<!\[CDATA\[/,/\]\]>/p' "$svg" | sed '1d;$d' >"$work/flame.js"
 	node --check "$work/flame.js"
 	check "script parses (node --check)" "$?" 0
+	# Run it on a stand-in for the DOM: hover, click to zoom, search.
+	d=$(node "$top_srcdir/tests/integration/flamegraph-dom.js" "$svg")
+	check_match "hover shows the frame, figure and share" "$d" \
+		"^hover: hold_blocks \(.*$src:$(line_of $src held)\): 1000000 bytes \(976\.56 KiB\), 32\.81%$"
+	check_match "zoom: the frame fills the width" "$d" '^hold_blocks 10\.0\+1180\.0 "hold_blocks"$'
+	check_match "zoom: its callers too" "$d" '^main 10\.0\+1180\.0 "main"$'
+	check_match "zoom: its siblings hidden" "$d" '^make_temporaries hidden'
+	check_match "reset zoom" "$d" '^make_temporaries 415\.6\+774\.4 "make_temporaries"$'
+	check_match "search: the matched share" "$d" '^search: Matched: 33\.30% \(1014848\) hold_blocks,leak_some$'
+	check_match "search: nested matches count once" "$d" '^search nested: Matched: 100\.00% \(3047600\)$'
 else
 	echo "flamegraph: node not installed, the script's syntax not checked"
 fi
