@@ -445,12 +445,33 @@ struct sample {
 	int64_t time_ns, heap, usable;
 };
 
+/* Massif's own default: children below 1% of the peak are summed into
+   one "in N places" line. */
+#define MASSIF_THRESHOLD 100 /* the peak divided by this */
+
+static void massif_indent(FILE *out, size_t depth)
+{
+	for (size_t i = 0; i < depth; i++)
+		fputc(' ', out);
+}
+
 static void massif_node(FILE *out, const struct mp_calltree *t, size_t node)
 {
 	const struct mp_calltree_node *n = &t->nodes[node];
-	for (size_t i = 0; i < n->depth; i++)
-		fputc(' ', out);
-	fprintf(out, "n%zu: %" PRId64 " ", n->nkids, n->total);
+	int64_t limit = t->nodes[0].total / MASSIF_THRESHOLD; /* at least this much shows */
+	size_t shown = 0, below = 0;
+	int64_t below_bytes = 0;
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct mp_calltree_node *k = mp_calltree_kid(t, n, i);
+		if (k->total >= limit && k->total > 0) {
+			shown++;
+		} else {
+			below++;
+			below_bytes = mp_add_sat(below_bytes, k->total);
+		}
+	}
+	massif_indent(out, n->depth);
+	fprintf(out, "n%zu: %" PRId64 " ", shown + (below > 0), n->total);
 	if (node == 0) {
 		fputs("(heap allocation functions) malloc/new/new[], --alloc-fns, etc.\n", out);
 	} else {
@@ -467,8 +488,16 @@ static void massif_node(FILE *out, const struct mp_calltree *t, size_t node)
 			fprintf(out, " (in %s)", f->module);
 		fputc('\n', out);
 	}
-	for (size_t i = 0; i < n->nkids; i++)
-		massif_node(out, t, t->kids[n->kids + i]);
+	for (size_t i = 0; i < n->nkids; i++) {
+		size_t k = t->kids[n->kids + i];
+		if (t->nodes[k].total >= limit && t->nodes[k].total > 0)
+			massif_node(out, t, k);
+	}
+	if (below > 0) {
+		massif_indent(out, n->depth + 1);
+		fprintf(out, "n0: %" PRId64 " in %zu place%s, %sbelow massif's threshold (1.00%%)\n", below_bytes,
+		        below, below == 1 ? "" : "s", below == 1 ? "" : "all ");
+	}
 }
 
 #define MASSIF_SNAPSHOTS 100
@@ -560,6 +589,10 @@ static void massif_snapshot(FILE *out, size_t num, double ms, int64_t heap, int6
 static int write_massif(FILE *out, sqlite3 *db, const struct mp_process *p, const struct mp_calltree *t, char *err,
                         size_t errlen)
 {
+	struct sample *v = NULL;
+	size_t n = 0, pk = (size_t)-1;
+	if (p && massif_samples(db, p, &v, &n, &pk, err, errlen))
+		return -1; /* before anything is written */
 	struct mp_buf cmd = {0};
 	if (p)
 		mp_argv_join(p->argv, &cmd);
@@ -572,10 +605,6 @@ static int write_massif(FILE *out, sqlite3 *db, const struct mp_process *p, cons
 		massif_snapshot(out, 0, 0, 0, 0, "empty");
 		return 0;
 	}
-	struct sample *v;
-	size_t n, pk;
-	if (massif_samples(db, p, &v, &n, &pk, err, errlen))
-		return -1;
 	size_t num = 0;
 	int64_t t0 = p->start_ns; /* massif's times count from the start */
 	if (n > 0 && v[0].time_ns < t0)
@@ -657,9 +686,7 @@ static int export(sqlite3 *db, const struct mp_query *q, enum export_format fmt,
 		break;
 	case MASSIF:
 		if (write_massif(out, db, mp, &t, err, sizeof(err))) {
-			mp_outfile_close(out, output);
-			if (output && strcmp(output, "-"))
-				remove(output);
+			mp_outfile_discard(out, output);
 			rc = mp_trace_fail(q->path, err);
 			free(pb.p);
 			goto out;

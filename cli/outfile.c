@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "builtin.h"
@@ -23,6 +24,14 @@ FILE *mp_outfile_open(const char *path)
 	return out;
 }
 
+/* Whether out is a regular file: only such a file is removed after a
+   failure (never a device such as /dev/null, or a pipe). */
+static int is_regular(FILE *out)
+{
+	struct stat st;
+	return fstat(fileno(out), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int mp_outfile_close(FILE *out, const char *path)
 {
 	if (is_stdout(path))
@@ -30,6 +39,7 @@ int mp_outfile_close(FILE *out, const char *path)
 	errno = 0;
 	int failed = fflush(out) != 0 || ferror(out);
 	int e = errno;
+	int regular = is_regular(out);
 	if (fclose(out) && !failed) {
 		failed = 1;
 		e = errno;
@@ -37,6 +47,19 @@ int mp_outfile_close(FILE *out, const char *path)
 	if (!failed)
 		return MP_EXIT_OK;
 	mp_error("cannot write '%s': %s", path, mp_strerror(e ? e : EIO));
-	unlink(path);
+	if (regular)
+		unlink(path);
 	return MP_EXIT_TRACE;
+}
+
+void mp_outfile_discard(FILE *out, const char *path)
+{
+	if (is_stdout(path)) {
+		fflush(out);
+		return;
+	}
+	int regular = is_regular(out);
+	fclose(out);
+	if (regular)
+		unlink(path);
 }

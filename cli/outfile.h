@@ -8,8 +8,11 @@
    Returns the stream, or NULL after "memprof: cannot write 'path': ...". */
 FILE *mp_outfile_open(const char *path);
 /* Closes what mp_outfile_open returned, checking that everything was
-   written; a file that could not be written is removed. Returns 0, or
-   MP_EXIT_TRACE after the message (stdout: mp_finish_output's code). */
+   written; a regular file that could not be written is removed (a device
+   or a pipe never is). Returns 0, or MP_EXIT_TRACE after the message
+   (stdout: mp_finish_output's code). */
 int mp_outfile_close(FILE *out, const char *path);
+/* Closes it after a failure of the command; a regular file is removed. */
+void mp_outfile_discard(FILE *out, const char *path);
 
 #endif

@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char path[64];
+static char path[64], out_opt[80]; /* the trace, and -o for the commands that write a file */
 
 static void run(int (*cmd)(int, char **), const char *name, const char *a1, const char *a2)
 {
@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!mkdtemp(dir))
 			abort();
 		snprintf(path, sizeof(path), "%s/t.db", dir);
+		snprintf(out_opt, sizeof(out_opt), "-o%s/out", dir);
 	}
 	FILE *f = fopen(path, "wb");
 	if (!f)
@@ -46,6 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_leaks, "leaks", "--format", "csv");
 	char *sql[] = {"sql", path, "SELECT count(*), sum(size), max(free_time_ns) FROM allocations", NULL};
 	cmd_sql(3, sql);
+	run(cmd_flamegraph, "flamegraph", "--reverse", out_opt);
+	run(cmd_export, "export", "--format=speedscope", out_opt);
+	run(cmd_export, "export", "--format=pprof", out_opt);
+	run(cmd_export, "export", "--format=massif", out_opt);
 	fflush(stdout);
 	return 0;
 }

@@ -124,6 +124,24 @@ check "unknown pid" "$?" 2
 check "missing trace" "$?" 3
 "$MEMPROF" export --format pprof -o "$work/no/dir/p.gz" "$t" 2>/dev/null
 check "unwritable -o" "$?" 3
+# A trace whose heap samples are damaged (the page of their table): massif
+# fails after opening -o; a regular file is removed, a pipe never is.
+cp "$t" "$work/bad.db"
+root=$(sqlite3 "$work/bad.db" "SELECT rootpage FROM sqlite_master WHERE name = 'heap_samples'")
+size=$(sqlite3 "$work/bad.db" "PRAGMA page_size")
+printf '\377' | dd of="$work/bad.db" bs=1 seek=$(((root - 1) * size)) conv=notrunc 2>/dev/null
+"$MEMPROF" export --format massif -o "$work/bad.out" "$work/bad.db" 2>"$work/err"
+check "damaged heap samples: exit code" "$?" 3
+check_match "damaged heap samples: message" "$(cat "$work/err")" "cannot read '$work/bad.db': damaged trace"
+check "damaged heap samples: no file left" "$(test -e "$work/bad.out" && echo yes || echo no)" no
+check "damaged heap samples: nothing on standard output" "$("$MEMPROF" export --format massif "$work/bad.db" 2>/dev/null | wc -c)" 0
+mkfifo "$work/fifo"
+cat "$work/fifo" >/dev/null &
+"$MEMPROF" export --format massif -o "$work/fifo" "$work/bad.db" 2>/dev/null
+check "a pipe as -o: failure" "$?" 3
+wait
+check "a pipe as -o: never removed" "$(test -p "$work/fifo" && echo pipe || echo gone)" pipe
+
 pid=$(sql "$t" 'SELECT pid FROM processes LIMIT 1')
 check "--pid: the process's figures" "$("$MEMPROF" export --format folded --by peak --pid "$pid" "$t" | awk '{ s += $NF } END { print s }')" 1031232
 "$MEMPROF" export --help | grep -q speedscope
