@@ -33,5 +33,7 @@ int cmd_functions(int argc, char **argv);
 int cmd_annotate(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
 int cmd_histogram(int argc, char **argv);
+int cmd_flamegraph(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

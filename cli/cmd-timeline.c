@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "outfile.h"
 #include "output.h"
 #include "svg.h"
 #include "term.h"
@@ -68,7 +69,7 @@ static const struct series_def {
 
 struct options {
 	const char *svg; /* -o, NULL: none */
-	int force, ascii;
+	int ascii;
 	int64_t width, height; /* 0: the default of the output */
 };
 
@@ -83,7 +84,6 @@ static void usage(FILE *out)
 	      "\n"
 	      "    -o FILE.svg     write an SVG chart, one panel per process ('-': standard\n"
 	      "                    output); hovering a point tells its values\n"
-	      "    -f, --force     replace FILE.svg if it exists\n"
 	      "    --width N       chart width: cells in the terminal (default 60), pixels\n"
 	      "                    in the SVG (default 960)\n"
 	      "    --height N      chart height: cells in the terminal (default 12), pixels\n"
@@ -606,20 +606,9 @@ static int svg_panel(FILE *out, sqlite3 *db, const struct mp_query *q, const str
 /* Writes the SVG of every process in ps to o->svg. */
 static int write_svg(sqlite3 *db, const struct mp_query *q, const struct options *o, const struct mp_processes *ps)
 {
-	int to_stdout = !strcmp(o->svg, "-");
-	/* Only a file this run created is removed on failure: never what
-	   --force wrote over (a device such as /dev/null, say). */
-	struct stat sb;
-	int created = !to_stdout && lstat(o->svg, &sb) != 0;
-	FILE *out = to_stdout ? stdout : fopen(o->svg, o->force ? "w" : "wx");
-	if (!out) {
-		if (errno == EEXIST) {
-			mp_error("'%s' exists; use --force to replace it", o->svg);
-			return MP_EXIT_USAGE;
-		}
-		mp_error("cannot write '%s': %s", o->svg, mp_strerror(errno));
-		return MP_EXIT_CHECK;
-	}
+	FILE *out = mp_outfile_open(o->svg);
+	if (!out)
+		return MP_EXIT_TRACE;
 	double width = (double)(o->width ? o->width : SVG_WIDTH), height = (double)(o->height ? o->height : SVG_HEIGHT);
 	size_t panels = ps->n ? ps->n : 1;
 	struct mp_buf title = {0};
@@ -632,22 +621,11 @@ static int write_svg(sqlite3 *db, const struct mp_query *q, const struct options
 	if (ps->n == 0)
 		mp_svg_text(out, 12, 20, "start", "class=\"title\"", "no process recorded");
 	mp_svg_end(out);
-	if (to_stdout)
+	if (rc) {
+		mp_outfile_discard(out, o->svg);
 		return rc;
-	errno = 0;
-	int bad = ferror(out) | fflush(out);
-	int e = errno;
-	if (fclose(out) != 0 && !bad) {
-		bad = 1;
-		e = errno;
 	}
-	if (bad && !rc) {
-		mp_error("cannot write '%s': %s", o->svg, mp_strerror(e ? e : EIO));
-		rc = MP_EXIT_CHECK;
-	}
-	if (rc && created)
-		unlink(o->svg);
-	return rc;
+	return mp_outfile_close(out, o->svg);
 }
 
 /* --- the samples as JSON or CSV -------------------------------------------- */
@@ -746,7 +724,6 @@ int cmd_timeline(int argc, char **argv)
 	static const struct option options[] = {
 	        MP_QUERY_LONG_OPTIONS,
 	        {"output", required_argument, NULL, 'o'},
-	        {"force", no_argument, NULL, 'f'},
 	        {"width", required_argument, NULL, OPT_WIDTH},
 	        {"height", required_argument, NULL, OPT_HEIGHT},
 	        {"ascii", no_argument, NULL, OPT_ASCII},
@@ -756,13 +733,10 @@ int cmd_timeline(int argc, char **argv)
 	mp_query_init(&q, "timeline", 0);
 	struct options o = {0};
 	int opt, rc;
-	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "o:f", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "o:", options, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			o.svg = optarg;
-			break;
-		case 'f':
-			o.force = 1;
 			break;
 		case OPT_WIDTH:
 			if ((rc = size_option("--width", optarg, &o.width)))

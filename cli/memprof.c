@@ -26,6 +26,8 @@ static const struct cmd commands[] = {
         {"diff", cmd_diff, "compare two traces site by site, with --fail-if thresholds"},
         {"check", cmd_check, "a CI gate: limits on peak, leaks, allocations, or growth"},
         {"strip", cmd_strip, "a smaller copy of a trace: summaries only, anonymized paths"},
+        {"flamegraph", cmd_flamegraph, "an interactive SVG flame graph of the allocation stacks"},
+        {"export", cmd_export, "write the stacks as folded, speedscope, pprof or massif files"},
         {"__collect", cmd_collect, NULL},
 };
 

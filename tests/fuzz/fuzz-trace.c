@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char path[64], copy[80];
+static char path[64], copy[80], out_opt[80]; /* the trace, a copy, and -o for the commands that write a file */
 
 static void run(int (*cmd)(int, char **), const char *name, const char *a1, const char *a2)
 {
@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		snprintf(path, sizeof(path), "%s/t.db", dir);
 		snprintf(copy, sizeof(copy), "%s/copy.db", dir);
+		snprintf(out_opt, sizeof(out_opt), "-o%s/out", dir);
 	}
 	FILE *f = fopen(path, "wb");
 	if (!f)
@@ -49,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_functions, "functions", "--callees", "main");
 	run(cmd_annotate, "annotate", "--function", "main");
 	run(cmd_timeline, "timeline", "--ascii", NULL);
-	run(cmd_timeline, "timeline", "-fo/dev/null", "--format=json");
+	run(cmd_timeline, "timeline", "--format=json", NULL);
+	run(cmd_timeline, "timeline", out_opt, NULL);
 	run(cmd_histogram, "histogram", "--lifetimes", NULL);
 	run(cmd_histogram, "histogram", "--format", "json");
 	char *sql[] = {"sql", path, "SELECT count(*), sum(size), max(free_time_ns) FROM allocations", NULL};
@@ -61,6 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cmd_check(10, check);
 	char *strip[] = {"strip", "--keep-summaries-only", "--anonymize-paths", "-f", "-o", copy, path, NULL};
 	cmd_strip(7, strip);
+	run(cmd_flamegraph, "flamegraph", "--reverse", out_opt);
+	run(cmd_export, "export", "--format=speedscope", out_opt);
+	run(cmd_export, "export", "--format=pprof", out_opt);
+	run(cmd_export, "export", "--format=massif", out_opt);
 	fflush(stdout);
 	return 0;
 }

@@ -77,15 +77,12 @@ check_match "svg size axis" "$svg" 'class="tick">1000 KiB<'
 check_match "svg time axis" "$svg" 'class="tick">0(\.0+)? s<'
 check_match "svg tooltips" "$svg" '<title>[0-9.]+-[0-9.]+ s \([0-9]+ samples?\)'
 check "svg has no script" "$(grep -ci '<script' "$s")" 0
-"$MEMPROF" timeline -o "$s" "$t" 2>"$work/err"
-check "existing svg refused" "$?" 2
-check_match "existing svg: message" "$(cat "$work/err")" "'$s' exists; use --force"
-"$MEMPROF" timeline -f -o "$s" --width 500 --height 200 "$t"
-check "--force replaces" "$?" 0
+"$MEMPROF" timeline -o "$s" --width 500 --height 200 "$t"
+check "an existing svg is replaced" "$?" 0
 check_match "svg size options" "$(cat "$s")" 'width="500" height="200"'
 check "svg to stdout" "$("$MEMPROF" timeline -o - "$t" | grep -c '</svg>')" 1
 "$MEMPROF" timeline -o "$work/nodir/t.svg" "$t" 2>"$work/err"
-check "unwritable svg: exit code" "$?" 1
+check "unwritable svg: exit code" "$?" 3
 check_match "unwritable svg: message" "$(cat "$work/err")" "cannot write '$work/nodir/t.svg'"
 
 # Several processes: one panel each, or those of --pid.

@@ -12,5 +12,6 @@ int mp_suite_finish(void);
 int mp_suite_output(void);
 int mp_suite_check(void);
 int mp_suite_svg(void);
+int mp_suite_calltree(void);
 
 #endif
