@@ -429,10 +429,9 @@ static inline void event_done(struct mp_thread *t)
 		mp_thread_flush(t);
 }
 
-void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable)
+static inline void record_alloc(struct mp_thread *t, uint64_t *ips, int kind, const void *ptr, size_t size,
+                                size_t usable)
 {
-	uint64_t local[MP_UNWIND_BUF];
-	uint64_t *ips = t->last ? t->last : local;
 	int same;
 	int depth = mp_unwind(ips, mp_max_depth, &same);
 	uint64_t sid = stack_id(t, ips, depth, same);
@@ -443,6 +442,23 @@ void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size
 	p = mp_put_varint(p, sid);
 	t->pos = p;
 	event_done(t);
+}
+
+/* The residual and nested states have no stack of their own: the frames go
+   on the stack, of this function only, off the usual path. */
+__attribute__((noinline)) static void record_alloc_side(struct mp_thread *t, int kind, const void *ptr, size_t size,
+                                                        size_t usable)
+{
+	uint64_t ips[MP_UNWIND_BUF];
+	record_alloc(t, ips, kind, ptr, size, usable);
+}
+
+void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable)
+{
+	if (MP_LIKELY(t->last))
+		record_alloc(t, t->last, kind, ptr, size, usable);
+	else
+		record_alloc_side(t, kind, ptr, size, usable);
 }
 
 void mp_record_free(struct mp_thread *t, const void *ptr)

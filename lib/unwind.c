@@ -81,33 +81,33 @@ void mp_unwind_thread_init(void)
 }
 
 /* Writes the frames outside our own code (the hooks at the top, wrap_main
-   at the bottom) outermost first, at most max of them, marking a cut. */
-static int keep_theirs(const uint64_t *raw, int n, int want, uint64_t *out, int max)
+   at the bottom) outermost first, at most max of them, marking a cut:
+   counted first, then written from the end, so that no copy of the stack
+   takes room on the stack (a signal handler's may be small). */
+static int keep_theirs(void *const *raw, int n, int want, uint64_t *out, int max)
 {
 	uint64_t self_size = self_hi - self_lo;
-	uint64_t kept[MP_UNWIND_BUF];
 	int depth = 0, i = 0;
-	for (; i < n && depth < max; i++) {
-		kept[depth] = raw[i];
-		depth += raw[i] - self_lo >= self_size;
+	for (; i < n && depth < max; i++)
+		depth += (uint64_t)(uintptr_t)raw[i] - self_lo >= self_size;
+	int cut = i < n || n == want;
+	int k = cut + depth;
+	for (int j = 0; j < i; j++) {
+		uint64_t ip = (uint64_t)(uintptr_t)raw[j];
+		if (ip - self_lo >= self_size)
+			out[--k] = ip;
 	}
-	int k = 0;
-	if (i < n || n == want)
-		out[k++] = MP_IP_TRUNCATED;
-	for (int d = depth - 1; d >= 0; d--)
-		out[k++] = kept[d];
-	return k;
+	if (cut)
+		out[0] = MP_IP_TRUNCATED;
+	return cut + depth;
 }
 
 static int slow_unwind(uint64_t *out, int max)
 {
 	void *raw[MP_UNWIND_BUF];
-	uint64_t r64[MP_UNWIND_BUF];
 	int want = max + 16 < MP_UNWIND_BUF ? max + 16 : MP_UNWIND_BUF;
 	int n = unw_bt ? unw_bt(raw, want) : backtrace(raw, want);
-	for (int i = 0; i < n; i++)
-		r64[i] = (uint64_t)(uintptr_t)raw[i];
-	return keep_theirs(r64, n, want, out, max);
+	return keep_theirs(raw, n, want, out, max);
 }
 
 void mp_unwind_disagreed(void)
