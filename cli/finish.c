@@ -206,7 +206,9 @@ struct site {
 struct thread_fig {
 	uint32_t tid;
 	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks, temporary;
-	uint64_t last_alloc_id; /* the thread's latest allocation: freed before the next, it is temporary */
+	int64_t events;                     /* allocations, frees and revivals replayed */
+	uint64_t cost_cycles, cost_samples; /* the recording's own time, sampled (MP_EV_COST) */
+	uint64_t last_alloc_id;             /* the thread's latest allocation: freed before the next, it is temporary */
 };
 
 /* The replay position in one stream of an image. */
@@ -613,6 +615,12 @@ static int cursor_next(trace_t *f, struct mp_image *im, struct cursor *cur)
 				return terr(f, "out of memory"), 0;
 			continue;
 		}
+		if (cur->ev.type == MP_EV_COST) { /* running totals: the latest holds */
+			struct thread_fig *th = &im->replay->threads.v[cur->thread];
+			th->cost_cycles = cur->ev.size;
+			th->cost_samples = cur->ev.stack;
+			continue;
+		}
 		if (cur->rd.tsc)
 			cur->ev.time = (uint64_t)((double)f->c->cal_mono +
 			                          (double)(int64_t)(cur->ev.seq - f->c->cal_tsc) * f->ns_per_tick);
@@ -865,6 +873,7 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 			r->last_time = ev->time;
 		if (ev->type != MP_EV_REVIVE)
 			settle(f, r, cur);
+		r->threads.v[cur->thread].events++;
 		if (ev->type == MP_EV_ALLOC)
 			on_alloc(f, r, cur, ev, &im->streams[cur->stream]);
 		else if (ev->type == MP_EV_FREE)

@@ -22,6 +22,7 @@ void *mpje_malloc(size_t size);
 void *mpje_calloc(size_t n, size_t size);
 void *mpje_realloc(void *ptr, size_t size);
 void mpje_free(void *ptr);
+int mpje_mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
 
 /* Recording states of the process (mp_state). */
 enum { MP_OFF = 0, MP_STARTING = 1, MP_ON = 2, MP_STOPPED = 3 };
@@ -136,6 +137,10 @@ MP_HIDDEN int mp_send(int type, uint32_t stream, void *msg, size_t payload_len);
 MP_HIDDEN int mp_send_buf(uint8_t *buf, size_t payload_len, int type, uint32_t stream);
 MP_HIDDEN void mp_send_hello(uint64_t parent_image, uint64_t fork_seq);
 MP_HIDDEN void mp_send_exit(int have_status, int status);
+/* The profiler's own memory in this process (its private allocator's
+   resident bytes) at the largest seen, measured now and by the flusher,
+   and how many times it was measured (0: unknown). */
+MP_HIDDEN void mp_profiler_memory(uint64_t *peak, uint64_t *samples);
 /* At the end of the root process of a preload-only run: drops the
    connection and waits until the collector has finished the trace. */
 MP_HIDDEN void mp_transport_finish(void);

@@ -50,6 +50,11 @@ struct mp_thread {
 	   sum1/sum2[k]: a stack that shares its outer frames with the last
 	   one hashes only the rest. NULL in the residual and nested states. */
 	uint64_t *last, *sum1, *sum2;
+	/* The recording's own time, measured on about one event in 64 (a
+	   random gap, so that no period of the program's aliases with it):
+	   cycles and events sampled, and the samples already sent. */
+	uint32_t cost_left, cost_rng;
+	uint64_t cost_cycles, cost_samples, cost_sent;
 	struct mp_thread *next; /* all live states, under list_lock */
 };
 
@@ -75,6 +80,9 @@ static __thread uint8_t tls_nested_buf[MP_RESIDUAL_BYTES] __attribute__((tls_mod
 static __thread struct mp_stack_ent tls_nested_tab[1] __attribute__((tls_model("initial-exec")));
 
 static struct mp_thread *thread_list;
+/* The profiler's own memory: its private jemalloc's resident bytes (the
+   arena's pages, metadata included), at the largest seen. */
+static _Atomic uint64_t profiler_peak, profiler_samples;
 static atomic_flag list_lock = ATOMIC_FLAG_INIT;
 static atomic_uint stream_counter;
 static pthread_key_t thread_key;
@@ -154,6 +162,8 @@ static struct mp_thread *thread_create(void)
 	t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
 	t->tid = (uint32_t)syscall(SYS_gettid);
 	t->immediate = all_immediate;
+	t->cost_rng = t->tid * 2654435761u | 1;
+	t->cost_left = 1 + (t->cost_rng >> 26);
 	list_lock_take();
 	t->next = thread_list;
 	thread_list = t;
@@ -261,9 +271,24 @@ int mp_thread_busy(void)
 
 static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const void *ptr);
 
-/* Appends an event that carries only a stamp (MP_EV_MARK, MP_EV_END). */
+/* Appends the running totals of the recording's cost, when they changed. */
+static void put_cost(struct mp_thread *t)
+{
+	if (t->cost_samples == t->cost_sent || (size_t)(t->end - t->pos) < 24)
+		return;
+	uint8_t *p = t->pos;
+	*p++ = MP_EV_COST;
+	p = mp_put_varint(p, t->cost_cycles);
+	p = mp_put_varint(p, t->cost_samples);
+	t->pos = p;
+	t->cost_sent = t->cost_samples;
+}
+
+/* Appends an event that carries only a stamp (MP_EV_MARK, MP_EV_END),
+   after the cost so far. */
 static void put_stamp(struct mp_thread *t, int tag)
 {
+	put_cost(t);
 	if ((size_t)(t->end - t->pos) < 32)
 		return; /* never: ensure_room always leaves this much */
 	t->pos = put_head(t, t->pos, tag, (const void *)(uintptr_t)t->last_ptr);
@@ -276,6 +301,8 @@ void mp_thread_flush(struct mp_thread *t)
 	mp_modules_check();
 	if (MP_UNLIKELY(t->residual))
 		put_stamp(t, MP_EV_END); /* each residual chunk is a stream of its own */
+	else
+		put_cost(t);
 	size_t len = (size_t)(t->pos - (t->buf + sizeof(struct mp_msg_hdr)));
 	if (len > 1) { /* more than the flags byte */
 		struct mp_msg_hdr *h = (struct mp_msg_hdr *)t->buf;
@@ -294,7 +321,7 @@ void mp_thread_send_fork(struct mp_thread *t, uint64_t seq)
 
 static inline void ensure_room(struct mp_thread *t, size_t need)
 {
-	need += 32; /* room for a closing MP_EV_MARK or MP_EV_END */
+	need += 56; /* room for the cost and a closing MP_EV_MARK or MP_EV_END */
 	if (MP_UNLIKELY((size_t)(t->end - t->pos) < need))
 		mp_thread_flush(t);
 }
@@ -429,6 +456,39 @@ static inline void event_done(struct mp_thread *t)
 		mp_thread_flush(t);
 }
 
+/* Starts timing the recording of this event when it is in the sample:
+   returns its start (never 0), or 0. */
+static inline uint64_t cost_begin(struct mp_thread *t)
+{
+#ifdef MP_HAVE_TSC
+	if (MP_UNLIKELY(--t->cost_left == 0)) {
+		uint32_t x = t->cost_rng;
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		t->cost_rng = x;
+		t->cost_left = 1 + (x >> 26); /* 1 to 64: one event in 32.5 on average */
+		return __rdtsc() | 1;
+	}
+#else
+	(void)t;
+#endif
+	return 0;
+}
+
+static inline void cost_end(struct mp_thread *t, uint64_t start)
+{
+#ifdef MP_HAVE_TSC
+	if (MP_UNLIKELY(start)) {
+		t->cost_cycles += __rdtsc() - start;
+		t->cost_samples++;
+	}
+#else
+	(void)t;
+	(void)start;
+#endif
+}
+
 static inline void record_alloc(struct mp_thread *t, uint64_t *ips, int kind, const void *ptr, size_t size,
                                 size_t usable)
 {
@@ -455,17 +515,21 @@ __attribute__((noinline)) static void record_alloc_side(struct mp_thread *t, int
 
 void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable)
 {
+	uint64_t start = cost_begin(t);
 	if (MP_LIKELY(t->last))
 		record_alloc(t, t->last, kind, ptr, size, usable);
 	else
 		record_alloc_side(t, kind, ptr, size, usable);
+	cost_end(t, start);
 }
 
 void mp_record_free(struct mp_thread *t, const void *ptr)
 {
+	uint64_t start = cost_begin(t);
 	ensure_room(t, MP_EVENT_MAX);
 	t->pos = put_head(t, t->pos, MP_EV_FREE, ptr);
 	event_done(t);
+	cost_end(t, start);
 }
 
 void mp_record_revive(struct mp_thread *t, const void *ptr)
@@ -534,11 +598,14 @@ void mp_thread_after_fork_child(void)
 		} else {
 			mpje_free(t->buf);
 			mpje_free(t->tab);
+			mpje_free(t->last);
 			mpje_free(t);
 		}
 		t = next;
 	}
 	atomic_store(&stream_counter, 0);
+	atomic_store(&profiler_peak, 0); /* the child's own from now on */
+	atomic_store(&profiler_samples, 0);
 	flusher_running = 0;   /* the parent's flusher is not in the child */
 	tls_nested.buf = NULL; /* a new stream (and tid) when next needed */
 	atomic_store(&tls_nested.busy, 0);
@@ -548,6 +615,7 @@ void mp_thread_after_fork_child(void)
 		memset(self->tab, 0, (self->tab_mask + 1) * sizeof(*self->tab));
 		self->tab_used = 0;
 		self->next_stack = 0;
+		self->cost_cycles = self->cost_samples = self->cost_sent = 0; /* the parent's */
 		chunk_reset(self);
 	}
 }
@@ -567,6 +635,26 @@ void mp_thread_after_fork_child(void)
  * unshare(CLONE_NEWUSER), then loses the unflushed tail when killed). */
 
 static long flusher_period_ns = 40 * 1000000L;
+
+static void profiler_measure(void)
+{
+	uint64_t epoch = 1;
+	size_t resident = 0, len = sizeof(resident);
+	if (mpje_mallctl("epoch", NULL, NULL, &epoch, sizeof(epoch)) ||
+	    mpje_mallctl("stats.resident", &resident, &len, NULL, 0))
+		return;
+	uint64_t peak = atomic_load(&profiler_peak);
+	while (resident > peak && !atomic_compare_exchange_weak(&profiler_peak, &peak, resident))
+		;
+	atomic_fetch_add(&profiler_samples, 1);
+}
+
+void mp_profiler_memory(uint64_t *peak, uint64_t *samples)
+{
+	profiler_measure();
+	*peak = atomic_load(&profiler_peak);
+	*samples = atomic_load(&profiler_samples);
+}
 
 static void *flusher_main(void *arg)
 {
@@ -601,6 +689,7 @@ static void *flusher_main(void *arg)
 		}
 		list_lock_drop();
 		prev = now;
+		profiler_measure();
 	}
 }
 

@@ -128,8 +128,12 @@ void mp_send_hello(uint64_t parent_image, uint64_t fork_seq)
 
 void mp_send_exit(int have_status, int status)
 {
-	uint32_t payload[2] = {(uint32_t)have_status, (uint32_t)status};
-	mp_send(MP_MSG_EXIT, 0, payload, sizeof(payload));
+	struct mp_exit e = {(uint32_t)have_status, (uint32_t)status, 0, 0, 0};
+	struct timespec ts;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+		e.cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	mp_profiler_memory(&e.profiler_bytes, &e.profiler_samples);
+	mp_send(MP_MSG_EXIT, 0, &e, sizeof(e));
 }
 
 static void put_uint(char **p, unsigned long v)

@@ -62,6 +62,10 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 		ev->ips = r->ips;
 		return 1;
 	}
+	case MP_EV_COST:
+		if (mp_get_varint(&r->p, r->end, &ev->size) || mp_get_varint(&r->p, r->end, &ev->stack))
+			return -1;
+		return 1;
 	default:
 		return -1;
 	}

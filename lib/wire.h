@@ -42,6 +42,14 @@ struct mp_msg_hdr {
 	uint32_t reserved;
 };
 
+/* Payload of MP_MSG_EXIT. Older senders stop after status. */
+struct mp_exit {
+	uint32_t have_status, status;
+	uint64_t cpu_ns;           /* the process's CPU time (user + system), all threads */
+	uint64_t profiler_bytes;   /* the profiler's own heap in the process at its largest */
+	uint64_t profiler_samples; /* how often that was measured (0: never, the figure is unknown) */
+};
+
 /* Payload of MP_MSG_HELLO, followed by argv as NUL-terminated strings. */
 struct mp_hello {
 	uint32_t ppid;
@@ -74,6 +82,9 @@ enum mp_event {
 	MP_EV_MARK = 6,     /* seq, time, ptr (unchanged): the stream has no event before seq
 	                       that was not sent already (from the flusher, for quiet threads) */
 	MP_EV_END = 7,      /* seq, time, ptr (unchanged): the stream ends (its thread exited) */
+	MP_EV_COST = 8,     /* cycles, samples: the time (TSC cycles) the profiler's recording took in
+	                       this stream's hooks, summed over a sample of its events, and how many
+	                       were sampled; running totals since the stream began */
 };
 
 /* Allocation kinds, stored in the trace (allocations.kind). */
@@ -145,7 +156,8 @@ static inline int mp_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t
 }
 
 /* One decoded event. For MP_EV_STACK, ips points into the chunk buffer's
-   copy made by the decoder (valid until the next call). */
+   copy made by the decoder (valid until the next call); MP_EV_COST puts
+   its cycles in size and its samples in stack. */
 struct mp_event_rec {
 	uint8_t type, kind;
 	uint64_t seq, time, ptr, size, slack, stack;
