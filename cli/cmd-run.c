@@ -30,7 +30,8 @@ static volatile pid_t child_pid;
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet] [--] PROGRAM [ARGS...]\n"
+	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet] [--] PROGRAM "
+	        "[ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
 	        "by default memprof.PROGRAM.PID.db, then prints a one-line summary to stderr.\n"
@@ -39,6 +40,7 @@ static void usage(FILE *out)
 	        "  -o, --output TRACE  where to write the trace\n"
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
+	        "  --no-mmap           do not record anonymous mappings (mmap, munmap, mremap)\n"
 	        "  -q, --quiet         no summary line\n",
 	        MP_MAX_DEPTH_LIMIT);
 }
@@ -211,6 +213,7 @@ int cmd_run(int argc, char **argv)
 	        {"force", no_argument, NULL, 'f'},
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
+	        {"no-mmap", no_argument, NULL, 'M'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -226,6 +229,11 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'M':
+			/* For the program, and for the trace's meta (the collector
+			   reads it too). */
+			setenv("MEMPROF_MMAP", "0", 1);
 			break;
 		case 'D': {
 			int64_t v;
