@@ -32,7 +32,7 @@ static volatile pid_t child_pid;
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet]\n"
+	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
 	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
@@ -42,6 +42,7 @@ static void usage(FILE *out)
 	        "  -o, --output TRACE  where to write the trace\n"
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
+	        "  --no-mmap           do not record anonymous mappings (mmap, munmap, mremap)\n"
 	        "  -q, --quiet         no summary line\n"
 	        "  --check             then check the trace as 'memprof check' does (verdicts\n"
 	        "                      on stderr): exits with 1 when a limit fails, unless\n"
@@ -220,6 +221,7 @@ int cmd_run(int argc, char **argv)
 	        {"force", no_argument, NULL, 'f'},
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
+	        {"no-mmap", no_argument, NULL, 'M'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
 	        MP_CHECK_LONG_OPTIONS,
@@ -247,6 +249,11 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'M':
+			/* For the program, and for the trace's meta (the collector
+			   reads it too). */
+			setenv("MEMPROF_MMAP", "0", 1);
 			break;
 		case 'D': {
 			int64_t v;

@@ -10,10 +10,30 @@
 #include "trace.h"
 #include "util.h"
 
+/* An RSS sample with the heap and mapping figures at that moment. */
+struct rss_sample {
+	int64_t time_ns, rss, anon, heap, usable, mapped;
+};
+
 struct totals {
 	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, peak_pid;
 	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, duration_ns;
+	/* Anonymous mappings: summed, the peak the largest of one process. */
+	int have_mappings, mappings_recorded;
+	int64_t mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns, mmap_peak_pid;
+	int64_t mmap_leaked_bytes, mmap_leaked_blocks;
+	/* RSS: the largest peak of one process, and that process's largest
+	   sample (have_sample), which the summary breaks down. */
+	int have_rss, have_sample;
+	int64_t rss_peak_bytes, rss_peak_pid, rss_process_id;
+	struct rss_sample sample;
 };
+
+static const char *plural(int64_t n, const char *word, char *buf, size_t size)
+{
+	snprintf(buf, size, "%" PRId64 " %s%s", n, word, n == 1 ? "" : "s");
+	return buf;
+}
 
 static void usage(FILE *out)
 {
@@ -22,6 +42,9 @@ static void usage(FILE *out)
 	      "The totals of a trace: allocations, frees, bytes allocated, the peak of\n"
 	      "live bytes (the largest of any one process) and when it was reached,\n"
 	      "leaks, temporary allocations and threads, and the same for each process.\n"
+	      "Anonymous mappings (mmap) have figures of their own, apart from the heap's,\n"
+	      "and the peak resident set (RSS) is broken down into heap, mappings and the\n"
+	      "rest at the largest RSS sample.\n"
 	      "\n"
 	      "    --format FMT   text (default), json, or csv (one row per process)\n"
 	      "    --pid PID      only the process(es) with that pid\n"
@@ -46,7 +69,92 @@ static void add_totals(struct totals *t, const struct mp_processes *ps)
 			t->peak_time_ns = p->peak_time_ns;
 			t->peak_pid = p->pid;
 		}
+		t->have_mappings = p->have_mappings;
+		t->mmap_calls = mp_add_sat(t->mmap_calls, p->mmap_calls);
+		t->munmap_calls = mp_add_sat(t->munmap_calls, p->munmap_calls);
+		t->mmap_bytes = mp_add_sat(t->mmap_bytes, p->mmap_bytes);
+		t->mmap_leaked_bytes = mp_add_sat(t->mmap_leaked_bytes, p->mmap_leaked_bytes);
+		t->mmap_leaked_blocks = mp_add_sat(t->mmap_leaked_blocks, p->mmap_leaked_blocks);
+		if (i == 0 || p->mmap_peak_bytes > t->mmap_peak_bytes) {
+			t->mmap_peak_bytes = p->mmap_peak_bytes;
+			t->mmap_peak_time_ns = p->mmap_peak_time_ns;
+			t->mmap_peak_pid = p->pid;
+		}
+		if (p->have_rss && (!t->have_rss || p->rss_peak_bytes > t->rss_peak_bytes)) {
+			t->have_rss = 1;
+			t->rss_peak_bytes = p->rss_peak_bytes;
+			t->rss_peak_pid = p->pid;
+			t->rss_process_id = p->id;
+		}
 	}
+}
+
+/* The largest RSS sample of the process with the largest RSS peak. */
+static int load_rss_sample(sqlite3 *db, struct totals *t)
+{
+	if (!t->have_rss)
+		return 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT time_ns, rss_bytes, anon_bytes, heap_bytes, usable_bytes, mapped_bytes"
+	                       " FROM main.rss_samples WHERE process_id = ?1 ORDER BY rss_bytes DESC, time_ns LIMIT 1",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, t->rss_process_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t->sample.time_ns = sqlite3_column_int64(st, 0);
+		t->sample.rss = sqlite3_column_int64(st, 1);
+		t->sample.anon = sqlite3_column_int64(st, 2);
+		t->sample.heap = sqlite3_column_int64(st, 3);
+		t->sample.usable = sqlite3_column_int64(st, 4);
+		t->sample.mapped = sqlite3_column_int64(st, 5);
+		t->have_sample = 1;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The "mappings:" and "rss:" lines. */
+static void print_text_extra(const struct totals *t, size_t nprocs)
+{
+	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], c[MP_HUMAN_MAX], d[MP_HUMAN_MAX], w1[64], w2[64];
+	if (!t->have_mappings)
+		return;
+	if (!t->mappings_recorded) {
+		printf("mappings:   not recorded (--no-mmap, MEMPROF_MMAP=0)\n");
+	} else {
+		printf("mappings:   %s, %s, %s mapped, peak %s at %s", plural(t->mmap_calls, "call", w1, sizeof(w1)),
+		       plural(t->munmap_calls, "release", w2, sizeof(w2)), mp_human_size(t->mmap_bytes, a, sizeof(a)),
+		       mp_human_size(t->mmap_peak_bytes, b, sizeof(b)),
+		       mp_human_duration(t->mmap_peak_time_ns, c, sizeof(c)));
+		if (nprocs > 1)
+			printf(" in pid %" PRId64, t->mmap_peak_pid);
+		printf(", still mapped at exit %s in %s\n", mp_human_size(t->mmap_leaked_bytes, a, sizeof(a)),
+		       plural(t->mmap_leaked_blocks, "mapping", w1, sizeof(w1)));
+	}
+	if (!t->have_rss) {
+		printf("rss:        no samples\n");
+		return;
+	}
+	printf("rss:        peak %s", mp_human_size(t->rss_peak_bytes, a, sizeof(a)));
+	if (nprocs > 1)
+		printf(" in pid %" PRId64, t->rss_peak_pid);
+	if (!t->have_sample) {
+		fputc('\n', stdout);
+		return;
+	}
+	const struct rss_sample *s = &t->sample;
+	if (s->rss != t->rss_peak_bytes)
+		printf(" (high-water mark); largest sample %s", mp_human_size(s->rss, a, sizeof(a)));
+	printf(" at %s: heap %s (usable %s), mappings %s, ", mp_human_duration(s->time_ns, b, sizeof(b)),
+	       mp_human_size(s->heap, c, sizeof(c)), mp_human_size(s->usable, d, sizeof(d)),
+	       mp_human_size(s->mapped, w1, sizeof(w1)));
+	int64_t other = s->rss - s->usable - s->mapped;
+	if (other >= 0)
+		printf("other %s\n", mp_human_size(other, a, sizeof(a)));
+	else
+		printf("%s of them not resident\n", mp_human_size(-other, a, sizeof(a)));
 }
 
 /* "exit 3", "signal 15", "exec", "unknown". */
@@ -58,12 +166,6 @@ static void format_end(const struct mp_process *p, char *buf, size_t size)
 		snprintf(buf, size, "signal %" PRId64, p->signal);
 	else
 		snprintf(buf, size, "%s", p->ended_by);
-}
-
-static const char *plural(int64_t n, const char *word, char *buf, size_t size)
-{
-	snprintf(buf, size, "%" PRId64 " %s%s", n, word, n == 1 ? "" : "s");
-	return buf;
 }
 
 static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, const struct totals *t)
@@ -98,6 +200,7 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	printf("leaked:     %s (%" PRId64 " bytes) in %s\n", mp_human_size(t->leaked_bytes, a, sizeof(a)),
 	       t->leaked_bytes, plural(t->leaked_blocks, "block", w1, sizeof(w1)));
 	printf("temporary:  %s\n", plural(t->temporary, "allocation", w1, sizeof(w1)));
+	print_text_extra(t, ps->n);
 	printf("threads:    %" PRId64 "\n", t->threads);
 	if (ps->n == 1) {
 		format_end(&ps->v[0], w1, sizeof(w1));
@@ -181,6 +284,42 @@ static void json_environment(sqlite3 *db, struct mp_json *j)
 	mp_json_object_end(j);
 }
 
+/* "mappings": {...} (null when not recorded) and "rss": {...} (null
+   without samples) of one process, or of the totals with the sample. */
+static void json_extra(struct mp_json *j, int recorded, const int64_t m[7], int have_rss, int64_t rss_peak,
+                       const struct rss_sample *s)
+{
+	static const char *const keys[7] = {"calls",        "releases",     "bytes",        "peak_bytes",
+	                                    "peak_time_ns", "leaked_bytes", "leaked_blocks"};
+	mp_json_key(j, "mappings");
+	if (recorded) {
+		mp_json_object_begin(j, 1);
+		for (int i = 0; i < 7; i++)
+			mp_json_kv_int(j, keys[i], m[i]);
+		mp_json_object_end(j);
+	} else {
+		mp_json_null(j);
+	}
+	mp_json_key(j, "rss");
+	if (!have_rss) {
+		mp_json_null(j);
+		return;
+	}
+	mp_json_object_begin(j, s ? 0 : 1);
+	mp_json_kv_int(j, "peak_bytes", rss_peak);
+	if (s) {
+		static const char *const skeys[6] = {"time_ns",    "rss_bytes",    "anon_bytes",
+		                                     "heap_bytes", "usable_bytes", "mapped_bytes"};
+		const int64_t v[6] = {s->time_ns, s->rss, s->anon, s->heap, s->usable, s->mapped};
+		mp_json_key(j, "largest_sample");
+		mp_json_object_begin(j, 1);
+		for (int i = 0; i < 6; i++)
+			mp_json_kv_int(j, skeys[i], v[i]);
+		mp_json_object_end(j);
+	}
+	mp_json_object_end(j);
+}
+
 static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t)
 {
 	struct mp_json j;
@@ -198,6 +337,13 @@ static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct 
 	mp_json_kv_int(&j, "temporary", t->temporary);
 	mp_json_kv_int(&j, "threads", t->threads);
 	mp_json_kv_int(&j, "duration_ns", t->duration_ns);
+	if (t->have_mappings) {
+		const int64_t m[7] = {t->mmap_calls,        t->munmap_calls,      t->mmap_bytes,
+		                      t->mmap_peak_bytes,   t->mmap_peak_time_ns, t->mmap_leaked_bytes,
+		                      t->mmap_leaked_blocks};
+		json_extra(&j, t->mappings_recorded, m, t->have_rss, t->rss_peak_bytes,
+		           t->have_sample ? &t->sample : NULL);
+	}
 	json_environment(db, &j);
 	mp_json_key(&j, "processes");
 	mp_json_array_begin(&j, 0);
@@ -229,6 +375,12 @@ static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct 
 		mp_json_kv_int(&j, "temporary", p->temporary);
 		mp_json_kv_int(&j, "threads", p->threads);
 		mp_json_kv_string(&j, "ended_by", p->ended_by);
+		if (p->have_mappings) {
+			const int64_t m[7] = {p->mmap_calls,        p->munmap_calls,      p->mmap_bytes,
+			                      p->mmap_peak_bytes,   p->mmap_peak_time_ns, p->mmap_leaked_bytes,
+			                      p->mmap_leaked_blocks};
+			json_extra(&j, t->mappings_recorded, m, p->have_rss, p->rss_peak_bytes, NULL);
+		}
 		mp_json_object_end(&j);
 	}
 	mp_json_array_end(&j);
@@ -239,11 +391,32 @@ static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct 
 
 static void print_csv(const struct mp_processes *ps)
 {
-	static const char *const head[] = {
-	        "pid",         "ppid",           "origin",       "argv",          "ended_by",
-	        "exit_status", "signal",         "allocations",  "frees",         "allocated_bytes",
-	        "peak_bytes",  "peak_time_ns",   "leaked_bytes", "leaked_blocks", "temporary",
-	        "threads",     "unmatched_frees"};
+	static const char *const head[] = {"pid",
+	                                   "ppid",
+	                                   "origin",
+	                                   "argv",
+	                                   "ended_by",
+	                                   "exit_status",
+	                                   "signal",
+	                                   "allocations",
+	                                   "frees",
+	                                   "allocated_bytes",
+	                                   "peak_bytes",
+	                                   "peak_time_ns",
+	                                   "leaked_bytes",
+	                                   "leaked_blocks",
+	                                   "temporary",
+	                                   "threads",
+	                                   "unmatched_frees",
+	                                   "mmap_calls",
+	                                   "munmap_calls",
+	                                   "mmap_bytes",
+	                                   "mmap_peak_bytes",
+	                                   "mmap_peak_time_ns",
+	                                   "mmap_leaked_bytes",
+	                                   "mmap_leaked_blocks",
+	                                   "rss_peak_bytes",
+	                                   "rss_peak_time_ns"};
 	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
 		mp_csv_field(stdout, head[i], i == 0);
 	mp_csv_end(stdout);
@@ -273,6 +446,22 @@ static void print_csv(const struct mp_processes *ps)
 		                     p->threads,      p->unmatched_frees};
 		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
 			mp_csv_int(stdout, v[k], 0);
+		/* Empty where the trace has no such figures. */
+		const int64_t m[] = {p->mmap_calls,        p->munmap_calls,      p->mmap_bytes,
+		                     p->mmap_peak_bytes,   p->mmap_peak_time_ns, p->mmap_leaked_bytes,
+		                     p->mmap_leaked_blocks};
+		for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+			if (p->have_mappings)
+				mp_csv_int(stdout, m[k], 0);
+			else
+				mp_csv_field(stdout, NULL, 0);
+		}
+		for (int k = 0; k < 2; k++) {
+			if (p->have_rss)
+				mp_csv_int(stdout, k ? p->rss_peak_time_ns : p->rss_peak_bytes, 0);
+			else
+				mp_csv_field(stdout, NULL, 0);
+		}
 		mp_csv_end(stdout);
 	}
 	mp_buf_free(&argv);
@@ -301,6 +490,13 @@ int cmd_summary(int argc, char **argv)
 		struct totals t = {0};
 		add_totals(&t, &ps);
 		t.duration_ns = mp_meta_int(db, "duration_ns", 0);
+		t.mappings_recorded = mp_meta_int(db, "mappings_recorded", 1) != 0;
+		if (load_rss_sample(db, &t)) {
+			rc = mp_trace_fail_db(q.path, db);
+			mp_processes_free(&ps);
+			mp_trace_close(db);
+			return rc;
+		}
 		if (q.format == MP_FMT_JSON)
 			print_json(db, &ps, &t);
 		else if (q.format == MP_FMT_CSV)

@@ -11,18 +11,18 @@
 #include "util.h"
 
 struct order {
-	const char *option, *name, *sum, *title;
+	const char *option, *name, *sum, *title, *map_title;
 };
 
 static const struct order orders[] = {
-        {"by-bytes", "bytes", "sum(bytes)", "bytes allocated"},
-        {"by-count", "count", "sum(allocations)", "number of allocations"},
-        {"by-peak", "peak", "sum(peak_bytes)", "bytes live at the peak"},
-        {"by-leaked", "leaked", "sum(leaked_bytes)", "bytes leaked"},
-        {"by-temporary", "temporary", "sum(temporary)", "temporary allocations"},
+        {"by-bytes", "bytes", "sum(bytes)", "bytes allocated", "bytes mapped"},
+        {"by-count", "count", "sum(allocations)", "number of allocations", "number of mappings"},
+        {"by-peak", "peak", "sum(peak_bytes)", "bytes live at the peak", "bytes mapped at the mapping peak"},
+        {"by-leaked", "leaked", "sum(leaked_bytes)", "bytes leaked", "bytes still mapped at exit"},
+        {"by-temporary", "temporary", "sum(temporary)", "temporary allocations", "temporary mappings (none)"},
 };
 
-enum { OPT_ORDER = MP_OPT_FIRST_PRIVATE }; /* + index in orders */
+enum { OPT_MAPPINGS = MP_OPT_FIRST_PRIVATE, OPT_ORDER }; /* + index in orders */
 
 struct site {
 	int64_t stack_id, allocations, bytes, peak_bytes, leaked_bytes, leaked_blocks, temporary, frees;
@@ -31,7 +31,7 @@ struct site {
 static void usage(FILE *out)
 {
 	fputs("usage: memprof top [--by-bytes|--by-count|--by-peak|--by-leaked|--by-temporary] [-n N]\n"
-	      "                   [--full-stacks] [--format text|json|csv] [--pid PID] TRACE\n"
+	      "                   [--mappings] [--full-stacks] [--format text|json|csv] [--pid PID] TRACE\n"
 	      "\n"
 	      "The allocation sites (full call stacks) that allocated the most, summed\n"
 	      "over the processes of the trace. Sites whose figure is 0 are left out.\n"
@@ -41,6 +41,9 @@ static void usage(FILE *out)
 	      "    --by-peak       rank by bytes live at the peak of their process\n"
 	      "    --by-leaked     rank by bytes never freed\n"
 	      "    --by-temporary  rank by allocations freed before the next one\n"
+	      "    --mappings      rank the sites of anonymous mappings (mmap, mremap) instead:\n"
+	      "                    count = mapping calls, peak = mapped at the mapping peak,\n"
+	      "                    leaked = still mapped at exit\n"
 	      "    -n N            show N sites (default 10; 0: all)\n"
 	      "    --full-stacks   show every caller in text (default: 8)\n"
 	      "    --format FMT    text (default), json or csv\n"
@@ -50,7 +53,7 @@ static void usage(FILE *out)
 }
 
 static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank, const struct site *s,
-                       const struct mp_stack *stack)
+                       const struct mp_stack *stack, int mappings)
 {
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], c[MP_HUMAN_MAX];
 	if (q->format == MP_FMT_JSON) {
@@ -75,6 +78,11 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 		mp_csv_field(stdout, mp_buf_str(&line), 0);
 		mp_csv_end(stdout);
 		mp_buf_free(&line);
+	} else if (mappings) {
+		printf("\n#%" PRId64 "  %s in %" PRId64 " mapping%s (peak %s, still mapped at exit %s)\n", rank,
+		       mp_human_size(s->bytes, a, sizeof(a)), s->allocations, s->allocations == 1 ? "" : "s",
+		       mp_human_size(s->peak_bytes, b, sizeof(b)), mp_human_size(s->leaked_bytes, c, sizeof(c)));
+		mp_stack_print_text(stdout, stack, "    ", q->full_stacks);
 	} else {
 		printf("\n#%" PRId64 "  %s in %" PRId64 " allocation%s (peak %s, leaked %s, temporary %" PRId64 ")\n",
 		       rank, mp_human_size(s->bytes, a, sizeof(a)), s->allocations, s->allocations == 1 ? "" : "s",
@@ -85,13 +93,14 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 }
 
 /* Prints the ranked sites; returns 0 or an exit code after a message. */
-static int top(sqlite3 *db, const struct mp_query *q, const struct order *o)
+static int top(sqlite3 *db, const struct mp_query *q, const struct order *o, int mappings)
 {
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
 	         "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(leaked_bytes),"
-	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.sites%s"
+	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.%s%s"
 	         " GROUP BY stack_id HAVING %s > 0 ORDER BY %s DESC, sum(bytes) DESC, stack_id LIMIT ?2",
+	         mappings ? "mapping_sites" : "sites",
 	         q->pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum,
 	         o->sum);
 	sqlite3_stmt *st;
@@ -112,12 +121,14 @@ static int top(sqlite3 *db, const struct mp_query *q, const struct order *o)
 		mp_json_key(&j, "top");
 		mp_json_object_begin(&j, 0);
 		mp_json_kv_string(&j, "order", o->name);
+		if (mappings)
+			mp_json_kv_string(&j, "of", "mappings");
 		mp_json_key(&j, "sites");
 		mp_json_array_begin(&j, 0);
 	} else if (q->format == MP_FMT_CSV) {
 		fputs("rank,allocations,bytes,peak_bytes,leaked_bytes,leaked_blocks,temporary,stack\n", stdout);
 	} else {
-		printf("top sites by %s:\n", o->title);
+		printf("top %ssites by %s:\n", mappings ? "mapping " : "", mappings ? o->map_title : o->title);
 	}
 	struct mp_stack stack = {0};
 	int64_t rank = 0;
@@ -132,13 +143,13 @@ static int top(sqlite3 *db, const struct mp_query *q, const struct order *o)
 			rc = -1;
 			break;
 		}
-		print_site(q, &j, ++rank, &s, &stack);
+		print_site(q, &j, ++rank, &s, &stack, mappings);
 	}
 	int exit_code = mp_query_sites_end(q, db, rc, st, &l, &stack, &j);
 	if (exit_code)
 		return exit_code;
 	if (q->format == MP_FMT_TEXT && rank == 0)
-		printf("\nno sites with %s\n", o->title);
+		printf("\nno sites with %s\n", mappings ? o->map_title : o->title);
 	return 0;
 }
 
@@ -147,6 +158,7 @@ int cmd_top(int argc, char **argv)
 	static const struct option options[] = {
 	        MP_QUERY_LONG_OPTIONS,
 	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
+	        {"mappings", no_argument, NULL, OPT_MAPPINGS},
 	        {"by-bytes", no_argument, NULL, OPT_ORDER + 0},
 	        {"by-count", no_argument, NULL, OPT_ORDER + 1},
 	        {"by-peak", no_argument, NULL, OPT_ORDER + 2},
@@ -157,9 +169,11 @@ int cmd_top(int argc, char **argv)
 	struct mp_query q;
 	mp_query_init(&q, "top", 10);
 	const struct order *o = &orders[0];
-	int opt, rc;
+	int opt, rc, mappings = 0;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
-		if (opt >= OPT_ORDER && opt < OPT_ORDER + (int)(sizeof(orders) / sizeof(orders[0])))
+		if (opt == OPT_MAPPINGS)
+			mappings = 1;
+		else if (opt >= OPT_ORDER && opt < OPT_ORDER + (int)(sizeof(orders) / sizeof(orders[0])))
 			o = &orders[opt - OPT_ORDER];
 		else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
@@ -178,8 +192,10 @@ int cmd_top(int argc, char **argv)
 		if (!(rc = mp_query_processes(&q, db, &ps)))
 			mp_processes_free(&ps);
 	}
+	if (!rc && mappings && !mp_trace_has_mappings(db))
+		rc = mp_trace_fail(q.path, "no mapping figures in this trace (recorded by an older memprof)");
 	if (!rc)
-		rc = top(db, &q, o);
+		rc = top(db, &q, o, mappings);
 	if (!rc)
 		rc = mp_finish_output();
 	mp_trace_close(db);

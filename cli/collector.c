@@ -263,6 +263,22 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 			goto oom;
 		return 0;
 	}
+	case MP_MSG_RSS: {
+		struct mp_rss rs;
+		if (h.len < sizeof(rs))
+			goto bad;
+		memcpy(&rs, payload, sizeof(rs));
+		if (im->nrss == im->cap_rss) {
+			size_t ncap = im->cap_rss ? im->cap_rss * 2 : 64;
+			struct mp_rss *nr = realloc(im->rss, ncap * sizeof(*nr));
+			if (!nr)
+				goto oom;
+			im->rss = nr;
+			im->cap_rss = ncap;
+		}
+		im->rss[im->nrss++] = rs;
+		return 0;
+	}
 	case MP_MSG_CHILD: {
 		uint32_t v[2];
 		if (h.len < sizeof(v))
@@ -396,6 +412,7 @@ void mp_collector_release(struct mp_collector *c)
 		}
 		free(im->streams);
 		free(im->forks);
+		free(im->rss);
 		free(im->mods);
 		free(im->argv);
 	}

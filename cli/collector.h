@@ -54,6 +54,8 @@ struct mp_image {
 	size_t nmods;
 	uint64_t *forks; /* stamps at which it forked (MP_MSG_FORK), ascending */
 	size_t nforks;
+	struct mp_rss *rss; /* its resident-set samples (MP_MSG_RSS), as received */
+	size_t nrss, cap_rss;
 	struct mp_replay *replay;
 };
 

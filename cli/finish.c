@@ -196,6 +196,12 @@ struct block {
 	uint8_t kind, inherited;
 };
 
+/* A live anonymous mapping: its page-rounded extent and its block. */
+struct mapping {
+	uint64_t start, end;
+	uint32_t block;
+};
+
 struct site {
 	uint32_t stack;
 	uint64_t epoch;
@@ -227,6 +233,7 @@ struct cursor {
 	struct block pend;
 	uint64_t pend_free_ns;
 	int pend_temporary;
+	int unmap_hit; /* the stream's last MP_FREE_MUNMAP released recorded memory */
 };
 
 /* The live blocks of a parent at one of its fork points. */
@@ -258,6 +265,18 @@ struct mp_replay {
 	uint64_t last_sample, last_time;
 	struct mp_alloc_rec *recs;
 	size_t nrecs;
+	/* Anonymous mappings, apart from the heap: their own sites and figures,
+	   and the live ones by address (descending, see maps_below). */
+	VEC(struct site) msites;
+	struct map msite_map;
+	VEC(struct mapping) maps;
+	uint64_t map_epoch;
+	int64_t map_live, map_peak, map_peak_time, map_calls, unmap_calls, map_bytes;
+	/* Resident-set samples: the next one of the image's to replay, the
+	   largest (and when), the kernel's high-water mark. */
+	size_t next_rss;
+	int have_rss;
+	int64_t rss_top, rss_top_time, rss_hwm;
 };
 
 struct mp_trace {
@@ -581,6 +600,201 @@ static void on_revive(trace_t *f, struct mp_replay *r, struct cursor *cur, const
 	account_live(r, &b, +1);
 }
 
+/* --- anonymous mappings --------------------------------------------------------
+ * Kept apart from the heap: own sites (mapping_sites), own figures, and the
+ * live mappings in an array ordered by descending start address (the
+ * kernel hands out addresses top-down, so a new mapping mostly goes at the
+ * end). A release (munmap, or the old range of an mremap) may cover part
+ * of a mapping, several, or none recorded: each mapping it touches ends
+ * there (freed, its row stored), and what is left of it on either side
+ * becomes a new block of the same stack, kind and thread, allocated at
+ * that moment (a remnant: a row of the allocations table, not a call). */
+
+static struct site *msite_get(trace_t *f, struct mp_replay *r, uint32_t stack, uint32_t *idx)
+{
+	uint32_t i = map_get(&r->msite_map, stack);
+	if (i == NONE) {
+		i = (uint32_t)r->msites.n;
+		struct site s = {.stack = stack, .epoch = r->map_epoch};
+		if (VEC_PUSH(r->msites, s) || map_put(&r->msite_map, stack, i)) {
+			terr(f, "out of memory");
+			return NULL;
+		}
+	}
+	*idx = i;
+	return &r->msites.v[i];
+}
+
+/* As site_touch, for a mapping site and the mapping peak. */
+static void msite_account(struct mp_replay *r, const struct block *b, int sign)
+{
+	struct site *s = &r->msites.v[b->site];
+	if (s->epoch != r->map_epoch) {
+		s->peak_bytes = s->live_bytes;
+		s->peak_blocks = s->live_blocks;
+		s->epoch = r->map_epoch;
+	}
+	s->live_bytes += sign * (int64_t)b->size;
+	s->live_blocks += sign;
+	r->map_live += sign * (int64_t)b->size;
+}
+
+/* The index of the first live mapping whose start is below addr. */
+static size_t maps_below(const struct mp_replay *r, uint64_t addr)
+{
+	size_t lo = 0, hi = r->maps.n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (r->maps.v[mid].start >= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Adds a live mapping (its site known); it must overlap none. */
+static int map_add(trace_t *f, struct mp_replay *r, const struct block *b)
+{
+	uint32_t bi;
+	if (r->free_blocks.n) {
+		bi = r->free_blocks.v[--r->free_blocks.n];
+		r->blocks.v[bi] = *b;
+	} else {
+		bi = (uint32_t)r->blocks.n;
+		if (VEC_PUSH(r->blocks, *b))
+			return terr(f, "out of memory");
+	}
+	if (vec_reserve((void **)&r->maps.v, &r->maps.cap, r->maps.n + 1, sizeof(*r->maps.v)))
+		return terr(f, "out of memory");
+	size_t i = maps_below(r, b->addr);
+	memmove(&r->maps.v[i + 1], &r->maps.v[i], (r->maps.n - i) * sizeof(*r->maps.v));
+	r->maps.v[i] = (struct mapping){b->addr, b->addr + b->usable, bi};
+	r->maps.n++;
+	msite_account(r, b, +1);
+	return 0;
+}
+
+/* Releases [a, b) of the live mappings at time t. Returns whether it
+   touched any. */
+static int unmap_range(trace_t *f, struct mp_replay *r, uint64_t a, uint64_t b, uint64_t t)
+{
+	size_t i0 = maps_below(r, b), i1 = i0;
+	while (i1 < r->maps.n && r->maps.v[i1].end > a)
+		i1++;
+	if (i0 == i1)
+		return 0;
+	struct block left, right;
+	int have_left = 0, have_right = 0;
+	for (size_t i = i0; i < i1; i++) {
+		const struct mapping m = r->maps.v[i];
+		struct block old = r->blocks.v[m.block];
+		msite_account(r, &old, -1);
+		r->msites.v[old.site].frees++;
+		if (!old.inherited)
+			emit(f, r, &old, (int64_t)t);
+		VEC_PUSH(r->free_blocks, m.block);
+		/* A remnant's requested bytes: its part of the first old.size. */
+		uint64_t req_end = m.start + old.size;
+		if (m.end > b) {
+			right = old;
+			right.addr = b;
+			right.usable = m.end - b;
+			right.size = req_end > b ? req_end - b : 0;
+			have_right = 1;
+		}
+		if (m.start < a) {
+			left = old;
+			left.usable = a - m.start;
+			left.size = old.size < left.usable ? old.size : left.usable;
+			have_left = 1;
+		}
+	}
+	memmove(&r->maps.v[i0], &r->maps.v[i1], (r->maps.n - i1) * sizeof(*r->maps.v));
+	r->maps.n -= i1 - i0;
+	struct block *rest[2] = {have_left ? &left : NULL, have_right ? &right : NULL};
+	for (int k = 0; k < 2; k++) {
+		if (!rest[k])
+			continue;
+		rest[k]->id = ++f->next_alloc_id;
+		rest[k]->alloc_ns = t;
+		map_add(f, r, rest[k]);
+	}
+	return 1;
+}
+
+static void on_map(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev,
+                   const struct mp_stream *st)
+{
+	int remap_of_mapping = cur->unmap_hit;
+	cur->unmap_hit = 0;
+	if ((ev->flags & MP_MAP_REMAP) && !remap_of_mapping)
+		return; /* mremap of something else (a file mapping, shared memory) */
+	uint64_t usable = ev->size + ev->slack;
+	/* Mapped over recorded mappings (MAP_FIXED, MREMAP_FIXED): they are
+	   replaced there. */
+	if (r->maps.n && ev->ptr + usable > ev->ptr)
+		unmap_range(f, r, ev->ptr, ev->ptr + usable, ev->time);
+	struct block b = {
+	        .id = ++f->next_alloc_id,
+	        .addr = ev->ptr,
+	        .size = ev->size,
+	        .usable = usable,
+	        .alloc_ns = ev->time,
+	        .stack = ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : 0,
+	        .tid = st->tid,
+	        .thread = cur->thread,
+	        .kind = MP_KIND_MMAP,
+	};
+	struct site *s = msite_get(f, r, b.stack, &b.site);
+	if (!s)
+		return;
+	s->allocations++;
+	s->bytes += (int64_t)b.size;
+	r->map_calls++;
+	r->map_bytes += (int64_t)b.size;
+	if (map_add(f, r, &b))
+		return;
+	if (r->map_live > r->map_peak) {
+		r->map_peak = r->map_live;
+		r->map_peak_time = (int64_t)ev->time;
+		r->map_epoch++;
+	}
+}
+
+static void on_unmap(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev)
+{
+	uint64_t end = ev->ptr + ev->size < ev->ptr ? UINT64_MAX : ev->ptr + ev->size;
+	cur->unmap_hit = r->maps.n && unmap_range(f, r, ev->ptr, end, ev->time);
+	if (cur->unmap_hit)
+		r->unmap_calls++;
+}
+
+/* --- resident-set samples ------------------------------------------------------ */
+
+/* Stores the image's samples stamped before upto, with the heap and
+   mapping figures the replay has reached. */
+static void rss_until(trace_t *f, struct mp_replay *r, struct mp_image *im, uint64_t upto)
+{
+	while (r->next_rss < im->nrss && im->rss[r->next_rss].stamp < upto && !f->failed) {
+		const struct mp_rss *s = &im->rss[r->next_rss++];
+		const int64_t v[5] = {(int64_t)s->rss_bytes, (int64_t)s->anon_bytes, r->live_bytes, r->live_usable,
+		                      r->map_live};
+		if (mp_tracedb_rss(&f->w, r->process_id, (int64_t)rel(f, s->time_ns), v))
+			terr(f, f->w.err);
+		if (!r->have_rss || (int64_t)s->rss_bytes > r->rss_top) {
+			r->rss_top = (int64_t)s->rss_bytes;
+			r->rss_top_time = (int64_t)s->time_ns;
+		}
+		if ((int64_t)s->peak_rss_bytes > r->rss_hwm)
+			r->rss_hwm = (int64_t)s->peak_rss_bytes;
+		r->have_rss = 1;
+		r->dirty = 1;
+	}
+	if (r->next_rss && r->next_rss == im->nrss)
+		r->next_rss = im->nrss = 0; /* all stored: the queue starts again */
+}
+
 /* --- reading the streams -------------------------------------------------- */
 
 /* Reads the stream's next event into cur->ev, defining stacks and taking
@@ -688,6 +902,14 @@ static void snapshot_take(trace_t *f, struct mp_replay *r, const struct mp_image
 			break;
 		}
 	}
+	for (size_t k = 0; k < r->maps.n; k++) { /* private mappings are copied too */
+		struct block b = r->blocks.v[r->maps.v[k].block];
+		b.inherited = 1;
+		if (VEC_PUSH(sn->blocks, b)) {
+			terr(f, "out of memory");
+			break;
+		}
+	}
 	sn->next = f->snapshots;
 	f->snapshots = sn;
 }
@@ -734,11 +956,12 @@ static struct mp_replay *replay_new(trace_t *f, size_t idx)
 	if (r)
 		r->live.by_address = 1;
 	if (!r || map_init(&r->live, 1024) || map_init(&r->site_map, 1024) || map_init(&r->internal, 64) ||
-	    !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
+	    map_init(&r->msite_map, 64) || !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
 		if (r) {
 			map_free(&r->live);
 			map_free(&r->site_map);
 			map_free(&r->internal);
+			map_free(&r->msite_map);
 			free(r);
 		}
 		terr(f, "out of memory");
@@ -747,6 +970,7 @@ static struct mp_replay *replay_new(trace_t *f, size_t idx)
 	r->idx = idx;
 	r->process_id = (int64_t)idx + 1;
 	r->peak_time = (int64_t)f->c->images[idx].image;
+	r->map_peak_time = r->peak_time;
 	return r;
 }
 
@@ -766,6 +990,9 @@ static void replay_free(struct mp_replay *r)
 	map_free(&r->live);
 	map_free(&r->site_map);
 	map_free(&r->internal);
+	map_free(&r->msite_map);
+	free(r->msites.v);
+	free(r->maps.v);
 	free(r->recs);
 	free(r);
 }
@@ -782,6 +1009,11 @@ static int replay_begin(trace_t *f, struct mp_image *im, struct mp_replay *r)
 		if (got > 0) {
 			for (size_t k = 0; k < sn->blocks.n && !f->failed; k++) {
 				struct block b = sn->blocks.v[k];
+				if (b.kind == MP_KIND_MMAP) {
+					if (!msite_get(f, r, b.stack, &b.site) || map_add(f, r, &b))
+						break;
+					continue;
+				}
 				if (!site_get(f, r, b.stack, &b.site) || live_insert(f, r, &b))
 					break;
 				account_live(r, &b, +1);
@@ -792,6 +1024,7 @@ static int replay_begin(trace_t *f, struct mp_image *im, struct mp_replay *r)
 	}
 	r->peak_bytes = r->live_bytes;
 	r->peak_usable = r->live_usable;
+	r->map_peak = r->map_live;
 	r->started = 1;
 	return 1;
 }
@@ -869,13 +1102,19 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 		}
 		while (r->next_fork < im->nforks && im->forks[r->next_fork] < ev->seq)
 			snapshot_take(f, r, im, im->forks[r->next_fork++]);
+		if (im->nrss)
+			rss_until(f, r, im, ev->seq);
 		if (ev->time > r->last_time)
 			r->last_time = ev->time;
 		if (ev->type != MP_EV_REVIVE)
 			settle(f, r, cur);
 		r->threads.v[cur->thread].events++;
-		if (ev->type == MP_EV_ALLOC)
+		if (ev->type == MP_EV_ALLOC && MP_UNLIKELY_F(ev->kind == MP_KIND_MMAP))
+			on_map(f, r, cur, ev, &im->streams[cur->stream]);
+		else if (ev->type == MP_EV_ALLOC)
 			on_alloc(f, r, cur, ev, &im->streams[cur->stream]);
+		else if (ev->type == MP_EV_FREE && MP_UNLIKELY_F(ev->kind == MP_FREE_MUNMAP))
+			on_unmap(f, r, cur, ev);
 		else if (ev->type == MP_EV_FREE)
 			on_free(f, r, cur, ev);
 		else if (ev->type == MP_EV_REVIVE)
@@ -894,6 +1133,11 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 				limit = cur->mark;
 		}
 	}
+	/* Every event up to limit is replayed: so are the samples before it.
+	   Until a stream has come, the program's first events are still in
+	   its buffers: samples wait for them. */
+	if (im->nrss && !f->failed && (r->curs.n || drain))
+		rss_until(f, r, im, limit == UINT64_MAX ? UINT64_MAX : limit + 1);
 	if (!im->complete)
 		return;
 	/* Complete: what is left past the cut is lost. */
@@ -907,6 +1151,7 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 	r->heap.n = 0;
 	while (r->next_fork < im->nforks)
 		snapshot_take(f, r, im, im->forks[r->next_fork++]);
+	rss_until(f, r, im, UINT64_MAX);
 }
 
 /* --- text of rows ------------------------------------------------------------ */
@@ -1014,6 +1259,20 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		if (final && !b->inherited)
 			emit(f, r, b, -1);
 	}
+	for (size_t i = 0; i < r->msites.n; i++)
+		r->msites.v[i].leaked_bytes = r->msites.v[i].leaked_blocks = 0;
+	int64_t mleaked = 0, mleaked_blocks = 0;
+	for (size_t k = 0; k < r->maps.n; k++) {
+		struct block *b = &r->blocks.v[r->maps.v[k].block];
+		if (!by_exec && !b->inherited) {
+			r->msites.v[b->site].leaked_bytes += (int64_t)b->size;
+			r->msites.v[b->site].leaked_blocks++;
+			mleaked += (int64_t)b->size;
+			mleaked_blocks++;
+		}
+		if (final && !b->inherited)
+			emit(f, r, b, -1);
+	}
 	if (final) {
 		if (flush_recs(f, r))
 			return -1;
@@ -1034,6 +1293,16 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		const int64_t v[8] = {s->allocations,  s->frees,         s->bytes,    pb, pk,
 		                      s->leaked_bytes, s->leaked_blocks, s->temporary};
 		if (mp_tracedb_site(&f->w, r->process_id, s->stack, v))
+			return terr(f, f->w.err);
+	}
+	for (size_t i = 0; i < r->msites.n; i++) {
+		struct site *s = &r->msites.v[i];
+		int64_t pb = s->epoch != r->map_epoch ? s->live_bytes : s->peak_bytes;
+		int64_t pk = s->epoch != r->map_epoch ? s->live_blocks : s->peak_blocks;
+		if (!s->allocations && !s->frees && !s->leaked_blocks && !pk)
+			continue;
+		const int64_t v[8] = {s->allocations, s->frees, s->bytes, pb, pk, s->leaked_bytes, s->leaked_blocks, 0};
+		if (mp_tracedb_mapping_site(&f->w, r->process_id, s->stack, v))
 			return terr(f, f->w.err);
 	}
 	for (size_t i = 0; i < r->threads.n; i++) {
@@ -1061,6 +1330,16 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	        .temporary = r->temporary,
 	        .threads = (int64_t)r->threads.n,
 	        .unmatched_frees = r->unmatched,
+	        .mmap_calls = r->map_calls,
+	        .munmap_calls = r->unmap_calls,
+	        .mmap_bytes = r->map_bytes,
+	        .mmap_peak_bytes = r->map_peak,
+	        .mmap_peak_time_ns = (int64_t)rel(f, (uint64_t)r->map_peak_time),
+	        .mmap_leaked_bytes = mleaked,
+	        .mmap_leaked_blocks = mleaked_blocks,
+	        .have_rss = r->have_rss,
+	        .rss_peak_bytes = r->rss_hwm > r->rss_top ? r->rss_hwm : r->rss_top,
+	        .rss_peak_time_ns = (int64_t)rel(f, (uint64_t)r->rss_top_time),
 	};
 	if (im->parent_image) {
 		row.origin = "fork";
@@ -1209,11 +1488,20 @@ static int write_environment(trace_t *f)
 				mp_buf_printf(&settings, "%s%s", settings.len ? " " : "", *e);
 				break;
 			}
+	/* What the programs were told to record (the same environment). */
+	const char *mm = getenv("MEMPROF_MMAP"), *rss = getenv("MEMPROF_RSS_MS");
+	int64_t mappings = !(mm && *mm == '0'), rss_ms = 10;
+	if (rss && *rss) {
+		long v = atol(rss);
+		rss_ms = v <= 0 ? 0 : v > 10000 ? 10000 : v;
+	}
 	int rc = mp_tracedb_meta(w, "env_host", host) || mp_tracedb_meta(w, "env_kernel", kernel) ||
 	         mp_tracedb_meta(w, "env_cpu", cpu) ||
 	         mp_tracedb_meta_int(w, "env_cpus", sysconf(_SC_NPROCESSORS_ONLN)) ||
 	         mp_tracedb_meta(w, "env_libc", gnu_get_libc_version()) ||
-	         mp_tracedb_meta(w, "env_allocator_settings", settings.s ? settings.s : "");
+	         mp_tracedb_meta(w, "env_allocator_settings", settings.s ? settings.s : "") ||
+	         mp_tracedb_meta_int(w, "mappings_recorded", mappings) ||
+	         mp_tracedb_meta_int(w, "rss_sample_ms", rss_ms);
 	free(settings.s);
 	return rc ? terr(f, w->err) : 0;
 }

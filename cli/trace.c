@@ -14,27 +14,36 @@
 #include "util.h"
 #include "vtab.h"
 
-/* Every table of schema version 1 and the columns the commands read. */
+/* Every table of schema version 1 and the columns the commands read; the
+   optional ones came later (anonymous mappings and RSS): checked when the
+   trace has them. */
 static const struct {
 	const char *name, *columns;
 	unsigned need; /* probed when the command needs one of these */
+	int optional;
 } tables[] = {
-        {"meta", "key, value", ~0u},
+        {"meta", "key, value", ~0u, 0},
         {"processes",
          "id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by, exit_status, signal, allocations,"
          " frees, allocated_bytes, peak_bytes, peak_time_ns, leaked_bytes, leaked_blocks, temporary, threads,"
          " unmatched_frees",
-         MP_NEED_PROCESSES},
-        {"threads", "process_id, tid, allocations, frees, allocated_bytes, leaked_bytes, leaked_blocks, temporary", 0},
-        {"modules", "id, path, build_id", MP_NEED_STACKS},
-        {"frames", "id, module_id, address, function, file, line, inlined", MP_NEED_STACKS},
-        {"stacks", "id, parent_id, frame_id", MP_NEED_STACKS},
+         MP_NEED_PROCESSES, 0},
+        {"threads", "process_id, tid, allocations, frees, allocated_bytes, leaked_bytes, leaked_blocks, temporary", 0,
+         0},
+        {"modules", "id, path, build_id", MP_NEED_STACKS, 0},
+        {"frames", "id, module_id, address, function, file, line, inlined", MP_NEED_STACKS, 0},
+        {"stacks", "id, parent_id, frame_id", MP_NEED_STACKS, 0},
         {"sites",
          "process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks,"
          " temporary",
-         MP_NEED_SITES},
-        {"heap_samples", "process_id, time_ns, heap_bytes, usable_bytes", 0},
-        {"alloc_chunks", "id, process_id, count, data", 0},
+         MP_NEED_SITES, 0},
+        {"heap_samples", "process_id, time_ns, heap_bytes, usable_bytes", 0, 0},
+        {"alloc_chunks", "id, process_id, count, data", 0, 0},
+        {"mapping_sites",
+         "process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks,"
+         " temporary",
+         MP_NEED_SITES, 1},
+        {"rss_samples", "process_id, time_ns, rss_bytes, anon_bytes, heap_bytes, usable_bytes, mapped_bytes", 0, 1},
 };
 
 /* Prints "memprof: cannot open 'path': msg"; returns MP_EXIT_TRACE. */
@@ -150,6 +159,22 @@ static int have_table(sqlite3 *db, const char *name, char *type, size_t typelen)
 	return found;
 }
 
+/* The processes columns of the mapping and RSS figures, when the trace has them. */
+#define MAPPING_COLUMNS \
+	"mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns, mmap_leaked_bytes," \
+	" mmap_leaked_blocks, rss_peak_bytes, rss_peak_time_ns"
+
+int mp_trace_has_mappings(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int ok = sqlite3_prepare_v2(db, "SELECT " MAPPING_COLUMNS " FROM main.processes LIMIT 0", -1, &st, NULL) ==
+	         SQLITE_OK;
+	sqlite3_finalize(st);
+	char type[32];
+	return ok && have_table(db, "mapping_sites", type, sizeof(type)) == 1 &&
+	       have_table(db, "rss_samples", type, sizeof(type)) == 1;
+}
+
 /* Gets meta's value for key into *out (malloc'ed, NULL when missing).
    Returns 0, or -1 on an SQLite error. */
 static int meta_value(sqlite3 *db, const char *key, char **out)
@@ -240,6 +265,8 @@ static int validate(const char *path, sqlite3 *db, unsigned need)
 		have = have_table(db, tables[i].name, type, sizeof(type));
 		if (have < 0)
 			return db_fail(path, db);
+		if (!have && tables[i].optional)
+			continue;
 		if (!have || strcmp(type, "table") != 0) {
 			snprintf(msg, sizeof(msg), "damaged trace: no table '%s'", tables[i].name);
 			return open_fail(path, msg);
@@ -253,9 +280,12 @@ static int validate(const char *path, sqlite3 *db, unsigned need)
 		}
 		sqlite3_finalize(st);
 	}
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		if (tables[i].optional && have_table(db, tables[i].name, type, sizeof(type)) != 1)
+			continue;
 		if ((tables[i].need & need) && probe(db, tables[i].name, msg, sizeof(msg)))
 			return open_fail(path, msg);
+	}
 
 	char *state;
 	if (meta_value(db, "state", &state))
@@ -395,11 +425,17 @@ int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *
 {
 	memset(out, 0, sizeof(*out));
 	sqlite3_stmt *st;
+	int mappings = mp_trace_has_mappings(db);
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by, exit_status,"
-	                       " signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, leaked_bytes,"
-	                       " leaked_blocks, temporary, threads, unmatched_frees"
-	                       " FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id",
+	                       mappings ? "SELECT id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
+	                                  " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes,"
+	                                  " peak_time_ns, leaked_bytes, leaked_blocks, temporary, threads,"
+	                                  " unmatched_frees, " MAPPING_COLUMNS
+	                                  " FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id"
+	                                : "SELECT id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
+	                                  " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes,"
+	                                  " peak_time_ns, leaked_bytes, leaked_blocks, temporary, threads,"
+	                                  " unmatched_frees FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		mp_trace_errmsg(db, err, errlen);
 		return -1;
@@ -431,6 +467,17 @@ int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *
 		                      &p->threads,      &p->unmatched_frees};
 		for (size_t k = 0; k < sizeof(figures) / sizeof(figures[0]); k++)
 			*figures[k] = sqlite3_column_int64(st, i++);
+		p->have_mappings = mappings;
+		if (mappings) {
+			int64_t *m[] = {&p->mmap_calls,        &p->munmap_calls,      &p->mmap_bytes,
+			                &p->mmap_peak_bytes,   &p->mmap_peak_time_ns, &p->mmap_leaked_bytes,
+			                &p->mmap_leaked_blocks};
+			for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++)
+				*m[k] = sqlite3_column_int64(st, i++);
+			p->have_rss = sqlite3_column_type(st, i) != SQLITE_NULL;
+			p->rss_peak_bytes = sqlite3_column_int64(st, i++);
+			p->rss_peak_time_ns = sqlite3_column_int64(st, i++);
+		}
 	}
 	if (rc != SQLITE_DONE)
 		mp_trace_errmsg(db, err, errlen);

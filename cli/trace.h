@@ -55,6 +55,10 @@ void mp_argv_free(char **argv);
 /* Appends the arguments joined by spaces. */
 void mp_argv_join(char *const *argv, struct mp_buf *b);
 
+/* Whether the trace has the mapping and RSS figures (processes columns
+   mmap_*, rss_*, tables mapping_sites and rss_samples): 1 or 0. */
+int mp_trace_has_mappings(sqlite3 *db);
+
 /* One row of the processes table. */
 struct mp_process {
 	int64_t id, pid, ppid, parent_id; /* ppid -1, parent_id 0: unknown */
@@ -66,6 +70,11 @@ struct mp_process {
 	int64_t exit_status, signal;
 	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns;
 	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees;
+	/* Anonymous mappings and RSS (schema/README.md), when the trace has
+	   the columns (have_mappings) and RSS samples (have_rss). */
+	int have_mappings, have_rss;
+	int64_t mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns;
+	int64_t mmap_leaked_bytes, mmap_leaked_blocks, rss_peak_bytes, rss_peak_time_ns;
 };
 
 struct mp_processes {

@@ -37,8 +37,10 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	            "INSERT OR REPLACE INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, "
 	            "ended_by,"
 	            " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
-	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees)"
-	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, mmap_calls, munmap_calls,"
+	            " mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns, mmap_leaked_bytes, mmap_leaked_blocks,"
+	            " rss_peak_bytes, rss_peak_time_ns)"
+	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prepare(w, &w->thread,
 	            "INSERT INTO threads(process_id, tid, allocations, frees, allocated_bytes, leaked_bytes,"
 	            " leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?)") ||
@@ -54,15 +56,34 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	            "(?,?,?,?,?,?,?)") ||
 	    prepare(w, &w->stack, "INSERT INTO stacks(id, parent_id, frame_id) VALUES (?,?,?)") ||
 	    prepare(w, &w->forget_sites, "DELETE FROM sites WHERE process_id = ?") ||
-	    prepare(w, &w->forget_threads, "DELETE FROM threads WHERE process_id = ?"))
+	    prepare(w, &w->forget_threads, "DELETE FROM threads WHERE process_id = ?") ||
+	    prepare(w, &w->mapping_site,
+	            "INSERT INTO mapping_sites(process_id, stack_id, allocations, frees, bytes, peak_bytes,"
+	            " peak_blocks, leaked_bytes, leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->rss,
+	            "INSERT INTO rss_samples(process_id, time_ns, rss_bytes, anon_bytes, heap_bytes, usable_bytes,"
+	            " mapped_bytes) VALUES (?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->forget_mapping_sites, "DELETE FROM mapping_sites WHERE process_id = ?"))
 		return fail(w, "cannot prepare the trace");
 	return 0;
 }
 
 static void finalize_all(struct mp_tracedb *w)
 {
-	sqlite3_stmt **all[] = {&w->meta,   &w->process, &w->thread, &w->site,         &w->sample,        &w->chunk,
-	                        &w->module, &w->frame,   &w->stack,  &w->forget_sites, &w->forget_threads};
+	sqlite3_stmt **all[] = {&w->meta,
+	                        &w->process,
+	                        &w->thread,
+	                        &w->site,
+	                        &w->sample,
+	                        &w->chunk,
+	                        &w->module,
+	                        &w->frame,
+	                        &w->stack,
+	                        &w->forget_sites,
+	                        &w->forget_threads,
+	                        &w->mapping_site,
+	                        &w->rss,
+	                        &w->forget_mapping_sites};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -108,8 +129,11 @@ int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id)
 {
 	sqlite3_bind_int64(w->forget_sites, 1, process_id);
 	sqlite3_bind_int64(w->forget_threads, 1, process_id);
-	return step(w, w->forget_sites, "cannot write sites") || step(w, w->forget_threads, "cannot write threads") ? -1
-	                                                                                                            : 0;
+	sqlite3_bind_int64(w->forget_mapping_sites, 1, process_id);
+	return step(w, w->forget_sites, "cannot write sites") || step(w, w->forget_threads, "cannot write threads") ||
+	                       step(w, w->forget_mapping_sites, "cannot write mapping sites")
+	               ? -1
+	               : 0;
 }
 
 static int step(struct mp_tracedb *w, sqlite3_stmt *st, const char *what)
@@ -170,6 +194,17 @@ int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r)
 	                     r->leaked_bytes, r->leaked_blocks, r->temporary,       r->threads,    r->unmatched_frees};
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
 		sqlite3_bind_int64(st, i++, v[k]);
+	const int64_t m[] = {r->mmap_calls,        r->munmap_calls,      r->mmap_bytes,        r->mmap_peak_bytes,
+	                     r->mmap_peak_time_ns, r->mmap_leaked_bytes, r->mmap_leaked_blocks};
+	for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++)
+		sqlite3_bind_int64(st, i++, m[k]);
+	if (r->have_rss) {
+		sqlite3_bind_int64(st, i++, r->rss_peak_bytes);
+		sqlite3_bind_int64(st, i++, r->rss_peak_time_ns);
+	} else {
+		sqlite3_bind_null(st, i++);
+		sqlite3_bind_null(st, i++);
+	}
 	return step(w, st, "cannot write a process");
 }
 
@@ -198,6 +233,24 @@ int mp_tracedb_sample(struct mp_tracedb *w, int64_t process_id, int64_t time_ns,
 	sqlite3_bind_int64(w->sample, 3, heap);
 	sqlite3_bind_int64(w->sample, 4, usable);
 	return step(w, w->sample, "cannot write a heap sample");
+}
+
+int mp_tracedb_mapping_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8])
+{
+	sqlite3_bind_int64(w->mapping_site, 1, process_id);
+	sqlite3_bind_int64(w->mapping_site, 2, stack_id);
+	for (int i = 0; i < 8; i++)
+		sqlite3_bind_int64(w->mapping_site, 3 + i, v[i]);
+	return step(w, w->mapping_site, "cannot write a mapping site");
+}
+
+int mp_tracedb_rss(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, const int64_t v[5])
+{
+	sqlite3_bind_int64(w->rss, 1, process_id);
+	sqlite3_bind_int64(w->rss, 2, time_ns);
+	for (int i = 0; i < 5; i++)
+		sqlite3_bind_int64(w->rss, 3 + i, v[i]);
+	return step(w, w->rss, "cannot write an RSS sample");
 }
 
 int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, const void *data, size_t len)

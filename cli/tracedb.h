@@ -16,6 +16,7 @@ struct mp_tracedb {
 	sqlite3 *db;
 	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
 	sqlite3_stmt *forget_sites, *forget_threads;
+	sqlite3_stmt *mapping_site, *rss, *forget_mapping_sites;
 	char err[256];
 };
 
@@ -43,15 +44,23 @@ struct mp_process_row {
 	int64_t exit_status, signal;
 	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns;
 	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees;
+	int64_t mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns;
+	int64_t mmap_leaked_bytes, mmap_leaked_blocks;
+	int have_rss; /* rss_peak_*: NULL without */
+	int64_t rss_peak_bytes, rss_peak_time_ns;
 };
 /* Rows replace those with the same id (processes, modules, frames, meta). */
 int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);
-/* Deletes a process's sites and threads rows (before writing them anew). */
+/* Deletes a process's sites, mapping_sites and threads rows (before writing them anew). */
 int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id);
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
 /* v: allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks, temporary */
 int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);
 int mp_tracedb_sample(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, int64_t heap, int64_t usable);
+/* A mapping site: v as for mp_tracedb_site. */
+int mp_tracedb_mapping_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);
+/* v: rss_bytes, anon_bytes, heap_bytes, usable_bytes, mapped_bytes */
+int mp_tracedb_rss(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, const int64_t v[5]);
 int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, const void *data, size_t len);
 int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const char *build_id_hex);
 /* module_id 0: none. function/file/inlined_json may be NULL. */

@@ -55,6 +55,9 @@ struct mp_real {
 	void (*dallocx)(void *, int);
 	void (*sdallocx)(void *, size_t, int);
 	size_t (*nallocx)(size_t, int);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
 };
 extern struct mp_real mp_real MP_HIDDEN;
 
@@ -74,6 +77,12 @@ MP_HIDDEN int mp_thread_busy(void);
 MP_HIDDEN void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable);
 MP_HIDDEN void mp_record_free(struct mp_thread *t, const void *ptr);
 MP_HIDDEN void mp_record_revive(struct mp_thread *t, const void *ptr);
+/* An anonymous mapping of size bytes (mapped: rounded up to pages) made by
+   the caller of the hook (flags: MP_MAP_*), and an unmapped range, with
+   the stamp taken before the real call (mp_stamp) and written once it
+   succeeded: no other event of the thread may come in between. */
+MP_HIDDEN void mp_record_map(struct mp_thread *t, const void *ptr, size_t size, size_t mapped, unsigned flags);
+MP_HIDDEN void mp_record_unmap(struct mp_thread *t, uint64_t stamp, const void *ptr, size_t len);
 /* Notes a block allocated by a hook's own work (a reentrant call): it is
    sent with the thread's next event, so that its free is recognised. */
 MP_HIDDEN void mp_note_internal(const void *ptr);
@@ -150,6 +159,14 @@ MP_HIDDEN void mp_transport_after_fork_child(void);
 MP_HIDDEN void mp_modules_send(void);
 /* Resends the module map if objects were loaded or unloaded since. */
 MP_HIDDEN void mp_modules_check(void);
+
+/* Resident-set samples (lib/rss.c): reads /proc/self/statm (and, when
+   final, the high-water mark in /proc/self/status) and sends an
+   MP_MSG_RSS. Async-signal-safe; allocates nothing. mp_rss_period_ns is 0
+   when sampling is off (MEMPROF_RSS_MS=0). */
+MP_HIDDEN extern long mp_rss_period_ns;
+MP_HIDDEN void mp_rss_init(void);
+MP_HIDDEN void mp_rss_send(int final);
 
 /* Diagnostics: one line to stderr with write(2), never stdio. */
 MP_HIDDEN void mp_warn(const char *msg, const char *detail);

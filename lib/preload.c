@@ -17,7 +17,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +51,8 @@ struct mp_real mp_real;
 
 static uint64_t fork_seq;
 static int exit_status_known, exit_status;
+static int mmap_on = 1;            /* MEMPROF_MMAP=0: anonymous mappings are not recorded */
+static uintptr_t page_mask = 4095; /* page size - 1 */
 
 /* dlsym() may call calloc before the real one is known: serve it here. */
 static uint8_t boot_pool[64 * 1024] __attribute__((aligned(64)));
@@ -95,6 +99,9 @@ static void resolve_real(void)
 	MP_RESOLVE(dallocx);
 	MP_RESOLVE(sdallocx);
 	MP_RESOLVE(nallocx);
+	MP_RESOLVE(mmap);
+	MP_RESOLVE(munmap);
+	MP_RESOLVE(mremap);
 #undef MP_RESOLVE
 	resolving = 0;
 }
@@ -141,6 +148,12 @@ static void mp_init(void)
 	mp_pid = getpid();
 	mp_image = mp_now_ns();
 	mp_use_tsc = tsc_usable();
+	const char *mm = getenv("MEMPROF_MMAP");
+	mmap_on = !(mm && *mm == '0');
+	long ps = sysconf(_SC_PAGESIZE);
+	if (ps > 0)
+		page_mask = (uintptr_t)ps - 1;
+	mp_rss_init();
 	const char *depth = getenv("MEMPROF_MAX_DEPTH");
 	if (depth && *depth) {
 		int d = atoi(depth);
@@ -169,8 +182,10 @@ static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 static void on_fatal_signal(int sig, siginfo_t *info, void *ctx)
 {
 	int saved = errno;
-	if (atomic_load(&mp_state) == MP_ON && getpid() == mp_pid)
+	if (atomic_load(&mp_state) == MP_ON && getpid() == mp_pid) {
 		mp_thread_flush_on_crash();
+		mp_rss_send(1);
+	}
 	errno = saved;
 	if (info && info->si_code <= 0) /* sent (kill, raise, abort): send it again, now default */
 		raise(sig);
@@ -212,6 +227,7 @@ static void mp_end(int have_status, int status)
 	mp_flusher_stop();
 	mp_thread_flush_all();
 	mp_thread_set_immediate();
+	mp_rss_send(1);
 	mp_send_exit(have_status, status);
 }
 
@@ -488,6 +504,129 @@ MP_EXPORT void sdallocx(void *ptr, size_t size, int flags)
 		mp_thread_leave(t);
 }
 
+/* --- anonymous mappings ---------------------------------------------------
+ * mmap/mmap64 of anonymous private memory (MAP_ANONYMOUS|MAP_PRIVATE, not
+ * PROT_NONE: a reservation is address space, not memory) is recorded as an
+ * allocation of kind mmap; munmap as the release of a range, which the
+ * collector matches against the recorded mappings (part of one, several,
+ * or none); mremap as both. Calls made from inside a hook are the
+ * allocator's own (jemalloc's chunks; glibc's malloc calls the kernel
+ * directly) or the profiler's, and are not recorded: their memory is
+ * counted as heap blocks already. The profiler's private jemalloc never
+ * comes here (Makefile.am renames its mmap and munmap to the functions
+ * just below). A release is stamped before the real call, so that a
+ * mapping another thread gets at the same address comes after it, and
+ * written only if the call succeeded. MEMPROF_MMAP=0 turns it off. */
+
+MP_HIDDEN void *mpje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+MP_HIDDEN int mpje_sys_munmap(void *addr, size_t len);
+
+void *mpje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int mpje_sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
+MP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off);
+
+static inline size_t page_round(size_t len)
+{
+	return (len + page_mask) & ~page_mask;
+}
+
+/* The thread's state for recording a mapping call, or NULL. */
+static inline struct mp_thread *map_begin(void)
+{
+	if (!mmap_on || atomic_load_explicit(&mp_state, memory_order_relaxed) != MP_ON || mp_thread_busy())
+		return NULL;
+	return mp_thread_enter();
+}
+
+static void *record_mmap(void *p, size_t len, int prot, int flags)
+{
+	if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) == MAP_PRIVATE && prot != PROT_NONE) {
+		struct mp_thread *t = map_begin();
+		if (t) {
+			mp_record_map(t, p, len, page_round(len), 0);
+			mp_thread_leave(t);
+		}
+	}
+	return p;
+}
+
+MP_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (MP_UNLIKELY(!mp_real.mmap))
+		resolve_real();
+	void *p = mp_real.mmap ? mp_real.mmap(addr, len, prot, flags, fd, off)
+	                       : (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	return record_mmap(p, len, prot, flags);
+}
+
+MP_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+	static void *(*real)(void *, size_t, int, int, int, off64_t);
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "mmap64");
+	void *p = real ? real(addr, len, prot, flags, fd, off)
+	               : (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, (off_t)off);
+	return record_mmap(p, len, prot, flags);
+}
+
+MP_EXPORT int munmap(void *addr, size_t len)
+{
+	if (MP_UNLIKELY(!mp_real.munmap))
+		resolve_real();
+	struct mp_thread *t = NULL;
+	uint64_t stamp = 0;
+	if (len && !((uintptr_t)addr & page_mask) && (t = map_begin()))
+		stamp = mp_stamp();
+	int r = mp_real.munmap ? mp_real.munmap(addr, len) : (int)syscall(SYS_munmap, addr, len);
+	if (t) {
+		if (r == 0)
+			mp_record_unmap(t, stamp, addr, page_round(len));
+		mp_thread_leave(t);
+	}
+	return r;
+}
+
+MP_EXPORT void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
+{
+	void *new_addr = NULL;
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (MP_UNLIKELY(!mp_real.mremap))
+		resolve_real();
+	/* old_size 0 duplicates a shared mapping; MREMAP_DONTUNMAP leaves the
+	   old range mapped: neither concerns a recorded mapping as such. */
+	struct mp_thread *t = NULL;
+	uint64_t stamp = 0;
+	if (old_size && !(flags & MREMAP_DONTUNMAP) && !((uintptr_t)old & page_mask) && (t = map_begin()))
+		stamp = mp_stamp();
+	void *p = mp_real.mremap ? mp_real.mremap(old, old_size, new_size, flags, new_addr)
+	                         : (void *)syscall(SYS_mremap, old, old_size, new_size, flags, new_addr);
+	if (t) {
+		if (p != MAP_FAILED) {
+			mp_record_unmap(t, stamp, old, page_round(old_size));
+			mp_record_map(t, p, new_size, page_round(new_size), MP_MAP_REMAP);
+		}
+		mp_thread_leave(t);
+	}
+	return p;
+}
+
 /* Process end and exec: hand everything over first. */
 
 /* main's return value is the exit status, but glibc calls exit() from
@@ -667,6 +806,7 @@ static void before_exec(void)
 	if (atomic_load(&mp_state) != MP_ON || getpid() != mp_pid)
 		return;
 	mp_thread_flush_all();
+	mp_rss_send(1);
 	mp_send(MP_MSG_EXEC, 0, NULL, 0);
 }
 

@@ -29,13 +29,13 @@
 #define VARINT_MAX 10
 
 static const char *const kind_names[MP_KIND_COUNT] = {
-        "malloc",   "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
-        "memalign", "valloc", "pvalloc", "mallocx",      "rallocx",        "xallocx",
+        "malloc", "calloc",  "realloc", "reallocarray", "posix_memalign", "aligned_alloc",         "memalign",
+        "valloc", "pvalloc", "mallocx", "rallocx",      "xallocx",        [MP_KIND_MMAP] = "mmap",
 };
 
 const char *mp_kind_name(unsigned kind)
 {
-	return kind < MP_KIND_COUNT ? kind_names[kind] : "unknown";
+	return kind < MP_KIND_COUNT && kind_names[kind] ? kind_names[kind] : "unknown";
 }
 
 static int by_id(const void *a, const void *b)

@@ -422,9 +422,10 @@ uint64_t mp_stamp(void)
 	return atomic_fetch_add_explicit(&mp_seq, 1, memory_order_relaxed);
 }
 
-static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const void *ptr)
+/* Appends an event's head stamped seq (which must not be below the
+   stream's last stamp). */
+static inline uint8_t *put_head_at(struct mp_thread *t, uint8_t *p, int tag, const void *ptr, uint64_t seq)
 {
-	uint64_t seq = mp_stamp();
 	if (MP_UNLIKELY(!t->last_seq))
 		atomic_store_explicit(&t->chunk_stamp, seq, memory_order_relaxed);
 	*p++ = (uint8_t)tag;
@@ -438,6 +439,11 @@ static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const 
 	p = mp_put_varint(p, mp_zigzag((int64_t)((uint64_t)(uintptr_t)ptr - t->last_ptr)));
 	t->last_ptr = (uint64_t)(uintptr_t)ptr;
 	return p;
+}
+
+static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const void *ptr)
+{
+	return put_head_at(t, p, tag, ptr, mp_stamp());
 }
 
 void mp_note_internal(const void *ptr)
@@ -530,6 +536,32 @@ void mp_record_free(struct mp_thread *t, const void *ptr)
 	t->pos = put_head(t, t->pos, MP_EV_FREE, ptr);
 	event_done(t);
 	cost_end(t, start);
+}
+
+/* Mappings (lib/preload.c): off the malloc path, so that it stays as it is. */
+void mp_record_map(struct mp_thread *t, const void *ptr, size_t size, size_t mapped, unsigned flags)
+{
+	uint64_t local[MP_UNWIND_BUF];
+	uint64_t *ips = t->last ? t->last : local;
+	int same;
+	int depth = mp_unwind(ips, mp_max_depth, &same);
+	uint64_t sid = stack_id(t, ips, depth, same);
+	ensure_room(t, MP_EVENT_MAX);
+	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (MP_KIND_MMAP << 4), ptr);
+	p = mp_put_varint(p, size);
+	p = mp_put_varint(p, mapped >= size ? mapped - size : 0);
+	p = mp_put_varint(p, sid);
+	p = mp_put_varint(p, flags);
+	t->pos = p;
+	event_done(t);
+}
+
+void mp_record_unmap(struct mp_thread *t, uint64_t stamp, const void *ptr, size_t len)
+{
+	ensure_room(t, MP_EVENT_MAX);
+	uint8_t *p = put_head_at(t, t->pos, MP_EV_FREE | (MP_FREE_MUNMAP << 4), ptr, stamp);
+	t->pos = mp_put_varint(p, len);
+	event_done(t);
 }
 
 void mp_record_revive(struct mp_thread *t, const void *ptr)
@@ -663,10 +695,26 @@ static void *flusher_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	tls_guard = 1; /* anything allocated on this thread is the profiler's */
 	uint64_t prev = mp_stamp();
+	/* It wakes for whichever is due first: a flush or an RSS sample. */
+	long tick = flusher_period_ns;
+	if (mp_rss_period_ns && mp_rss_period_ns < tick)
+		tick = mp_rss_period_ns;
+	uint64_t next_flush = mp_now_ns() + (uint64_t)flusher_period_ns, next_rss = mp_now_ns();
 	for (;;) {
-		struct timespec ts = {flusher_period_ns / 1000000000L, flusher_period_ns % 1000000000L};
+		struct timespec ts = {tick / 1000000000L, tick % 1000000000L};
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
+		uint64_t now_ns = mp_now_ns();
+		if (mp_rss_period_ns && now_ns >= next_rss && !__atomic_load_n(&flusher_quit, __ATOMIC_RELAXED) &&
+		    atomic_load(&mp_state) == MP_ON) {
+			mp_rss_send(0);
+			next_rss += (uint64_t)mp_rss_period_ns;
+			if (next_rss <= now_ns)
+				next_rss = now_ns + (uint64_t)mp_rss_period_ns;
+		}
+		if (now_ns < next_flush && !__atomic_load_n(&flusher_quit, __ATOMIC_RELAXED))
+			continue;
+		next_flush = now_ns + (uint64_t)flusher_period_ns;
 		uint64_t now = mp_stamp();
 		list_lock_take();
 		if (flusher_quit || atomic_load(&mp_state) != MP_ON) {

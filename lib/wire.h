@@ -29,6 +29,7 @@ enum mp_msg_type {
 	MP_MSG_DISCONNECT = 7, /* a process closes its connection on purpose */
 	MP_MSG_CHILD = 8,      /* a child was reaped: u32 pid, u32 status (as from waitpid) */
 	MP_MSG_FORK = 9,       /* the image is about to fork: u64 stamp (the child's fork_seq) */
+	MP_MSG_RSS = 10,       /* a resident-set sample of the image: struct mp_rss */
 };
 
 struct mp_msg_hdr {
@@ -60,6 +61,19 @@ struct mp_hello {
 	uint64_t start_mono_ns;
 };
 
+/* Payload of MP_MSG_RSS, sent by the flusher thread every MEMPROF_RSS_MS
+   (10 ms) and once at the image's end (exit, exec, fatal signal). stamp is
+   an event stamp (same clock as the events' seq: the replay places the
+   sample among them); time is CLOCK_MONOTONIC ns. peak_rss_bytes is the
+   kernel's high-water mark (VmHWM), in the last sample only; else 0. */
+struct mp_rss {
+	uint64_t stamp;
+	uint64_t time_ns;
+	uint64_t rss_bytes;  /* resident set (statm resident) */
+	uint64_t anon_bytes; /* resident, not file-backed nor shared (statm resident - shared) */
+	uint64_t peak_rss_bytes;
+};
+
 /* One module of MP_MSG_MODULES, followed by the path (path_len bytes, no NUL). */
 struct mp_module_rec {
 	uint64_t bias;  /* load bias (dlpi_addr) */
@@ -71,10 +85,11 @@ struct mp_module_rec {
 	uint32_t reserved;
 };
 
-/* Event tags: low nibble the event, high nibble the allocation kind. */
+/* Event tags: low nibble the event, high nibble the allocation kind
+   (MP_EV_ALLOC) or the deallocation kind (MP_EV_FREE, enum mp_free_kind). */
 enum mp_event {
-	MP_EV_ALLOC = 1,    /* seq, time, ptr, size, slack, stack */
-	MP_EV_FREE = 2,     /* seq, time, ptr */
+	MP_EV_ALLOC = 1,    /* seq, time, ptr, size, slack, stack; kind MP_KIND_MMAP: then flags (MP_MAP_*) */
+	MP_EV_FREE = 2,     /* seq, time, ptr; kind MP_FREE_MUNMAP: then the length unmapped */
 	MP_EV_STACK = 3,    /* depth, ips (first absolute, then zigzag deltas) */
 	MP_EV_REVIVE = 4,   /* seq, time, ptr: a realloc failed, its old block lives on */
 	MP_EV_INTERNAL = 5, /* seq, time, ptr: a block the program's allocator gave the profiler's
@@ -101,8 +116,23 @@ enum mp_kind {
 	MP_KIND_MALLOCX = 9,
 	MP_KIND_RALLOCX = 10,
 	MP_KIND_XALLOCX = 11,
+	/* 12, 13: C++ operator new, new[] (another branch) */
+	MP_KIND_MMAP = 14, /* an anonymous private mapping (mmap, mmap64, mremap); not heap */
 	MP_KIND_COUNT
 };
+
+/* Deallocation kinds: the high nibble of an MP_EV_FREE tag. */
+enum mp_free_kind {
+	MP_FREE_FREE = 0,
+	/* 1, 2: C++ operator delete, delete[] (another branch) */
+	MP_FREE_MUNMAP = 3, /* munmap, or the old range of an mremap: ptr and length, page-aligned;
+	                       may cover part of a mapping, or several, or none recorded */
+};
+
+/* Flags of an MP_KIND_MMAP allocation. */
+#define MP_MAP_REMAP \
+	0x1 /* made by mremap from the range the stream's previous event (an \
+	       MP_FREE_MUNMAP) released: a mapping only if that range was one */
 
 /* The first byte of an events payload: chunk flags. With MP_CHUNK_TSC,
    sequence numbers are the CPU's time-stamp counter (synchronized across
@@ -155,12 +185,13 @@ static inline int mp_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t
 	return -1;
 }
 
-/* One decoded event. For MP_EV_STACK, ips points into the chunk buffer's
-   copy made by the decoder (valid until the next call); MP_EV_COST puts
-   its cycles in size and its samples in stack. */
+/* One decoded event (an munmap's length is in size). For MP_EV_STACK, ips
+   points into the chunk buffer's copy made by the decoder (valid until the
+   next call); MP_EV_COST puts its cycles in size and its samples in stack. */
 struct mp_event_rec {
 	uint8_t type, kind;
 	uint64_t seq, time, ptr, size, slack, stack;
+	uint64_t flags; /* MP_KIND_MMAP allocations: MP_MAP_*; else 0 */
 	uint32_t depth;
 	const uint64_t *ips;
 };

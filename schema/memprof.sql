@@ -33,7 +33,18 @@ CREATE TABLE processes (
     leaked_blocks   INTEGER NOT NULL,
     temporary       INTEGER NOT NULL,
     threads         INTEGER NOT NULL,
-    unmatched_frees INTEGER NOT NULL   -- frees of blocks never seen allocated
+    unmatched_frees INTEGER NOT NULL,  -- frees of blocks never seen allocated
+    -- Anonymous private mappings (mmap/mremap/munmap), apart from the heap
+    -- figures above; all 0 when they were not recorded (meta mappings_recorded).
+    mmap_calls         INTEGER NOT NULL DEFAULT 0, -- mmap, mmap64, mremap calls that mapped
+    munmap_calls       INTEGER NOT NULL DEFAULT 0, -- munmap, mremap calls that released some
+    mmap_bytes         INTEGER NOT NULL DEFAULT 0, -- sum of mapped sizes
+    mmap_peak_bytes    INTEGER NOT NULL DEFAULT 0, -- largest total of mapped bytes
+    mmap_peak_time_ns  INTEGER NOT NULL DEFAULT 0,
+    mmap_leaked_bytes  INTEGER NOT NULL DEFAULT 0, -- still mapped at the end (0 after exec)
+    mmap_leaked_blocks INTEGER NOT NULL DEFAULT 0,
+    rss_peak_bytes     INTEGER,  -- peak resident set (kernel high-water mark, or the
+    rss_peak_time_ns   INTEGER   -- largest sample); when the largest sample was taken; NULL: no sample
 );
 
 CREATE TABLE threads (
@@ -91,6 +102,35 @@ CREATE TABLE sites (
     temporary     INTEGER NOT NULL,
     PRIMARY KEY (process_id, stack_id)
 ) WITHOUT ROWID;
+
+-- Figures per mapping site (anonymous mappings; the same columns as sites:
+-- allocations = mapping calls, frees = releases, peak = at the mapping peak,
+-- leaked = still mapped at the end, temporary always 0).
+CREATE TABLE mapping_sites (
+    process_id    INTEGER NOT NULL REFERENCES processes(id),
+    stack_id      INTEGER NOT NULL REFERENCES stacks(id),
+    allocations   INTEGER NOT NULL,
+    frees         INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    peak_bytes    INTEGER NOT NULL,
+    peak_blocks   INTEGER NOT NULL,
+    leaked_bytes  INTEGER NOT NULL,
+    leaked_blocks INTEGER NOT NULL,
+    temporary     INTEGER NOT NULL,
+    PRIMARY KEY (process_id, stack_id)
+) WITHOUT ROWID;
+
+-- Resident set size over time: every 10 ms of a process (MEMPROF_RSS_MS)
+-- and at its end, with the heap and mapping figures at that moment.
+CREATE TABLE rss_samples (
+    process_id   INTEGER NOT NULL REFERENCES processes(id),
+    time_ns      INTEGER NOT NULL,
+    rss_bytes    INTEGER NOT NULL,  -- resident set
+    anon_bytes   INTEGER NOT NULL,  -- resident, not file-backed nor shared
+    heap_bytes   INTEGER NOT NULL,  -- live heap, requested
+    usable_bytes INTEGER NOT NULL,  -- live heap, usable
+    mapped_bytes INTEGER NOT NULL   -- live anonymous mappings
+);
 
 -- Live heap over time, at most one sample per 10 ms of a process and at its peak.
 CREATE TABLE heap_samples (

@@ -11,6 +11,7 @@
 #include "collector.h"
 #include "finish.h"
 #include "unit.h"
+#include "vtab.h"
 
 struct enc {
 	uint8_t buf[4096], *p;
@@ -233,11 +234,121 @@ static void test_killed(void)
 	rmdir(dir);
 }
 
+static void enc_map(struct enc *e, uint64_t seq, uint64_t ptr, uint64_t size, uint64_t slack, uint64_t flags)
+{
+	enc_head(e, MP_EV_ALLOC | (MP_KIND_MMAP << 4), seq, ptr);
+	e->p = mp_put_varint(e->p, size);
+	e->p = mp_put_varint(e->p, slack);
+	e->p = mp_put_varint(e->p, 0);
+	e->p = mp_put_varint(e->p, flags);
+}
+
+static void enc_unmap(struct enc *e, uint64_t seq, uint64_t ptr, uint64_t len)
+{
+	enc_head(e, MP_EV_FREE | (MP_FREE_MUNMAP << 4), seq, ptr);
+	e->p = mp_put_varint(e->p, len);
+}
+
+static void rss(struct mp_collector *c, uint32_t pid, uint64_t image, uint64_t stamp, uint64_t bytes, uint64_t hwm)
+{
+	struct mp_rss r = {.stamp = stamp,
+	                   .time_ns = image + stamp * 10,
+	                   .rss_bytes = bytes,
+	                   .anon_bytes = bytes / 2,
+	                   .peak_rss_bytes = hwm};
+	send(c, MP_MSG_RSS, pid, image, 0, &r, sizeof(r));
+}
+
+/* Mappings: a hole punched in one, a release over two with a gap, releases
+   and an mremap of nothing recorded, a mapping over a remnant (MAP_FIXED),
+   an mremap of a remnant; RSS samples placed among the events by stamp; a
+   fork child releasing an inherited mapping. */
+static void test_mappings(void)
+{
+	char dir[] = "/tmp/memprof-unit-XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	char out[256];
+	snprintf(out, sizeof(out), "%s/t.db", dir);
+	struct mp_collector c;
+	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c), 0);
+	struct enc e;
+	enc_reset(&e);
+	hello(&c, 300, 1, 30000, 0, 0);
+	rss(&c, 300, 30000, 6, 1000000, 0);
+	rss(&c, 300, 30000, 13, 2000000, 2500000);
+	enc_stack(&e, 0x3333);
+	enc_map(&e, 1, 0x100000, 0x4000, 0, 0);     /* A: 4 pages */
+	enc_map(&e, 2, 0x200000, 0x2800, 0x800, 0); /* B: 3 pages, 10240 bytes */
+	enc_map(&e, 3, 0x300000, 0x2000, 0, 0);     /* C: 2 pages; peak 34816 */
+	enc_unmap(&e, 4, 0x101000, 0x1000);         /* A -> [0x100000] + [0x102000, 0x104000) */
+	enc_unmap(&e, 5, 0x1ff000, 0x103000);       /* B and C, and the gap */
+	enc_unmap(&e, 6, 0x500000, 0x1000);         /* nothing */
+	enc_unmap(&e, 7, 0x600000, 0x2000);         /* nothing, and the mremap of it: */
+	enc_map(&e, 8, 0x700000, 0x1000, 0, MP_MAP_REMAP);
+	enc_map(&e, 9, 0x102000, 0x1000, 0, 0); /* D over A's right remnant's first page */
+	enc_unmap(&e, 10, 0x100000, 0x1000);    /* mremap of A's left remnant, to 3 pages */
+	enc_map(&e, 11, 0x800000, 0x3000, 0, MP_MAP_REMAP);
+	enc_alloc(&e, 12, 0x900000, 100);
+	flush(&c, &e, 300, 30000, 1);
+	uint32_t exited[2] = {1, 0};
+	send(&c, MP_MSG_EXIT, 300, 30000, 0, exited, sizeof(exited));
+	hello(&c, 301, 300, 40000, 30000, 14); /* forked at 14 */
+	enc_unmap(&e, 15, 0x800000, 0x3000);
+	flush(&c, &e, 301, 40000, 1);
+	send(&c, MP_MSG_EXIT, 301, 40000, 0, exited, sizeof(exited));
+
+	char err[256];
+	CU_ASSERT_EQUAL_FATAL(mp_finish(&c, out, NULL, err, sizeof(err)), 0);
+	mp_collector_release(&c);
+	sqlite3 *db;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	/* 5 mappings made (A, B, C, D, the mremap), 51200 bytes; 3 releases
+	   (the hole, B and C, the mremap's; not the two of nothing, nor D's
+	   replacing); peak 34816; left: A's last page, D, the mremap's. */
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes,"
+	                                 " mmap_leaked_bytes, mmap_leaked_blocks FROM processes WHERE id = 1"),
+	                       "5,3,51200,34816,20480,3");
+	/* The heap is its own: one block of 100 bytes. */
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT allocations, frees, allocated_bytes, peak_bytes, leaked_bytes,"
+	                                 " unmatched_frees FROM processes WHERE id = 1"),
+	                       "1,0,100,100,100,0");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes,"
+	                                 " leaked_blocks FROM mapping_sites WHERE process_id = 1"),
+	                       "5,5,51200,34816,3,20480,3");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT count(*), sum(bytes) FROM sites"), "1,100");
+	/* The blocks, by id: A, B, C, A's remnants (left, right), the right
+	   remnant's rest (cut by D before D was made), D, the mremap's. */
+	CU_ASSERT_EQUAL_FATAL(mp_vtab_register(db), SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(
+	        query(db, "SELECT printf('%x', address), size, usable_size, free_time_ns IS NULL FROM allocations"
+	                  " WHERE kind = 'mmap' AND process_id = 1 ORDER BY id"),
+	        "100000,16384,16384,0 200000,10240,12288,0 300000,8192,8192,0 100000,4096,4096,0 102000,8192,8192,0 "
+	        "103000,4096,4096,1 102000,4096,4096,1 800000,12288,12288,1");
+	/* Samples: at stamp 6 (after B and C went: A's remnants mapped), at 13
+	   (the heap block there, and the three mappings); the peak is the
+	   high-water mark. */
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT rss_bytes, anon_bytes, heap_bytes, mapped_bytes FROM rss_samples"
+	                                 " WHERE process_id = 1 ORDER BY time_ns"),
+	                       "1000000,500000,0,12288 2000000,1000000,100,20480");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT rss_peak_bytes, rss_peak_time_ns FROM processes WHERE id = 1"),
+	                       "2500000,130");
+	/* The child inherited the three mappings and released one: not its
+	   leak, nor a row of its own. */
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT mmap_calls, munmap_calls, mmap_peak_bytes, mmap_leaked_bytes,"
+	                                 " rss_peak_bytes IS NULL FROM processes WHERE id = 2"),
+	                       "0,1,20480,0,1");
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT count(*) FROM allocations WHERE process_id = 2"), "0");
+	sqlite3_close(db);
+	unlink(out);
+	rmdir(dir);
+}
+
 int mp_suite_finish(void)
 {
 	CU_pSuite s = CU_add_suite("finish", NULL, NULL);
 	if (!s || !CU_add_test(s, "ordering, matching, fork, exec", test_finish) ||
-	    !CU_add_test(s, "a killed process is cut where its streams are known", test_killed))
+	    !CU_add_test(s, "a killed process is cut where its streams are known", test_killed) ||
+	    !CU_add_test(s, "mappings: splits, remaps, RSS samples, fork", test_mappings))
 		return -1;
 	return 0;
 }
