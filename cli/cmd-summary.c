@@ -158,6 +158,97 @@ static void print_text_extra(const struct totals *t, size_t nprocs)
 }
 
 /* "exit 3", "signal 15", "exec", "unknown". */
+/* What recording cost (the overhead table), over the processes shown. */
+struct overhead {
+	int have;
+	int64_t events, sampled, waits, hook_ns, cpu_ns, profiler_bytes, collector_bytes;
+	int64_t hook_known_ns, cpu_known_ns; /* of the processes where both are known */
+};
+
+static int load_overhead(sqlite3 *db, const struct mp_query *q, struct overhead *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->collector_bytes = mp_meta_int(db, "collector_peak_rss_bytes", -1);
+	if (!mp_trace_has_table(db, "overhead"))
+		return 0;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT count(*), total(events), total(sampled_events), total(sampled_waits),"
+	                       " CASE WHEN count(hook_ns) = count(*) THEN total(hook_ns) ELSE -1 END,"
+	                       " CASE WHEN count(cpu_ns) = count(*) THEN total(cpu_ns) ELSE -1 END,"
+	                       " coalesce(max(profiler_bytes), -1),"
+	                       " total(CASE WHEN cpu_ns IS NOT NULL THEN hook_ns END),"
+	                       " total(CASE WHEN hook_ns IS NOT NULL THEN cpu_ns END)"
+	                       " FROM main.overhead WHERE tid IS NULL AND"
+	                       " (?1 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?1))",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, q->pid);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+		o->have = 1;
+		int64_t *v[] = {&o->events, &o->sampled,        &o->waits,         &o->hook_ns,
+		                &o->cpu_ns, &o->profiler_bytes, &o->hook_known_ns, &o->cpu_known_ns};
+		for (int i = 0; i < 8; i++)
+			*v[i] = sqlite3_column_int64(st, i + 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* "overhead:   0.60 s in hooks (12% of the program's CPU time, 0.71 s),
+   3.74 MiB profiler memory in the program, 39 MiB in the collector" */
+static void print_text_overhead(const struct overhead *o)
+{
+	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX];
+	fputs("overhead:   ", stdout);
+	if (!o->have) {
+		printf("not measured (a trace from an older memprof)\n");
+		return;
+	}
+	if (o->hook_ns >= 0)
+		printf("%s in hooks", mp_human_duration(o->hook_ns, a, sizeof(a)));
+	else
+		printf("time in hooks not measured");
+	if (o->cpu_known_ns > 0)
+		printf(" (%.0f%% of the program's CPU time, %s)",
+		       100.0 * (double)o->hook_known_ns / (double)o->cpu_known_ns,
+		       mp_human_duration(o->cpu_known_ns, b, sizeof(b)));
+	if (o->profiler_bytes >= 0)
+		printf(", %s profiler memory in the program", mp_human_size(o->profiler_bytes, a, sizeof(a)));
+	if (o->collector_bytes >= 0)
+		printf(", %s in the collector", mp_human_size(o->collector_bytes, a, sizeof(a)));
+	printf("; %" PRId64 " events, %" PRId64 " timed\n", o->events, o->sampled);
+}
+
+static void json_overhead(struct mp_json *j, const struct overhead *o)
+{
+	mp_json_key(j, "overhead");
+	if (!o->have) {
+		mp_json_null(j);
+		return;
+	}
+	mp_json_object_begin(j, 0);
+	const char *keys[] = {"hook_ns", "cpu_ns", "profiler_bytes", "collector_peak_rss_bytes"};
+	const int64_t vals[] = {o->hook_ns, o->cpu_ns, o->profiler_bytes, o->collector_bytes};
+	for (int i = 0; i < 4; i++) {
+		mp_json_key(j, keys[i]);
+		if (vals[i] < 0)
+			mp_json_null(j);
+		else
+			mp_json_int(j, vals[i]);
+	}
+	mp_json_key(j, "hook_share");
+	if (o->cpu_known_ns > 0)
+		mp_json_double(j, (double)o->hook_known_ns / (double)o->cpu_known_ns);
+	else
+		mp_json_null(j);
+	mp_json_kv_int(j, "events", o->events);
+	mp_json_kv_int(j, "sampled_events", o->sampled);
+	mp_json_kv_int(j, "sampled_waits", o->waits);
+	mp_json_object_end(j);
+}
+
 static void format_end(const struct mp_process *p, char *buf, size_t size)
 {
 	if (!strcmp(p->ended_by, "exit") && p->have_exit_status)
@@ -168,7 +259,8 @@ static void format_end(const struct mp_process *p, char *buf, size_t size)
 		snprintf(buf, size, "%s", p->ended_by);
 }
 
-static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, const struct totals *t)
+static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, const struct totals *t,
+                       const struct overhead *o)
 {
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], w1[64], w2[64];
 	struct mp_buf cmd = {0};
@@ -229,6 +321,7 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	free(libc);
 	free(alloc);
 	free(settings);
+	print_text_overhead(o);
 	int64_t damaged = mp_meta_int(db, "damaged_chunks", 0), bad = mp_meta_int(db, "bad_messages", 0);
 	if (damaged || bad)
 		printf("skipped:    %" PRId64 " damaged event chunks, %" PRId64 " bad messages\n", damaged, bad);
@@ -320,7 +413,7 @@ static void json_extra(struct mp_json *j, int recorded, const int64_t m[7], int 
 	mp_json_object_end(j);
 }
 
-static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t)
+static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t, const struct overhead *o)
 {
 	struct mp_json j;
 	mp_json_init(&j, stdout);
@@ -344,6 +437,7 @@ static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct 
 		json_extra(&j, t->mappings_recorded, m, t->have_rss, t->rss_peak_bytes,
 		           t->have_sample ? &t->sample : NULL);
 	}
+	json_overhead(&j, o);
 	json_environment(db, &j);
 	mp_json_key(&j, "processes");
 	mp_json_array_begin(&j, 0);
@@ -491,18 +585,19 @@ int cmd_summary(int argc, char **argv)
 		add_totals(&t, &ps);
 		t.duration_ns = mp_meta_int(db, "duration_ns", 0);
 		t.mappings_recorded = mp_meta_int(db, "mappings_recorded", 1) != 0;
-		if (load_rss_sample(db, &t)) {
+		struct overhead o;
+		if (load_rss_sample(db, &t) || load_overhead(db, &q, &o)) {
 			rc = mp_trace_fail_db(q.path, db);
 			mp_processes_free(&ps);
 			mp_trace_close(db);
 			return rc;
 		}
 		if (q.format == MP_FMT_JSON)
-			print_json(db, &ps, &t);
+			print_json(db, &ps, &t, &o);
 		else if (q.format == MP_FMT_CSV)
 			print_csv(&ps);
 		else
-			print_text(db, &q, &ps, &t);
+			print_text(db, &q, &ps, &t, &o);
 		rc = mp_finish_output();
 		mp_processes_free(&ps);
 	}

@@ -249,6 +249,13 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 		im->exit_sent = 1;
 		im->have_status = (int)v[0];
 		im->status = (int)v[1];
+		struct mp_exit e;
+		if (h.len >= sizeof(e)) {
+			memcpy(&e, payload, sizeof(e));
+			im->have_cost = 1;
+			im->cpu_ns = e.cpu_ns;
+			im->profiler_bytes = e.profiler_samples ? e.profiler_bytes : 0;
+		}
 		return 0;
 	}
 	case MP_MSG_EXEC:

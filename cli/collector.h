@@ -45,6 +45,8 @@ struct mp_image {
 	uint64_t start_realtime_ns;
 	uint64_t last_seen_mono; /* collector's clock when the last message came */
 	int exit_sent, have_status, status;
+	int have_cost;                   /* the exit told the CPU time and profiler memory */
+	uint64_t cpu_ns, profiler_bytes; /* profiler_bytes 0: not measured */
 	int exec_sent;
 	int waited, wait_status; /* how it ended, from a waitpid (its parent's, or memprof run's) */
 	int complete;            /* every message it sent has been received */

@@ -212,9 +212,9 @@ struct site {
 struct thread_fig {
 	uint32_t tid;
 	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks, temporary;
-	int64_t events;                     /* allocations, frees and revivals replayed */
-	uint64_t cost_cycles, cost_samples; /* the recording's own time, sampled (MP_EV_COST) */
-	uint64_t last_alloc_id;             /* the thread's latest allocation: freed before the next, it is temporary */
+	int64_t events;                                 /* allocations, frees and revivals replayed */
+	uint64_t cost_cycles, cost_samples, cost_waits; /* the recording's own time, sampled (MP_EV_COST) */
+	uint64_t last_alloc_id; /* the thread's latest allocation: freed before the next, it is temporary */
 };
 
 /* The replay position in one stream of an image. */
@@ -833,6 +833,7 @@ static int cursor_next(trace_t *f, struct mp_image *im, struct cursor *cur)
 			struct thread_fig *th = &im->replay->threads.v[cur->thread];
 			th->cost_cycles = cur->ev.size;
 			th->cost_samples = cur->ev.stack;
+			th->cost_waits = cur->ev.slack;
 			continue;
 		}
 		if (cur->rd.tsc)
@@ -1108,7 +1109,8 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 			r->last_time = ev->time;
 		if (ev->type != MP_EV_REVIVE)
 			settle(f, r, cur);
-		r->threads.v[cur->thread].events++;
+		if (ev->type != MP_EV_INTERNAL)
+			r->threads.v[cur->thread].events++;
 		if (ev->type == MP_EV_ALLOC && MP_UNLIKELY_F(ev->kind == MP_KIND_MMAP))
 			on_map(f, r, cur, ev, &im->streams[cur->stream]);
 		else if (ev->type == MP_EV_ALLOC)
@@ -1226,6 +1228,50 @@ static char *inlined_json(const struct mp_sym_frame *inlined, int n)
 
 /* --- writing figures ---------------------------------------------------------- */
 
+/* The recording's time in hooks, in ns: the mean of the sampled events'
+   cycles times the events; -1 when there were events but none sampled. */
+static int64_t hook_ns(trace_t *f, int64_t events, uint64_t cycles, uint64_t samples)
+{
+	if (!events)
+		return 0;
+	if (!samples)
+		return -1;
+	return (int64_t)((double)cycles / (double)samples * (double)events * f->ns_per_tick);
+}
+
+/* The overhead rows of an image: its threads, and the whole process, whose
+   mean is that of all its sampled events (a thread with few events may
+   have none sampled). */
+static int write_overhead(trace_t *f, struct mp_image *im, struct mp_replay *r)
+{
+	int64_t events = 0;
+	uint64_t cycles = 0, samples = 0, waits = 0;
+	for (size_t i = 0; i < r->threads.n; i++) {
+		const struct thread_fig *t = &r->threads.v[i];
+		const int64_t v[6] = {t->events,
+		                      (int64_t)t->cost_samples,
+		                      (int64_t)t->cost_waits,
+		                      hook_ns(f, t->events, t->cost_cycles, t->cost_samples),
+		                      -1,
+		                      -1};
+		if (mp_tracedb_overhead(&f->w, r->process_id, t->tid, v))
+			return terr(f, f->w.err);
+		events += t->events;
+		cycles += t->cost_cycles;
+		samples += t->cost_samples;
+		waits += t->cost_waits;
+	}
+	const int64_t v[6] = {events,
+	                      (int64_t)samples,
+	                      (int64_t)waits,
+	                      hook_ns(f, events, cycles, samples),
+	                      im->have_cost ? (int64_t)im->cpu_ns : -1,
+	                      im->have_cost && im->profiler_bytes ? (int64_t)im->profiler_bytes : -1};
+	if (mp_tracedb_overhead(&f->w, r->process_id, -1, v))
+		return terr(f, f->w.err);
+	return 0;
+}
+
 /* Writes the image's rows: processes, sites, threads (replacing those of
    a checkpoint). When final, what is still live is leaked (unless the
    image exec'd) and every allocation is stored. */
@@ -1312,6 +1358,8 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		if (mp_tracedb_thread(&f->w, r->process_id, t->tid, v))
 			return terr(f, f->w.err);
 	}
+	if (write_overhead(f, im, r))
+		return -1;
 
 	uint64_t end = im->last_seen_mono > r->last_time ? im->last_seen_mono : r->last_time;
 	struct mp_process_row row = {

@@ -15,8 +15,8 @@
 #include "vtab.h"
 
 /* Every table of schema version 1 and the columns the commands read; the
-   optional ones came later (anonymous mappings and RSS): checked when the
-   trace has them. */
+   optional ones came later (anonymous mappings and RSS, overhead): checked
+   when the trace has them. */
 static const struct {
 	const char *name, *columns;
 	unsigned need; /* probed when the command needs one of these */
@@ -44,6 +44,7 @@ static const struct {
          " temporary",
          MP_NEED_SITES, 1},
         {"rss_samples", "process_id, time_ns, rss_bytes, anon_bytes, heap_bytes, usable_bytes, mapped_bytes", 0, 1},
+        {"overhead", "process_id, tid, events, sampled_events, sampled_waits, hook_ns, cpu_ns, profiler_bytes", 0, 1},
 };
 
 /* Prints "memprof: cannot open 'path': msg"; returns MP_EXIT_TRACE. */
@@ -163,6 +164,12 @@ static int have_table(sqlite3 *db, const char *name, char *type, size_t typelen)
 #define MAPPING_COLUMNS \
 	"mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns, mmap_leaked_bytes," \
 	" mmap_leaked_blocks, rss_peak_bytes, rss_peak_time_ns"
+
+int mp_trace_has_table(sqlite3 *db, const char *name)
+{
+	char type[32];
+	return have_table(db, name, type, sizeof(type)) == 1 && !strcmp(type, "table");
+}
 
 int mp_trace_has_mappings(sqlite3 *db)
 {

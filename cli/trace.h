@@ -58,6 +58,8 @@ void mp_argv_join(char *const *argv, struct mp_buf *b);
 /* Whether the trace has the mapping and RSS figures (processes columns
    mmap_*, rss_*, tables mapping_sites and rss_samples): 1 or 0. */
 int mp_trace_has_mappings(sqlite3 *db);
+/* Whether the trace has that (optional) table. */
+int mp_trace_has_table(sqlite3 *db, const char *name);
 
 /* One row of the processes table. */
 struct mp_process {

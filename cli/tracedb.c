@@ -63,7 +63,11 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	    prepare(w, &w->rss,
 	            "INSERT INTO rss_samples(process_id, time_ns, rss_bytes, anon_bytes, heap_bytes, usable_bytes,"
 	            " mapped_bytes) VALUES (?,?,?,?,?,?,?)") ||
-	    prepare(w, &w->forget_mapping_sites, "DELETE FROM mapping_sites WHERE process_id = ?"))
+	    prepare(w, &w->forget_mapping_sites, "DELETE FROM mapping_sites WHERE process_id = ?") ||
+	    prepare(w, &w->overhead,
+	            "INSERT INTO overhead(process_id, tid, events, sampled_events, sampled_waits, hook_ns, cpu_ns,"
+	            " profiler_bytes) VALUES (?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->forget_overhead, "DELETE FROM overhead WHERE process_id = ?"))
 		return fail(w, "cannot prepare the trace");
 	return 0;
 }
@@ -83,7 +87,9 @@ static void finalize_all(struct mp_tracedb *w)
 	                        &w->forget_threads,
 	                        &w->mapping_site,
 	                        &w->rss,
-	                        &w->forget_mapping_sites};
+	                        &w->forget_mapping_sites,
+	                        &w->overhead,
+	                        &w->forget_overhead};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -130,8 +136,10 @@ int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id)
 	sqlite3_bind_int64(w->forget_sites, 1, process_id);
 	sqlite3_bind_int64(w->forget_threads, 1, process_id);
 	sqlite3_bind_int64(w->forget_mapping_sites, 1, process_id);
+	sqlite3_bind_int64(w->forget_overhead, 1, process_id);
 	return step(w, w->forget_sites, "cannot write sites") || step(w, w->forget_threads, "cannot write threads") ||
-	                       step(w, w->forget_mapping_sites, "cannot write mapping sites")
+	                       step(w, w->forget_mapping_sites, "cannot write mapping sites") ||
+	                       step(w, w->forget_overhead, "cannot write overhead")
 	               ? -1
 	               : 0;
 }
@@ -242,6 +250,22 @@ int mp_tracedb_mapping_site(struct mp_tracedb *w, int64_t process_id, int64_t st
 	for (int i = 0; i < 8; i++)
 		sqlite3_bind_int64(w->mapping_site, 3 + i, v[i]);
 	return step(w, w->mapping_site, "cannot write a mapping site");
+}
+
+int mp_tracedb_overhead(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6])
+{
+	sqlite3_bind_int64(w->overhead, 1, process_id);
+	if (tid < 0)
+		sqlite3_bind_null(w->overhead, 2);
+	else
+		sqlite3_bind_int64(w->overhead, 2, tid);
+	for (int i = 0; i < 6; i++) {
+		if (v[i] < 0)
+			sqlite3_bind_null(w->overhead, 3 + i);
+		else
+			sqlite3_bind_int64(w->overhead, 3 + i, v[i]);
+	}
+	return step(w, w->overhead, "cannot write overhead");
 }
 
 int mp_tracedb_rss(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, const int64_t v[5])

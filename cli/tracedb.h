@@ -17,6 +17,7 @@ struct mp_tracedb {
 	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
 	sqlite3_stmt *forget_sites, *forget_threads;
 	sqlite3_stmt *mapping_site, *rss, *forget_mapping_sites;
+	sqlite3_stmt *overhead, *forget_overhead;
 	char err[256];
 };
 
@@ -59,6 +60,9 @@ int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, 
 int mp_tracedb_sample(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, int64_t heap, int64_t usable);
 /* A mapping site: v as for mp_tracedb_site. */
 int mp_tracedb_mapping_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);
+/* One row of overhead: tid < 0 for the process; v: events, sampled_events,
+   sampled_waits, hook_ns, cpu_ns, profiler_bytes, each < 0 for NULL. */
+int mp_tracedb_overhead(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
 /* v: rss_bytes, anon_bytes, heap_bytes, usable_bytes, mapped_bytes */
 int mp_tracedb_rss(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, const int64_t v[5]);
 int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, const void *data, size_t len);

@@ -27,7 +27,8 @@
 #include "internal.h"
 
 #define MP_BUF_BYTES (sizeof(struct mp_msg_hdr) + MP_CHUNK_BYTES)
-#define MP_EVENT_MAX 64 /* bound of one alloc/free event */
+#define MP_EVENT_MAX 64         /* bound of one alloc/free event */
+#define MP_COST_WAIT (1u << 18) /* TSC cycles, about 100 us: a sampled event took a wait */
 
 struct mp_stack_ent {
 	uint64_t h1, h2; /* two independent hashes of the frames; 0,0 = empty */
@@ -54,7 +55,7 @@ struct mp_thread {
 	   random gap, so that no period of the program's aliases with it):
 	   cycles and events sampled, and the samples already sent. */
 	uint32_t cost_left, cost_rng;
-	uint64_t cost_cycles, cost_samples, cost_sent;
+	uint64_t cost_cycles, cost_samples, cost_waits, cost_sent;
 	struct mp_thread *next; /* all live states, under list_lock */
 };
 
@@ -80,6 +81,7 @@ static __thread uint8_t tls_nested_buf[MP_RESIDUAL_BYTES] __attribute__((tls_mod
 static __thread struct mp_stack_ent tls_nested_tab[1] __attribute__((tls_model("initial-exec")));
 
 static struct mp_thread *thread_list;
+static uint64_t cost_floor; /* what timing nothing measures (set at start) */
 /* The profiler's own memory: its private jemalloc's resident bytes (the
    arena's pages, metadata included), at the largest seen. */
 static _Atomic uint64_t profiler_peak, profiler_samples;
@@ -130,6 +132,14 @@ static uint64_t splitmix(uint64_t *x)
 
 int mp_thread_init(void)
 {
+#ifdef MP_HAVE_TSC
+	cost_floor = UINT64_MAX;
+	for (int i = 0; i < 64; i++) {
+		uint64_t start = __rdtsc() | 1, d = __rdtsc() - start;
+		if (d < cost_floor)
+			cost_floor = d;
+	}
+#endif
 	uint64_t seed = 0x6d656d70726f66ull; /* fixed: ids must not depend on the run */
 	for (int i = 0; i <= MP_MAX_DEPTH_LIMIT; i++) {
 		hash_k1[i] = splitmix(&seed) | 1;
@@ -274,14 +284,15 @@ static inline uint8_t *put_head(struct mp_thread *t, uint8_t *p, int tag, const 
 /* Appends the running totals of the recording's cost, when they changed. */
 static void put_cost(struct mp_thread *t)
 {
-	if (t->cost_samples == t->cost_sent || (size_t)(t->end - t->pos) < 24)
+	if (t->cost_samples + t->cost_waits == t->cost_sent || (size_t)(t->end - t->pos) < 32)
 		return;
 	uint8_t *p = t->pos;
 	*p++ = MP_EV_COST;
 	p = mp_put_varint(p, t->cost_cycles);
 	p = mp_put_varint(p, t->cost_samples);
+	p = mp_put_varint(p, t->cost_waits);
 	t->pos = p;
-	t->cost_sent = t->cost_samples;
+	t->cost_sent = t->cost_samples + t->cost_waits;
 }
 
 /* Appends an event that carries only a stamp (MP_EV_MARK, MP_EV_END),
@@ -321,7 +332,7 @@ void mp_thread_send_fork(struct mp_thread *t, uint64_t seq)
 
 static inline void ensure_room(struct mp_thread *t, size_t need)
 {
-	need += 56; /* room for the cost and a closing MP_EV_MARK or MP_EV_END */
+	need += 64; /* room for the cost and a closing MP_EV_MARK or MP_EV_END */
 	if (MP_UNLIKELY((size_t)(t->end - t->pos) < need))
 		mp_thread_flush(t);
 }
@@ -486,8 +497,17 @@ static inline void cost_end(struct mp_thread *t, uint64_t start)
 {
 #ifdef MP_HAVE_TSC
 	if (MP_UNLIKELY(start)) {
-		t->cost_cycles += __rdtsc() - start;
-		t->cost_samples++;
+		/* Longer than MP_COST_WAIT: the thread was descheduled, or
+		   waited for the collector. Such rare samples would decide the
+		   mean alone: they are counted apart. */
+		uint64_t d = __rdtsc() - start;
+		d = d > cost_floor ? d - cost_floor : 0; /* the timing's own cost */
+		if (MP_LIKELY(d < MP_COST_WAIT)) {
+			t->cost_cycles += d;
+			t->cost_samples++;
+		} else {
+			t->cost_waits++;
+		}
 	}
 #else
 	(void)t;
@@ -647,7 +667,7 @@ void mp_thread_after_fork_child(void)
 		memset(self->tab, 0, (self->tab_mask + 1) * sizeof(*self->tab));
 		self->tab_used = 0;
 		self->next_stack = 0;
-		self->cost_cycles = self->cost_samples = self->cost_sent = 0; /* the parent's */
+		self->cost_cycles = self->cost_samples = self->cost_waits = self->cost_sent = 0; /* the parent's */
 		chunk_reset(self);
 	}
 }

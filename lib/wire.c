@@ -68,7 +68,8 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 		return 1;
 	}
 	case MP_EV_COST:
-		if (mp_get_varint(&r->p, r->end, &ev->size) || mp_get_varint(&r->p, r->end, &ev->stack))
+		if (mp_get_varint(&r->p, r->end, &ev->size) || mp_get_varint(&r->p, r->end, &ev->stack) ||
+		    mp_get_varint(&r->p, r->end, &ev->slack))
 			return -1;
 		return 1;
 	default:

@@ -97,9 +97,10 @@ enum mp_event {
 	MP_EV_MARK = 6,     /* seq, time, ptr (unchanged): the stream has no event before seq
 	                       that was not sent already (from the flusher, for quiet threads) */
 	MP_EV_END = 7,      /* seq, time, ptr (unchanged): the stream ends (its thread exited) */
-	MP_EV_COST = 8,     /* cycles, samples: the time (TSC cycles) the profiler's recording took in
-	                       this stream's hooks, summed over a sample of its events, and how many
-	                       were sampled; running totals since the stream began */
+	MP_EV_COST = 8,     /* cycles, samples, waits: the time (TSC cycles) the profiler's recording
+	                       took in this stream's hooks, summed over a sample of its events, how
+	                       many were summed, and how many sampled events took so long that the
+	                       thread must have waited (left out); running totals */
 };
 
 /* Allocation kinds, stored in the trace (allocations.kind). */
@@ -187,7 +188,8 @@ static inline int mp_get_varint(const uint8_t **pp, const uint8_t *end, uint64_t
 
 /* One decoded event (an munmap's length is in size). For MP_EV_STACK, ips
    points into the chunk buffer's copy made by the decoder (valid until the
-   next call); MP_EV_COST puts its cycles in size and its samples in stack. */
+   next call); MP_EV_COST puts its cycles in size, its samples in stack and
+   its waits in slack. */
 struct mp_event_rec {
 	uint8_t type, kind;
 	uint64_t seq, time, ptr, size, slack, stack;

@@ -132,6 +132,21 @@ CREATE TABLE rss_samples (
     mapped_bytes INTEGER NOT NULL   -- live anonymous mappings
 );
 
+-- What recording cost, measured: one row per thread (tid) and one for the
+-- whole process (tid NULL). NULL: not measured (a process killed or
+-- exec'd sends no CPU time nor profiler memory; no event was sampled).
+CREATE TABLE overhead (
+    process_id     INTEGER NOT NULL REFERENCES processes(id),
+    tid            INTEGER,           -- NULL: the process
+    events         INTEGER NOT NULL,  -- allocation, free and realloc events recorded
+    sampled_events INTEGER NOT NULL,  -- events whose recording was timed (about 1 in 32)
+    sampled_waits  INTEGER NOT NULL,  -- of those, timed over 2^18 TSC cycles (~100 us): the thread
+                                      -- was descheduled or waited for the collector; left out
+    hook_ns        INTEGER,           -- recording time in the hooks: mean of the sample x events
+    cpu_ns         INTEGER,           -- the process's CPU time, user and system, all threads
+    profiler_bytes INTEGER            -- the profiler's own memory in the process, at its largest
+);
+
 -- Live heap over time, at most one sample per 10 ms of a process and at its peak.
 CREATE TABLE heap_samples (
     process_id   INTEGER NOT NULL REFERENCES processes(id),
