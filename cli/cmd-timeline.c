@@ -38,15 +38,27 @@ static const struct series_def {
 };
 
 /* The samples of one process in time order, one column per series (NULL:
-   no value). RSS over time is not recorded yet (the library samples only
-   the heap), so its column is NULL and its series is never drawn; when
-   traces record it, select it here and every output shows it. */
+   no value): the heap's, and the RSS samples (rss_samples) of traces that
+   have them, each row with the series it measured. --format json|csv
+   prints the heap's (SAMPLES_SQL); the RSS samples are a table of their
+   own. */
 #define SAMPLES_SQL \
 	"SELECT time_ns, usable_bytes, heap_bytes, NULL AS rss_bytes FROM main.heap_samples" \
 	" WHERE process_id = ?1 ORDER BY time_ns, rowid"
 #define RANGE_SQL \
 	"SELECT count(*), min(time_ns), max(time_ns), max(usable_bytes), max(heap_bytes), NULL" \
 	" FROM main.heap_samples WHERE process_id = ?1"
+#define CHART_RSS_SQL \
+	"SELECT time_ns, usable_bytes, heap_bytes, NULL AS rss_bytes FROM main.heap_samples WHERE process_id = ?1" \
+	" UNION ALL SELECT time_ns, NULL, NULL, rss_bytes FROM main.rss_samples WHERE process_id = ?1" \
+	" ORDER BY 1"
+#define RANGE_RSS_SQL \
+	"SELECT count(*), min(t), max(t), max(u), max(h), max(r) FROM (SELECT time_ns AS t, usable_bytes AS u," \
+	" heap_bytes AS h, NULL AS r FROM main.heap_samples WHERE process_id = ?1 UNION ALL SELECT time_ns, NULL," \
+	" NULL, rss_bytes FROM main.rss_samples WHERE process_id = ?1)"
+
+/* Whether the charts draw RSS too (the trace has RSS samples). */
+static int with_rss;
 
 /* Terminal chart cells and SVG pixels: defaults and limits. */
 #define TEXT_WIDTH 60
@@ -75,12 +87,13 @@ struct options {
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof timeline [-o FILE.svg [-f]] [--width N] [--height N] [--ascii]\n"
+	fputs("usage: memprof timeline [-o FILE.svg] [--width N] [--height N] [--ascii]\n"
 	      "                        [--format text|json|csv] [--pid PID] TRACE\n"
 	      "\n"
 	      "The live heap of each process over time: the bytes the program asked for\n"
 	      "(requested) and the bytes the allocator gave (usable), sampled at most every\n"
-	      "10 ms and at the peak, which is marked. RSS is not recorded in traces yet.\n"
+	      "10 ms and at the peak, which is marked, and the resident set size (RSS) of\n"
+	      "the process, sampled every 10 ms and at its end.\n"
 	      "\n"
 	      "    -o FILE.svg     write an SVG chart, one panel per process ('-': standard\n"
 	      "                    output); hovering a point tells its values\n"
@@ -176,7 +189,7 @@ static void time_range(const struct mp_process *p, const struct range *r, int64_
 static int read_range(sqlite3 *db, int64_t id, struct range *r)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, RANGE_SQL, -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(db, with_rss ? RANGE_RSS_SQL : RANGE_SQL, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -204,7 +217,7 @@ static int fill_bins(sqlite3 *db, int64_t id, struct bins *b, size_t n, int64_t 
 	b->v = mp_xmalloc(n * sizeof(*b->v));
 	memset(b->v, 0, n * sizeof(*b->v));
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, SAMPLES_SQL, -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(db, with_rss ? CHART_RSS_SQL : SAMPLES_SQL, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -773,6 +786,7 @@ int cmd_timeline(int argc, char **argv)
 	sqlite3 *db;
 	if ((rc = mp_trace_open_for(q.path, MP_NEED_PROCESSES, &db)))
 		return rc;
+	with_rss = mp_trace_has_table(db, "rss_samples");
 	struct mp_processes ps;
 	if (!(rc = mp_query_processes(&q, db, &ps))) {
 		if (o.svg)

@@ -1,9 +1,12 @@
 #!/bin/sh
 # memprof timeline on the acceptance fixture (peak 1031232 bytes) and the
-# forks fixture (5 process images): samples, terminal chart, SVG.
+# forks fixture (5 process images): samples, terminal chart, SVG. The heap's
+# figures are checked on a trace without RSS samples (MEMPROF_RSS_MS=0),
+# the RSS series on one with them.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 t=$work/trace.db
-"$MEMPROF" run -q -o "$t" "$FIXTURES/acceptance"
+MEMPROF_RSS_MS=0 "$MEMPROF" run -q -o "$t" "$FIXTURES/acceptance"
+check "no RSS samples" "$(sql "$t" 'SELECT count(*) FROM rss_samples')" 0
 peak=$(sql "$t" 'SELECT peak_bytes FROM processes')
 check "fixture peak" "$peak" 1031232
 peak_t=$(sql "$t" 'SELECT peak_time_ns FROM processes')
@@ -67,6 +70,15 @@ check "svg panels" "$(grep -c '<g[^>]* class="process"' "$s")" 1
 check "svg heap series" "$(grep -c '<polyline points="[^"]*" class="heap"/>' "$s")" 1
 check "svg usable series" "$(grep -c '<polyline points="[^"]*" class="usable"/>' "$s")" 1
 check "svg no RSS series (not recorded)" "$(grep -c 'class="rss"' "$s")" 0
+r=$work/rss.db
+"$MEMPROF" run -q -o "$r" "$FIXTURES/mappings" >/dev/null
+check_match "RSS samples" "$(sql "$r" 'SELECT count(*) FROM rss_samples')" '^[1-9]'
+"$MEMPROF" timeline -o "$work/rss.svg" "$r"
+check "svg: the RSS series" "$(grep -c '<polyline points="[^"]*" class="rss"/>' "$work/rss.svg")" 1
+rc=$("$MEMPROF" timeline --ascii "$r")
+check_match "chart: the RSS legend" "$rc" '\* RSS'
+check_match "chart: the top label is the largest RSS sample" "$(printf '%s\n' "$rc" | sed -n 2p)" \
+	"^ *$(sql "$r" 'SELECT max(rss_bytes) FROM rss_samples' | awk '{printf "%.2f MiB", $1 / 1048576}') \\+"
 check "svg heap points: one per distinct sample and the end" \
 	"$(grep -o '<polyline points="[^"]*" class="heap"' "$s" | sed 's/.*points="//; s/".*//' | tr ' ' '\n' | wc -l)" \
 	"$(($(sql "$t" "SELECT count(DISTINCT time_ns || ',' || heap_bytes) FROM heap_samples") + 1))"
