@@ -196,13 +196,16 @@ static int run(sqlite3 *db, const char *path, const char *sql, struct out *o)
 			tail = next;
 			continue;
 		}
-		int ncol = sqlite3_column_count(st), rc, rows = 0;
-		if (ncol > 0)
+		/* The header once the first step succeeded: a statement that
+		   fails at once prints its error alone. */
+		int ncol = sqlite3_column_count(st), rows = 0;
+		int rc = sqlite3_step(st);
+		if (ncol > 0 && (rc == SQLITE_ROW || rc == SQLITE_DONE))
 			set_begin(o, st, ncol);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (; rc == SQLITE_ROW; rc = sqlite3_step(st))
 			if (ncol > 0)
 				row(o, st, ncol, rows++ == 0);
-		if (ncol > 0)
+		if (ncol > 0 && (rows || rc == SQLITE_DONE))
 			set_end(o);
 		if (rc != SQLITE_DONE) {
 			rc = sql_fail(path, db);
