@@ -75,14 +75,15 @@ struct options {
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof timeline [-o FILE.svg [-f]] [--width N] [--height N] [--ascii]\n"
+	fputs("usage: memprof timeline [-o FILE.svg] [--width N] [--height N] [--ascii]\n"
 	      "                        [--format text|json|csv] [--pid PID] TRACE\n"
 	      "\n"
 	      "The live heap of each process over time: the bytes the program asked for\n"
 	      "(requested) and the bytes the allocator gave (usable), sampled at most every\n"
 	      "10 ms and at the peak, which is marked. RSS is not recorded in traces yet.\n"
 	      "\n"
-	      "    -o FILE.svg     write an SVG chart, one panel per process ('-': standard\n"
+	      "    -o, --output FILE.svg\n"
+	      "                    write an SVG chart, one panel per process ('-': standard\n"
 	      "                    output); hovering a point tells its values\n"
 	      "    --width N       chart width: cells in the terminal (default 60), pixels\n"
 	      "                    in the SVG (default 960)\n"
