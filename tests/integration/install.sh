@@ -17,8 +17,8 @@ mk() {
 	return $rc
 }
 
-# expected ROOT: the files an install puts under ROOT ($DESTDIR, or the
-# prefix when it replaces $inst_prefix), one a line, sorted.
+# expected BASE [DROP]: the files an install puts under BASE (a DESTDIR;
+# or a prefix given to make, in place of DROP, the configured one), sorted.
 expected() {
 	{
 		echo "$inst_bindir/memprof"
@@ -34,10 +34,16 @@ expected() {
 		done
 		[ -n "$inst_bashcompletiondir" ] && echo "$inst_bashcompletiondir/memprof"
 		# Being added: the public header and the pkg-config file, expected
-		# once Makefile.am installs them.
-		grep -q '^[a-z_]*include_HEADERS.*memprof\.h' "$top_srcdir/Makefile.am" && echo "$inst_includedir/memprof.h"
-		grep -q '^[a-z_]*pkgconfig_DATA.*memprof\.pc' "$top_srcdir/Makefile.am" && echo "$inst_libdir/pkgconfig/memprof.pc"
-	} | sed "s|^|$1|" | sort
+		# when Makefile.am installs them (or when they are there).
+		h=$inst_includedir/memprof.h
+		if grep -q '^[a-z_]*include_HEADERS.*memprof\.h' "$top_srcdir/Makefile.am" || [ -e "$1${h#${2:-}}" ]; then
+			echo "$h"
+		fi
+		pc=$inst_libdir/pkgconfig/memprof.pc
+		if grep -q '^[a-z_]*pkgconfig_DATA.*memprof\.pc' "$top_srcdir/Makefile.am" || [ -e "$1${pc#${2:-}}" ]; then
+			echo "$pc"
+		fi
+	} | while read -r f; do echo "$1${f#${2:-}}"; done | sort
 }
 installed() { (cd "$1" && find . -type f -o -type l) | sed "s|^\.|$1|" | sort; }
 
@@ -67,6 +73,11 @@ pc=$dest$inst_libdir/pkgconfig/memprof.pc
 if [ -f "$pc" ]; then
 	check "memprof.pc: its version" "$(PKG_CONFIG_PATH="${pc%/*}" pkg-config --modversion memprof)" \
 		"$("$MEMPROF" --version | cut -d' ' -f2)"
+fi
+if [ -f "$dest$inst_includedir/memprof.h" ]; then
+	printf '#include <memprof.h>\nint main(void) { return 0; }\n' >"$work/h.c"
+	${CC:-cc} -fsyntax-only -I"$dest$inst_includedir" "$work/h.c"
+	check "memprof.h compiles" "$?" 0
 fi
 
 # The installed command, with the installed library, records the fixture.
@@ -127,8 +138,8 @@ if [ $under_prefix = yes ]; then
 	prefix=$work/prefix
 	mk install prefix="$prefix"
 	check "make install prefix=: exit code" "$?" 0
-	check "make install prefix=: the files" "$(installed "$prefix" | sed "s|^$prefix||")" \
-		"$(expected "" | sed "s|^$inst_prefix||")"
+	check "make install prefix=: the files" "$(installed "$prefix")" \
+		"$(expected "$prefix" "$inst_prefix")"
 	mk uninstall prefix="$prefix"
 	check "make uninstall prefix=: exit code" "$?" 0
 	check "make uninstall prefix=: no file left" "$(installed "$prefix")" ""
