@@ -45,13 +45,26 @@ expected() {
 		fi
 	} | while read -r f; do echo "$1${f#${2:-}}"; done | sort
 }
+# check_files WHAT ACTUAL EXPECTED: two file lists, the differences told
+check_files() {
+	if [ "$2" = "$3" ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $1:"
+		printf '%s\n' "$2" >"$work/actual"
+		printf '%s\n' "$3" >"$work/expected"
+		comm -13 "$work/actual" "$work/expected" | sed '/^$/d; s/^/  missing: /'
+		comm -23 "$work/actual" "$work/expected" | sed '/^$/d; s/^/  not expected (add it to tests\/integration\/install.sh): /'
+	fi
+}
 installed() { (cd "$1" && find . -type f -o -type l) | sed "s|^\.|$1|" | sort; }
 
 dest=$work/dest
 root=$dest$inst_prefix
 mk install DESTDIR="$dest"
 check "make install DESTDIR: exit code" "$?" 0
-check "make install DESTDIR: the files" "$(installed "$dest")" "$(expected "$dest")"
+check_files "make install DESTDIR: the files" "$(installed "$dest")" "$(expected "$dest")"
 # Whether every directory is under the prefix (configure may put some
 # elsewhere: --libdir=/usr/lib/..., a bash-completion outside it).
 under_prefix=yes
@@ -128,7 +141,7 @@ esac
 
 mk uninstall DESTDIR="$dest"
 check "make uninstall DESTDIR: exit code" "$?" 0
-check "make uninstall DESTDIR: no file left" "$(installed "$dest")" ""
+check_files "make uninstall DESTDIR: no file left" "$(installed "$dest")" ""
 for d in "$inst_pkglibdir" "$inst_pkgdatadir"; do
 	check "make uninstall: $d removed" "$(test -e "$dest$d" && echo present)" ""
 done
@@ -138,11 +151,11 @@ if [ $under_prefix = yes ]; then
 	prefix=$work/prefix
 	mk install prefix="$prefix"
 	check "make install prefix=: exit code" "$?" 0
-	check "make install prefix=: the files" "$(installed "$prefix")" \
+	check_files "make install prefix=: the files" "$(installed "$prefix")" \
 		"$(expected "$prefix" "$inst_prefix")"
 	mk uninstall prefix="$prefix"
 	check "make uninstall prefix=: exit code" "$?" 0
-	check "make uninstall prefix=: no file left" "$(installed "$prefix")" ""
+	check_files "make uninstall prefix=: no file left" "$(installed "$prefix")" ""
 else
 	echo "install: some directories are outside the prefix $inst_prefix, install with another prefix not checked"
 fi
