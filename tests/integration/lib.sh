@@ -40,6 +40,16 @@ line_of() {
 	grep -n "SITE:$2 " "$top_srcdir/tests/fixtures/$1" | head -n 1 | cut -d: -f1
 }
 
+# table_commands: the commands of cli/memprof.c's table, hidden ones aside
+table_commands() {
+	sed -n 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)", *cmd_[a-z0-9_]*, *".*/\1/p' "$top_srcdir/cli/memprof.c"
+}
+
+# help_long_options [COMMAND]: the long options that `memprof [COMMAND] --help` names
+help_long_options() {
+	"$MEMPROF" ${1:+"$1"} --help | grep -oE '(^|[^[:alnum:]-])--[a-z][a-z0-9-]*' | sed 's/^[^-]*//' | sort -u
+}
+
 finish() {
 	echo "$name: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
