@@ -66,12 +66,17 @@ struct mp_process {
 	int64_t exit_status, signal;
 	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns;
 	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees;
+	int64_t run; /* processes.run: 1 in a trace without runs */
 };
 
 struct mp_processes {
 	struct mp_process *v;
 	size_t n, cap;
 };
+
+/* 1 when the trace's processes have a run column (memprof run --repeat
+   writes several runs into one trace; older traces hold one run). */
+int mp_trace_has_runs(sqlite3 *db);
 
 /* Loads the processes with that pid (every one when pid < 0) in id order.
    Returns 0, or -1 with a message in err. */

@@ -37,8 +37,11 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	            "INSERT OR REPLACE INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, "
 	            "ended_by,"
 	            " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
-	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees)"
-	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, run)"
+	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->run,
+	            "INSERT OR REPLACE INTO runs(run, start_ns, end_ns, ended_by, exit_status, signal)"
+	            " VALUES (?,?,?,?,?,?)") ||
 	    prepare(w, &w->thread,
 	            "INSERT INTO threads(process_id, tid, allocations, frees, allocated_bytes, leaked_bytes,"
 	            " leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?)") ||
@@ -61,8 +64,8 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 
 static void finalize_all(struct mp_tracedb *w)
 {
-	sqlite3_stmt **all[] = {&w->meta,   &w->process, &w->thread, &w->site,         &w->sample,        &w->chunk,
-	                        &w->module, &w->frame,   &w->stack,  &w->forget_sites, &w->forget_threads};
+	sqlite3_stmt **all[] = {&w->meta,   &w->process, &w->thread, &w->site,         &w->sample,         &w->chunk,
+	                        &w->module, &w->frame,   &w->stack,  &w->forget_sites, &w->forget_threads, &w->run};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -170,7 +173,26 @@ int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r)
 	                     r->leaked_bytes, r->leaked_blocks, r->temporary,       r->threads,    r->unmatched_frees};
 	for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
 		sqlite3_bind_int64(st, i++, v[k]);
+	sqlite3_bind_int64(st, i++, r->run > 0 ? r->run : 1);
 	return step(w, st, "cannot write a process");
+}
+
+int mp_tracedb_run(struct mp_tracedb *w, const struct mp_run_row *r)
+{
+	sqlite3_stmt *st = w->run;
+	sqlite3_bind_int64(st, 1, r->run);
+	sqlite3_bind_int64(st, 2, r->start_ns);
+	sqlite3_bind_int64(st, 3, r->end_ns);
+	bind_text(st, 4, r->ended_by);
+	if (r->have_exit_status)
+		sqlite3_bind_int64(st, 5, r->exit_status);
+	else
+		sqlite3_bind_null(st, 5);
+	if (r->have_signal)
+		sqlite3_bind_int64(st, 6, r->signal);
+	else
+		sqlite3_bind_null(st, 6);
+	return step(w, st, "cannot write a run");
 }
 
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6])

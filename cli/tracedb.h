@@ -15,7 +15,7 @@ extern const char mp_schema_sql[];
 struct mp_tracedb {
 	sqlite3 *db;
 	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
-	sqlite3_stmt *forget_sites, *forget_threads;
+	sqlite3_stmt *forget_sites, *forget_threads, *run;
 	char err[256];
 };
 
@@ -43,9 +43,19 @@ struct mp_process_row {
 	int64_t exit_status, signal;
 	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns;
 	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees;
+	int64_t run; /* runs.run (1-based); 0 is written as 1 */
 };
 /* Rows replace those with the same id (processes, modules, frames, meta). */
 int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);
+/* One run of the program (memprof run --repeat). */
+struct mp_run_row {
+	int64_t run, start_ns, end_ns;
+	const char *ended_by;
+	int have_exit_status, have_signal;
+	int64_t exit_status, signal;
+};
+/* Replaces the row of that run. */
+int mp_tracedb_run(struct mp_tracedb *w, const struct mp_run_row *r);
 /* Deletes a process's sites and threads rows (before writing them anew). */
 int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id);
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);

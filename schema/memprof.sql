@@ -33,7 +33,21 @@ CREATE TABLE processes (
     leaked_blocks   INTEGER NOT NULL,
     temporary       INTEGER NOT NULL,
     threads         INTEGER NOT NULL,
-    unmatched_frees INTEGER NOT NULL   -- frees of blocks never seen allocated
+    unmatched_frees INTEGER NOT NULL,  -- frees of blocks never seen allocated
+    run             INTEGER NOT NULL DEFAULT 1  -- runs.run: which run of the program
+);
+
+-- One row per run of the program: `memprof run --repeat N` records N runs
+-- (each a fresh start of the same command) into one trace; otherwise there
+-- is one, run 1. Its processes are those with processes.run = run.
+CREATE TABLE runs (
+    run         INTEGER PRIMARY KEY,  -- 1, 2, ... in the order they ran
+    start_ns    INTEGER NOT NULL,     -- its first process's start
+    end_ns      INTEGER NOT NULL,     -- its last process's end
+    ended_by    TEXT NOT NULL,        -- how the program memprof started ended: 'exit',
+                                      -- 'signal', 'unknown', or 'running' (checkpointed)
+    exit_status INTEGER,              -- when ended_by = 'exit'
+    signal      INTEGER               -- when ended_by = 'signal'
 );
 
 CREATE TABLE threads (
