@@ -423,6 +423,36 @@ static void print_repeat_text(sqlite3 *db, const struct mp_query *q, const struc
 	fputc('\n', stdout);
 	mp_table_flush(&tab, stdout, "");
 	mp_table_free(&tab);
+	if (ps->n > r->n) { /* some run has several processes */
+		mp_table_init(&tab, 8, 1);
+		static const unsigned char pright[] = {1, 1, 1, 0, 0, 1, 1, 0};
+		memcpy(tab.right, pright, sizeof(pright));
+		static const char *const phead[] = {"RUN",   "PID",         "PPID", "ORIGIN",
+		                                    "ENDED", "ALLOCATIONS", "PEAK", "COMMAND"};
+		for (size_t i = 0; i < 8; i++)
+			mp_table_add(&tab, phead[i]);
+		for (size_t i = 0; i < ps->n; i++) {
+			const struct mp_process *p = &ps->v[i];
+			snprintf(a, sizeof(a), "%" PRId64, p->run);
+			mp_table_add(&tab, a);
+			snprintf(a, sizeof(a), "%" PRId64, p->pid);
+			mp_table_add(&tab, a);
+			snprintf(a, sizeof(a), "%" PRId64, p->ppid);
+			mp_table_add(&tab, p->ppid >= 0 ? a : "?");
+			mp_table_add(&tab, p->origin);
+			format_end(p, a, sizeof(a));
+			mp_table_add(&tab, a);
+			snprintf(a, sizeof(a), "%" PRId64, p->allocations);
+			mp_table_add(&tab, a);
+			mp_table_add(&tab, mp_human_size(p->peak_bytes, a, sizeof(a)));
+			mp_buf_reset(&cmd);
+			mp_argv_join(p->argv, &cmd);
+			mp_table_add(&tab, mp_buf_str(&cmd));
+		}
+		fputc('\n', stdout);
+		mp_table_flush(&tab, stdout, "");
+		mp_table_free(&tab);
+	}
 	mp_buf_free(&cmd);
 }
 

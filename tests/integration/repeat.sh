@@ -166,6 +166,18 @@ check_match "a site in 1 run of 3 is no site" "$("$MEMPROF" diff "$v" "$work/x1.
 check "a site in 2 runs of 3 is new" "$(sqlite3 :memory: "SELECT json_extract(s.value, '$.status'), json_extract(s.value, '$.after.allocations'), json_extract(s.value, '$.after.bytes'), json_extract(s.value, '$.stack[0].function') FROM json_each(json_extract(CAST(readfile('$work/d2.json') AS TEXT), '$.diff.sites')) s")" \
 	"new|1|777|extra"
 
+# A run of several processes (forks.c: a fork, a fork that execs, a
+# spawn): each run has all of them, linked within the run.
+"$MEMPROF" run -q --repeat 2 -o "$work/f.db" "$FIXTURES/forks" >/dev/null
+check "forks x2: processes per run" "$(sql "$work/f.db" "SELECT run, group_concat(origin, ' ') FROM (SELECT * FROM processes ORDER BY id) GROUP BY run")" \
+	"1,start fork fork exec spawn
+2,start fork fork exec spawn"
+check "forks x2: parents in their own run" "$(sql "$work/f.db" 'SELECT count(*) FROM processes c JOIN processes p ON p.id = c.parent_id WHERE p.run != c.run')" 0
+check "forks x2: medians" "$("$MEMPROF" summary --format csv "$work/f.db" | grep -E '^(allocations|leaked_bytes|leaked_blocks),')" \
+	"allocations,10,10,10,1,0
+leaked_bytes,15554,15554,15554,1,0
+leaked_blocks,6,6,6,1,0"
+
 # --- exit status --------------------------------------------------------
 "$MEMPROF" run -q --repeat 3 -o "$work/e.db" "$R" exit=2:5 2>"$work/err"
 check "run 2 fails: its status" "$?" 5
