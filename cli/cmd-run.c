@@ -32,7 +32,7 @@
 extern char **environ;
 
 static volatile pid_t child_pid;
-static volatile sig_atomic_t interrupted; /* no further run after a signal to memprof */
+static volatile sig_atomic_t interrupted; /* no further run after SIGINT, SIGTERM, SIGHUP, SIGQUIT */
 
 static void usage(FILE *out)
 {
@@ -70,7 +70,8 @@ static void usage(FILE *out)
 static void forward(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
-	interrupted = 1;
+	if (sig != SIGUSR1 && sig != SIGUSR2)
+		interrupted = 1;
 	if (child_pid > 0 && si->si_code <= 0)
 		kill(child_pid, sig);
 }

@@ -203,6 +203,11 @@ check "run --repeat --check: a failed run's status wins" "$?" 4
 "$MEMPROF" run -q -f --repeat 3 -o "$work/e.db" "$work/no-such-program" 2>"$work/err"
 check "a program that cannot run: 127" "$?" 127
 check "a program that cannot run: stops after run 1" "$(grep -c 'cannot run' "$work/err")" 1
+"$MEMPROF" run -q -f --repeat 5 -o "$work/e.db" sh -c 'kill -TERM $PPID; sleep 1' 2>"$work/err"
+check "SIGTERM to memprof: passed on, status 128+15" "$?" 143
+check "SIGTERM to memprof: no further run" "$(cat "$work/err")" "memprof: run 1 of 5 failed: killed by signal 15
+memprof: stopped after run 1 of 5"
+check "SIGTERM to memprof: one run recorded" "$(sql "$work/e.db" 'SELECT run, ended_by, signal FROM runs')" "1,signal,15"
 "$MEMPROF" run -q -f --repeat 0 -o "$work/e.db" "$R" 2>/dev/null
 check "--repeat 0 is a usage error" "$?" 2
 

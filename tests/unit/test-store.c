@@ -181,9 +181,9 @@ static void test_vtab(void)
 	CU_ASSERT_EQUAL_FATAL(mp_vtab_register(db), SQLITE_OK);
 	CU_ASSERT_EQUAL(sqlite3_exec(db,
 	                             "INSERT INTO processes VALUES (1, 4242, 1, NULL, 'start', '[]', 0, 10, 'exit', 0,"
-	                             " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);"
+	                             " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1);"
 	                             "INSERT INTO processes VALUES (2, 4343, 4242, 1, 'fork', '[]', 0, 10, 'exit', 0,"
-	                             " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);",
+	                             " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1);",
 	                             NULL, NULL, NULL),
 	                SQLITE_OK);
 	size_t n = 3000;
