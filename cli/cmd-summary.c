@@ -1,4 +1,6 @@
-/* memprof summary: the totals of a trace and each of its processes. */
+/* memprof summary: the totals of a trace and each of its processes; on a
+ * trace of several runs (memprof run --repeat), each figure's minimum,
+ * median and maximum over the runs, and which figures vary. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 
 #include "builtin.h"
 #include "output.h"
+#include "runs.h"
 #include "trace.h"
 #include "util.h"
 
@@ -37,7 +40,7 @@ static const char *plural(int64_t n, const char *word, char *buf, size_t size)
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof summary [--format text|json|csv] [--pid PID] TRACE\n"
+	fputs("usage: memprof summary [--format text|json|csv] [--pid PID] [--run K] TRACE\n"
 	      "\n"
 	      "The totals of a trace: allocations, frees, bytes allocated, the peak of\n"
 	      "live bytes (the largest of any one process) and when it was reached,\n"
@@ -45,9 +48,14 @@ static void usage(FILE *out)
 	      "Anonymous mappings (mmap) have figures of their own, apart from the heap's,\n"
 	      "and the peak resident set (RSS) is broken down into heap, mappings and the\n"
 	      "rest at the largest RSS sample.\n"
+	      "On a trace of several runs (memprof run --repeat): each figure's minimum,\n"
+	      "median and maximum over the runs, the figures that vary between runs\n"
+	      "(duration is never flagged), and each run's figures.\n"
 	      "\n"
-	      "    --format FMT   text (default), json, or csv (one row per process)\n"
+	      "    --format FMT   text (default), json, or csv (one row per process; one\n"
+	      "                   row per figure on a trace of several runs)\n"
 	      "    --pid PID      only the process(es) with that pid\n"
+	      "    --run K        only run K, as a trace of one run\n"
 	      "    -h, --help     this help\n",
 	      out);
 }
@@ -259,24 +267,20 @@ static void format_end(const struct mp_process *p, char *buf, size_t size)
 		snprintf(buf, size, "%s", p->ended_by);
 }
 
+static void command_line(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, struct mp_buf *cmd);
+
 static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, const struct totals *t,
-                       const struct overhead *o)
+                       int64_t run, size_t runs, const struct overhead *o)
 {
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], w1[64], w2[64];
 	struct mp_buf cmd = {0};
-	if (q->pid >= 0 && ps->n) {
-		mp_argv_join(ps->v[0].argv, &cmd);
-	} else {
-		char *json = mp_meta_get(db, "command");
-		char **argv = mp_argv_parse(db, json, &(size_t){0});
-		mp_argv_join(argv, &cmd);
-		mp_argv_free(argv);
-		free(json);
-	}
+	command_line(db, q, ps, &cmd);
 	fputs("command:    ", stdout);
 	mp_text_puts(stdout, mp_buf_str(&cmd));
 	fputc('\n', stdout);
 	mp_buf_free(&cmd);
+	if (run > 0)
+		printf("run:        %" PRId64 " of %zu\n", run, runs);
 	printf("duration:   %s\n", mp_human_duration(t->duration_ns, a, sizeof(a)));
 	if (ps->n > 1)
 		printf("processes:  %zu\n", ps->n);
@@ -413,7 +417,10 @@ static void json_extra(struct mp_json *j, int recorded, const int64_t m[7], int 
 	mp_json_object_end(j);
 }
 
-static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t, const struct overhead *o)
+static void json_processes(struct mp_json *j, const struct mp_processes *ps, int mappings_recorded);
+
+static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t, int64_t run, size_t runs,
+                       const struct overhead *o)
 {
 	struct mp_json j;
 	mp_json_init(&j, stdout);
@@ -439,48 +446,63 @@ static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct 
 	}
 	json_overhead(&j, o);
 	json_environment(db, &j);
-	mp_json_key(&j, "processes");
-	mp_json_array_begin(&j, 0);
+	mp_json_kv_int(&j, "runs", (int64_t)runs);
+	if (run > 0)
+		mp_json_kv_int(&j, "run", run);
+	json_processes(&j, ps, t->mappings_recorded);
+	mp_json_object_end(&j);
+	mp_json_object_end(&j);
+	mp_json_finish(&j);
+}
+
+static void json_end(struct mp_json *j, const char *ended_by, int have_exit_status, int64_t exit_status,
+                     int have_signal, int64_t signal)
+{
+	int killed = !strcmp(ended_by, "signal");
+	mp_json_key(j, killed ? "signal" : "exit_status");
+	if (killed ? have_signal : have_exit_status)
+		mp_json_int(j, killed ? signal : exit_status);
+	else
+		mp_json_null(j);
+}
+
+static void json_processes(struct mp_json *j, const struct mp_processes *ps, int mappings_recorded)
+{
+	mp_json_key(j, "processes");
+	mp_json_array_begin(j, 0);
 	for (size_t i = 0; i < ps->n; i++) {
 		const struct mp_process *p = &ps->v[i];
-		mp_json_object_begin(&j, 0);
-		mp_json_kv_int(&j, "pid", p->pid);
-		mp_json_key(&j, "ppid");
+		mp_json_object_begin(j, 0);
+		mp_json_kv_int(j, "pid", p->pid);
+		mp_json_key(j, "ppid");
 		if (p->ppid >= 0)
-			mp_json_int(&j, p->ppid);
+			mp_json_int(j, p->ppid);
 		else
-			mp_json_null(&j);
-		mp_json_key(&j, "argv");
-		mp_json_array_begin(&j, 1);
+			mp_json_null(j);
+		mp_json_key(j, "argv");
+		mp_json_array_begin(j, 1);
 		for (size_t k = 0; k < p->argc; k++)
-			mp_json_string(&j, p->argv[k]);
-		mp_json_array_end(&j);
-		int killed = !strcmp(p->ended_by, "signal");
-		mp_json_key(&j, killed ? "signal" : "exit_status");
-		if (killed ? p->have_signal : p->have_exit_status)
-			mp_json_int(&j, killed ? p->signal : p->exit_status);
-		else
-			mp_json_null(&j);
-		mp_json_kv_int(&j, "allocations", p->allocations);
-		mp_json_kv_int(&j, "frees", p->frees);
-		mp_json_kv_int(&j, "allocated_bytes", p->allocated_bytes);
-		mp_json_kv_int(&j, "peak_bytes", p->peak_bytes);
-		mp_json_kv_int(&j, "leaked_bytes", p->leaked_bytes);
-		mp_json_kv_int(&j, "temporary", p->temporary);
-		mp_json_kv_int(&j, "threads", p->threads);
-		mp_json_kv_string(&j, "ended_by", p->ended_by);
+			mp_json_string(j, p->argv[k]);
+		mp_json_array_end(j);
+		json_end(j, p->ended_by, p->have_exit_status, p->exit_status, p->have_signal, p->signal);
+		mp_json_kv_int(j, "allocations", p->allocations);
+		mp_json_kv_int(j, "frees", p->frees);
+		mp_json_kv_int(j, "allocated_bytes", p->allocated_bytes);
+		mp_json_kv_int(j, "peak_bytes", p->peak_bytes);
+		mp_json_kv_int(j, "leaked_bytes", p->leaked_bytes);
+		mp_json_kv_int(j, "temporary", p->temporary);
+		mp_json_kv_int(j, "threads", p->threads);
+		mp_json_kv_string(j, "ended_by", p->ended_by);
+		mp_json_kv_int(j, "run", p->run);
 		if (p->have_mappings) {
 			const int64_t m[7] = {p->mmap_calls,        p->munmap_calls,      p->mmap_bytes,
 			                      p->mmap_peak_bytes,   p->mmap_peak_time_ns, p->mmap_leaked_bytes,
 			                      p->mmap_leaked_blocks};
-			json_extra(&j, t->mappings_recorded, m, p->have_rss, p->rss_peak_bytes, NULL);
+			json_extra(j, mappings_recorded, m, p->have_rss, p->rss_peak_bytes, NULL);
 		}
-		mp_json_object_end(&j);
+		mp_json_object_end(j);
 	}
-	mp_json_array_end(&j);
-	mp_json_object_end(&j);
-	mp_json_object_end(&j);
-	mp_json_finish(&j);
+	mp_json_array_end(j);
 }
 
 static void print_csv(const struct mp_processes *ps)
@@ -510,7 +532,8 @@ static void print_csv(const struct mp_processes *ps)
 	                                   "mmap_leaked_bytes",
 	                                   "mmap_leaked_blocks",
 	                                   "rss_peak_bytes",
-	                                   "rss_peak_time_ns"};
+	                                   "rss_peak_time_ns",
+	                                   "run"};
 	for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
 		mp_csv_field(stdout, head[i], i == 0);
 	mp_csv_end(stdout);
@@ -556,14 +579,250 @@ static void print_csv(const struct mp_processes *ps)
 			else
 				mp_csv_field(stdout, NULL, 0);
 		}
+		mp_csv_int(stdout, p->run, 0);
 		mp_csv_end(stdout);
 	}
 	mp_buf_free(&argv);
 }
 
+/* --- a trace of several runs ------------------------------------------- */
+
+/* The command line: meta's, or the processes' (with --pid). */
+static void command_line(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, struct mp_buf *cmd)
+{
+	if (q->pid >= 0 && ps->n) {
+		mp_argv_join(ps->v[0].argv, cmd);
+	} else {
+		char *json = mp_meta_get(db, "command");
+		char **argv = mp_argv_parse(db, json, &(size_t){0});
+		mp_argv_join(argv, cmd);
+		mp_argv_free(argv);
+		free(json);
+	}
+}
+
+/* "exit 3", "signal 15", "unknown" for a run. */
+static void format_run_end(const struct mp_run *r, char *buf, size_t size)
+{
+	const char *e = r->ended_by ? r->ended_by : "unknown";
+	if (!strcmp(e, "exit") && r->have_exit_status)
+		snprintf(buf, size, "exit %" PRId64, r->exit_status);
+	else if (!strcmp(e, "signal") && r->have_signal)
+		snprintf(buf, size, "signal %" PRId64, r->signal);
+	else
+		snprintf(buf, size, "%s", e);
+}
+
+/* Labels of the figures in text. */
+static const char *const repeat_labels[MP_RUN_NFIG] = {
+        "allocations",   "frees",     "allocated bytes", "peak bytes", "leaked bytes",
+        "leaked blocks", "temporary", "threads",         "duration",
+};
+
+static void print_repeat_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps,
+                              const struct mp_runs *r, const struct mp_run_stat *st)
+{
+	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], c[MP_HUMAN_MAX];
+	struct mp_buf cmd = {0};
+	command_line(db, q, ps, &cmd);
+	fputs("command:    ", stdout);
+	mp_text_puts(stdout, mp_buf_str(&cmd));
+	fputc('\n', stdout);
+	mp_buf_reset(&cmd);
+	printf("runs:       %zu (each figure: its minimum, median and maximum over the runs)\n", r->n);
+	const struct mp_run_stat *d = &st[MP_RUN_DURATION];
+	printf("duration:   %s median (%s to %s)\n", mp_human_duration(d->median, a, sizeof(a)),
+	       mp_human_duration(d->min, b, sizeof(b)), mp_human_duration(d->max, c, sizeof(c)));
+
+	struct mp_table tab;
+	mp_table_init(&tab, 5, 1);
+	static const unsigned char right[] = {0, 1, 1, 1, 0};
+	memcpy(tab.right, right, sizeof(right));
+	static const char *const head[] = {"FIGURE", "MIN", "MEDIAN", "MAX", ""};
+	for (size_t i = 0; i < 5; i++)
+		mp_table_add(&tab, head[i]);
+	for (int f = 0; f < MP_RUN_NFIG; f++) {
+		mp_table_add(&tab, repeat_labels[f]);
+		const int64_t v[3] = {st[f].min, st[f].median, st[f].max};
+		for (int k = 0; k < 3; k++) {
+			if (f == MP_RUN_DURATION)
+				mp_human_duration(v[k], a, sizeof(a));
+			else
+				snprintf(a, sizeof(a), "%" PRId64, v[k]);
+			mp_table_add(&tab, a);
+		}
+		mp_table_add(&tab, st[f].varies ? "varies" : NULL);
+	}
+	fputc('\n', stdout);
+	mp_table_flush(&tab, stdout, "");
+	mp_table_free(&tab);
+
+	fputc('\n', stdout);
+	int varies = 0;
+	for (int f = 0; f < MP_RUN_NFIG; f++)
+		if (st[f].varies)
+			printf("%s%s", varies++ ? ", " : "varies:     ", mp_run_figure_name((enum mp_run_figure)f));
+	if (varies)
+		fputs(" (the runs differ: a nondeterministic program, or one that reads MEMPROF_RUN)\n", stdout);
+	else
+		fputs("varies:     nothing (every run has the same figures)\n", stdout);
+
+	mp_table_init(&tab, 9, 1);
+	static const unsigned char rright[] = {1, 0, 1, 1, 1, 1, 1, 1, 1};
+	memcpy(tab.right, rright, sizeof(rright));
+	static const char *const rhead[] = {"RUN",  "ENDED",  "PROCESSES", "ALLOCATIONS", "ALLOCATED",
+	                                    "PEAK", "LEAKED", "TEMPORARY", "DURATION"};
+	for (size_t i = 0; i < 9; i++)
+		mp_table_add(&tab, rhead[i]);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct mp_run *x = &r->v[i];
+		snprintf(a, sizeof(a), "%" PRId64, x->run);
+		mp_table_add(&tab, a);
+		format_run_end(x, a, sizeof(a));
+		mp_table_add(&tab, a);
+		snprintf(a, sizeof(a), "%zu", x->processes);
+		mp_table_add(&tab, a);
+		snprintf(a, sizeof(a), "%" PRId64, x->v[MP_RUN_ALLOCATIONS]);
+		mp_table_add(&tab, a);
+		mp_table_add(&tab, mp_human_size(x->v[MP_RUN_BYTES], a, sizeof(a)));
+		mp_table_add(&tab, mp_human_size(x->v[MP_RUN_PEAK], a, sizeof(a)));
+		mp_table_add(&tab, mp_human_size(x->v[MP_RUN_LEAKED], a, sizeof(a)));
+		snprintf(a, sizeof(a), "%" PRId64, x->v[MP_RUN_TEMPORARY]);
+		mp_table_add(&tab, a);
+		mp_table_add(&tab, mp_human_duration(x->v[MP_RUN_DURATION], a, sizeof(a)));
+	}
+	fputc('\n', stdout);
+	mp_table_flush(&tab, stdout, "");
+	mp_table_free(&tab);
+	if (ps->n > r->n) { /* some run has several processes */
+		mp_table_init(&tab, 8, 1);
+		static const unsigned char pright[] = {1, 1, 1, 0, 0, 1, 1, 0};
+		memcpy(tab.right, pright, sizeof(pright));
+		static const char *const phead[] = {"RUN",   "PID",         "PPID", "ORIGIN",
+		                                    "ENDED", "ALLOCATIONS", "PEAK", "COMMAND"};
+		for (size_t i = 0; i < 8; i++)
+			mp_table_add(&tab, phead[i]);
+		for (size_t i = 0; i < ps->n; i++) {
+			const struct mp_process *p = &ps->v[i];
+			snprintf(a, sizeof(a), "%" PRId64, p->run);
+			mp_table_add(&tab, a);
+			snprintf(a, sizeof(a), "%" PRId64, p->pid);
+			mp_table_add(&tab, a);
+			snprintf(a, sizeof(a), "%" PRId64, p->ppid);
+			mp_table_add(&tab, p->ppid >= 0 ? a : "?");
+			mp_table_add(&tab, p->origin);
+			format_end(p, a, sizeof(a));
+			mp_table_add(&tab, a);
+			snprintf(a, sizeof(a), "%" PRId64, p->allocations);
+			mp_table_add(&tab, a);
+			mp_table_add(&tab, mp_human_size(p->peak_bytes, a, sizeof(a)));
+			mp_buf_reset(&cmd);
+			mp_argv_join(p->argv, &cmd);
+			mp_table_add(&tab, mp_buf_str(&cmd));
+		}
+		fputc('\n', stdout);
+		mp_table_flush(&tab, stdout, "");
+		mp_table_free(&tab);
+	}
+	mp_buf_free(&cmd);
+}
+
+static void print_repeat_json(sqlite3 *db, const struct mp_processes *ps, const struct mp_runs *r,
+                              const struct mp_run_stat *st)
+{
+	struct mp_json j;
+	mp_json_init(&j, stdout);
+	mp_json_object_begin(&j, 0);
+	mp_json_key(&j, "summary");
+	mp_json_object_begin(&j, 0);
+	/* The totals are the medians (a sum over runs would count each
+	   allocation once per run). */
+	const struct mp_run *peak_run = mp_runs_find(r, st[MP_RUN_PEAK].median_run);
+	static const enum mp_run_figure top[] = {MP_RUN_ALLOCATIONS, MP_RUN_FREES, MP_RUN_BYTES, MP_RUN_PEAK};
+	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+		mp_json_kv_int(&j, mp_run_figure_name(top[i]), st[top[i]].median);
+	mp_json_kv_int(&j, "peak_time_ns", peak_run ? peak_run->peak_time_ns : 0);
+	static const enum mp_run_figure rest[] = {MP_RUN_LEAKED, MP_RUN_LEAKED_BLOCKS, MP_RUN_TEMPORARY, MP_RUN_THREADS,
+	                                          MP_RUN_DURATION};
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+		mp_json_kv_int(&j, mp_run_figure_name(rest[i]), st[rest[i]].median);
+	json_environment(db, &j);
+	mp_json_kv_int(&j, "runs", (int64_t)r->n);
+	mp_json_key(&j, "repeat");
+	mp_json_object_begin(&j, 0);
+	mp_json_key(&j, "figures");
+	mp_json_object_begin(&j, 0);
+	for (int f = 0; f < MP_RUN_NFIG; f++) {
+		mp_json_key(&j, mp_run_figure_name((enum mp_run_figure)f));
+		mp_json_object_begin(&j, 1);
+		mp_json_kv_int(&j, "min", st[f].min);
+		mp_json_kv_int(&j, "median", st[f].median);
+		mp_json_kv_int(&j, "max", st[f].max);
+		mp_json_kv_int(&j, "median_run", st[f].median_run);
+		mp_json_key(&j, "varies");
+		mp_json_bool(&j, st[f].varies);
+		mp_json_object_end(&j);
+	}
+	mp_json_object_end(&j);
+	mp_json_key(&j, "varies");
+	mp_json_array_begin(&j, 1);
+	for (int f = 0; f < MP_RUN_NFIG; f++)
+		if (st[f].varies)
+			mp_json_string(&j, mp_run_figure_name((enum mp_run_figure)f));
+	mp_json_array_end(&j);
+	mp_json_key(&j, "runs");
+	mp_json_array_begin(&j, 0);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct mp_run *x = &r->v[i];
+		mp_json_object_begin(&j, 1);
+		mp_json_kv_int(&j, "run", x->run);
+		mp_json_kv_string(&j, "ended_by", x->ended_by ? x->ended_by : "unknown");
+		json_end(&j, x->ended_by ? x->ended_by : "unknown", x->have_exit_status, x->exit_status, x->have_signal,
+		         x->signal);
+		mp_json_kv_int(&j, "processes", (int64_t)x->processes);
+		for (int f = 0; f < MP_RUN_NFIG; f++)
+			mp_json_kv_int(&j, mp_run_figure_name((enum mp_run_figure)f), x->v[f]);
+		mp_json_object_end(&j);
+	}
+	mp_json_array_end(&j);
+	mp_json_object_end(&j);
+	json_processes(&j, ps, mp_meta_int(db, "mappings_recorded", 1) != 0);
+	mp_json_object_end(&j);
+	mp_json_object_end(&j);
+	mp_json_finish(&j);
+}
+
+static void print_repeat_csv(const struct mp_run_stat *st)
+{
+	fputs("figure,min,median,max,median_run,varies\n", stdout);
+	for (int f = 0; f < MP_RUN_NFIG; f++) {
+		mp_csv_field(stdout, mp_run_figure_name((enum mp_run_figure)f), 1);
+		const int64_t v[] = {st[f].min, st[f].median, st[f].max, st[f].median_run, st[f].varies};
+		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+			mp_csv_int(stdout, v[k], 0);
+		mp_csv_end(stdout);
+	}
+}
+
+/* Keeps only the processes of run in ps. */
+static void keep_run(struct mp_processes *ps, int64_t run)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		if (ps->v[i].run == run) {
+			ps->v[k++] = ps->v[i];
+		} else {
+			free(ps->v[i].origin);
+			free(ps->v[i].ended_by);
+			mp_argv_free(ps->v[i].argv);
+		}
+	}
+	ps->n = k;
+}
+
 int cmd_summary(int argc, char **argv)
 {
-	static const struct option options[] = {MP_QUERY_LONG_OPTIONS, {NULL, 0, NULL, 0}};
+	static const struct option options[] = {MP_QUERY_LONG_OPTIONS, MP_QUERY_RUN_OPTION, {NULL, 0, NULL, 0}};
 	struct mp_query q;
 	mp_query_init(&q, "summary", 0);
 	int opt, rc;
@@ -581,24 +840,50 @@ int cmd_summary(int argc, char **argv)
 		return rc;
 	struct mp_processes ps;
 	if (!(rc = mp_query_processes(&q, db, &ps))) {
-		struct totals t = {0};
-		add_totals(&t, &ps);
-		t.duration_ns = mp_meta_int(db, "duration_ns", 0);
-		t.mappings_recorded = mp_meta_int(db, "mappings_recorded", 1) != 0;
-		struct overhead o;
-		if (load_rss_sample(db, &t) || load_overhead(db, &q, &o)) {
-			rc = mp_trace_fail_db(q.path, db);
-			mp_processes_free(&ps);
-			mp_trace_close(db);
-			return rc;
+		struct mp_runs r;
+		char err[512];
+		if (mp_runs_load(db, &ps, &r, err, sizeof(err))) {
+			rc = mp_trace_fail(q.path, err);
+		} else if (q.run > 0 && !mp_runs_find(&r, q.run)) {
+			mp_error("no run %" PRId64 " in '%s' (it has %zu run%s)", q.run, q.path, r.total,
+			         r.total == 1 ? "" : "s");
+			rc = MP_EXIT_USAGE;
+		} else if (q.run <= 0 && r.n > 1) {
+			struct mp_run_stat st[MP_RUN_NFIG];
+			for (int f = 0; f < MP_RUN_NFIG; f++)
+				mp_runs_stat(&r, (enum mp_run_figure)f, &st[f]);
+			if (q.format == MP_FMT_JSON)
+				print_repeat_json(db, &ps, &r, st);
+			else if (q.format == MP_FMT_CSV)
+				print_repeat_csv(st);
+			else
+				print_repeat_text(db, &q, &ps, &r, st);
+			rc = mp_finish_output();
+		} else {
+			struct totals t = {0};
+			int64_t run = q.run > 0 && r.total > 1 ? q.run : 0;
+			if (run)
+				keep_run(&ps, run);
+			add_totals(&t, &ps);
+			const struct mp_run *one = run                       ? mp_runs_find(&r, run)
+			                           : r.total > 1 && r.n == 1 ? &r.v[0]
+			                                                     : NULL;
+			t.duration_ns = one ? one->v[MP_RUN_DURATION] : mp_meta_int(db, "duration_ns", 0);
+			t.mappings_recorded = mp_meta_int(db, "mappings_recorded", 1) != 0;
+			struct overhead o;
+			if (load_rss_sample(db, &t) || load_overhead(db, &q, &o)) {
+				rc = mp_trace_fail_db(q.path, db);
+			} else {
+				if (q.format == MP_FMT_JSON)
+					print_json(db, &ps, &t, run, r.total, &o);
+				else if (q.format == MP_FMT_CSV)
+					print_csv(&ps);
+				else
+					print_text(db, &q, &ps, &t, run, r.total, &o);
+				rc = mp_finish_output();
+			}
 		}
-		if (q.format == MP_FMT_JSON)
-			print_json(db, &ps, &t, &o);
-		else if (q.format == MP_FMT_CSV)
-			print_csv(&ps);
-		else
-			print_text(db, &q, &ps, &t, &o);
-		rc = mp_finish_output();
+		mp_runs_free(&r);
 		mp_processes_free(&ps);
 	}
 	mp_trace_close(db);

@@ -1,5 +1,5 @@
 /* memprof top: the allocation sites ranked by bytes, count, peak, leaks or
- * temporaries, summed over processes. */
+ * temporaries, summed over processes (of one run in a repeated trace). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,19 +7,23 @@
 
 #include "builtin.h"
 #include "output.h"
+#include "runs.h"
 #include "trace.h"
 #include "util.h"
 
 struct order {
 	const char *option, *name, *sum, *title, *map_title;
+	enum mp_run_figure figure; /* which run of a repeated trace is the median one */
 };
 
 static const struct order orders[] = {
-        {"by-bytes", "bytes", "sum(bytes)", "bytes allocated", "bytes mapped"},
-        {"by-count", "count", "sum(allocations)", "number of allocations", "number of mappings"},
-        {"by-peak", "peak", "sum(peak_bytes)", "bytes live at the peak", "bytes mapped at the mapping peak"},
-        {"by-leaked", "leaked", "sum(leaked_bytes)", "bytes leaked", "bytes still mapped at exit"},
-        {"by-temporary", "temporary", "sum(temporary)", "temporary allocations", "temporary mappings (none)"},
+        {"by-bytes", "bytes", "sum(bytes)", "bytes allocated", "bytes mapped", MP_RUN_BYTES},
+        {"by-count", "count", "sum(allocations)", "number of allocations", "number of mappings", MP_RUN_ALLOCATIONS},
+        {"by-peak", "peak", "sum(peak_bytes)", "bytes live at the peak", "bytes mapped at the mapping peak",
+         MP_RUN_PEAK},
+        {"by-leaked", "leaked", "sum(leaked_bytes)", "bytes leaked", "bytes still mapped at exit", MP_RUN_LEAKED},
+        {"by-temporary", "temporary", "sum(temporary)", "temporary allocations", "temporary mappings (none)",
+         MP_RUN_TEMPORARY},
 };
 
 enum { OPT_MAPPINGS = MP_OPT_FIRST_PRIVATE, OPT_ORDER }; /* + index in orders */
@@ -31,10 +35,13 @@ struct site {
 static void usage(FILE *out)
 {
 	fputs("usage: memprof top [--by-bytes|--by-count|--by-peak|--by-leaked|--by-temporary] [-n N]\n"
-	      "                   [--mappings] [--full-stacks] [--format text|json|csv] [--pid PID] TRACE\n"
+	      "                   [--mappings] [--full-stacks] [--format text|json|csv] [--pid PID] [--run K]\n"
+	      "                   TRACE\n"
 	      "\n"
 	      "The allocation sites (full call stacks) that allocated the most, summed\n"
 	      "over the processes of the trace. Sites whose figure is 0 are left out.\n"
+	      "In a trace of several runs (memprof run --repeat), the sites of one run:\n"
+	      "the median run by the figure ranked, or --run K.\n"
 	      "\n"
 	      "    --by-bytes      rank by bytes allocated (the default)\n"
 	      "    --by-count      rank by number of allocations\n"
@@ -48,6 +55,7 @@ static void usage(FILE *out)
 	      "    --full-stacks   show every caller in text (default: 8)\n"
 	      "    --format FMT    text (default), json or csv\n"
 	      "    --pid PID       only the process(es) with that pid\n"
+	      "    --run K         run K of a repeated trace\n"
 	      "    -h, --help      this help\n",
 	      out);
 }
@@ -93,22 +101,27 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 }
 
 /* Prints the ranked sites; returns 0 or an exit code after a message. */
-static int top(sqlite3 *db, const struct mp_query *q, const struct order *o, int mappings)
+static int top(sqlite3 *db, const struct mp_query *q, const struct order *o, int mappings, int64_t run, size_t nruns)
 {
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
 	         "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(leaked_bytes),"
-	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.%s%s"
+	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.%s%s%s"
 	         " GROUP BY stack_id HAVING %s > 0 ORDER BY %s DESC, sum(bytes) DESC, stack_id LIMIT ?2",
 	         mappings ? "mapping_sites" : "sites",
-	         q->pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum,
-	         o->sum);
+	         q->pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
+	         run > 0 ? (q->pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?3)"
+	                                : " WHERE process_id IN (SELECT id FROM main.processes WHERE run = ?3)")
+	                 : "",
+	         o->sum, o->sum);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);
 	if (q->pid >= 0)
 		sqlite3_bind_int64(st, 1, q->pid);
 	sqlite3_bind_int64(st, 2, q->limit > 0 ? q->limit : -1);
+	if (run > 0)
+		sqlite3_bind_int64(st, 3, run);
 	struct mp_stack_loader l;
 	if (mp_stack_loader_init(&l, db)) {
 		sqlite3_finalize(st);
@@ -123,11 +136,16 @@ static int top(sqlite3 *db, const struct mp_query *q, const struct order *o, int
 		mp_json_kv_string(&j, "order", o->name);
 		if (mappings)
 			mp_json_kv_string(&j, "of", "mappings");
+		if (run > 0) {
+			mp_json_kv_int(&j, "run", run);
+			mp_json_kv_int(&j, "runs", (int64_t)nruns);
+		}
 		mp_json_key(&j, "sites");
 		mp_json_array_begin(&j, 0);
 	} else if (q->format == MP_FMT_CSV) {
 		fputs("rank,allocations,bytes,peak_bytes,leaked_bytes,leaked_blocks,temporary,stack\n", stdout);
 	} else {
+		mp_runs_note(stdout, q, o->figure, run, nruns);
 		printf("top %ssites by %s:\n", mappings ? "mapping " : "", mappings ? o->map_title : o->title);
 	}
 	struct mp_stack stack = {0};
@@ -157,6 +175,7 @@ int cmd_top(int argc, char **argv)
 {
 	static const struct option options[] = {
 	        MP_QUERY_LONG_OPTIONS,
+	        MP_QUERY_RUN_OPTION,
 	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
 	        {"mappings", no_argument, NULL, OPT_MAPPINGS},
 	        {"by-bytes", no_argument, NULL, OPT_ORDER + 0},
@@ -187,15 +206,12 @@ int cmd_top(int argc, char **argv)
 	sqlite3 *db;
 	if ((rc = mp_trace_open(q.path, &db)))
 		return rc;
-	if (q.pid >= 0) {
-		struct mp_processes ps;
-		if (!(rc = mp_query_processes(&q, db, &ps)))
-			mp_processes_free(&ps);
-	}
 	if (!rc && mappings && !mp_trace_has_mappings(db))
 		rc = mp_trace_fail(q.path, "no mapping figures in this trace (recorded by an older memprof)");
-	if (!rc)
-		rc = top(db, &q, o, mappings);
+	int64_t run;
+	size_t nruns;
+	if (!rc && !(rc = mp_runs_choose(db, &q, o->figure, &run, &nruns)))
+		rc = top(db, &q, o, mappings, run, nruns);
 	if (!rc)
 		rc = mp_finish_output();
 	mp_trace_close(db);

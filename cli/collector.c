@@ -53,6 +53,19 @@ int mp_collector_init(struct mp_collector *c)
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	mp_collector_clock(&c->cal_tsc, &c->cal_mono);
+	c->run = 1;
+	c->runs = calloc(1, sizeof(*c->runs));
+	return c->runs ? 0 : -1;
+}
+
+int mp_collector_run_begin(struct mp_collector *c)
+{
+	struct mp_run_info *nr = realloc(c->runs, (c->run + 1) * sizeof(*nr));
+	if (!nr)
+		return -1;
+	c->runs = nr;
+	memset(&nr[c->run], 0, sizeof(*nr));
+	c->run++;
 	return 0;
 }
 
@@ -100,6 +113,7 @@ static struct mp_image *image_get(struct mp_collector *c, uint32_t pid, uint64_t
 	memset(im, 0, sizeof(*im));
 	im->pid = pid;
 	im->image = image;
+	im->run = c->run;
 	return im;
 }
 
@@ -339,7 +353,7 @@ int mp_collector_any_alive(struct mp_collector *c)
 {
 	for (size_t i = 0; i < c->nimages; i++) {
 		struct mp_image *im = &c->images[i];
-		if (im->exit_sent || im->waited)
+		if (im->exit_sent || im->waited || im->run != c->run)
 			continue;
 		int superseded = 0;
 		for (size_t j = i + 1; j < c->nimages && !superseded; j++)
@@ -427,5 +441,6 @@ void mp_collector_release(struct mp_collector *c)
 	for (size_t i = 0; i < c->nmodules; i++)
 		free(c->modules[i].path);
 	free(c->modules);
+	free(c->runs);
 	memset(c, 0, sizeof(*c));
 }

@@ -945,7 +945,7 @@ static int image_ended_by_exec(trace_t *f, size_t idx)
 		return 0;
 	for (size_t j = idx + 1; j < f->c->nimages; j++) {
 		const struct mp_image *next = &f->c->images[j];
-		if (next->pid == im->pid && !next->parent_image)
+		if (next->pid == im->pid && !next->parent_image && next->run == im->run)
 			return 1;
 	}
 	return 0;
@@ -1388,6 +1388,7 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	        .have_rss = r->have_rss,
 	        .rss_peak_bytes = r->rss_hwm > r->rss_top ? r->rss_hwm : r->rss_top,
 	        .rss_peak_time_ns = (int64_t)rel(f, (uint64_t)r->rss_top_time),
+	        .run = im->run,
 	};
 	if (im->parent_image) {
 		row.origin = "fork";
@@ -1397,6 +1398,8 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	} else {
 		row.origin = "start";
 		for (size_t j = idx; j-- > 0;) {
+			if (f->c->images[j].run != im->run)
+				continue; /* an earlier run's process that had the same pid */
 			if (f->c->images[j].pid == im->pid) {
 				row.origin = "exec";
 				row.parent_id = (int64_t)j + 1;
@@ -1404,7 +1407,7 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			}
 		}
 		for (size_t j = idx; !row.parent_id && j-- > 0;) {
-			if (f->c->images[j].pid == im->ppid) {
+			if (f->c->images[j].pid == im->ppid && f->c->images[j].run == im->run) {
 				row.origin = "spawn"; /* posix_spawn, vfork+exec */
 				row.parent_id = (int64_t)j + 1;
 			}
@@ -1580,6 +1583,84 @@ static int64_t peak_rss(void)
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? (int64_t)ru.ru_maxrss * 1024 : 0;
 }
 
+/* How the program of a run ended: what memprof run saw (its waitpid
+   status), else what its first process (after its execs) told. */
+static void run_end(trace_t *f, uint32_t run, int final, struct mp_run_row *row)
+{
+	const struct mp_collector *c = f->c;
+	int have = 0, status = 0;
+	if (run <= c->run && c->runs && c->runs[run - 1].have_status) {
+		have = 1;
+		status = c->runs[run - 1].status;
+	} else {
+		const struct mp_image *first = NULL, *last = NULL;
+		for (size_t i = 0; i < c->nimages; i++) {
+			const struct mp_image *im = &c->images[i];
+			if (im->run != run)
+				continue;
+			if (!first)
+				first = im;
+			if (im->pid == first->pid && !im->parent_image)
+				last = im;
+		}
+		if (last && last->waited) {
+			have = 1;
+			status = last->wait_status;
+		} else if (last && last->exit_sent && last->have_status) {
+			have = 1;
+			status = last->status;
+		}
+	}
+	if (have && WIFSIGNALED(status)) {
+		row->ended_by = "signal";
+		row->have_signal = 1;
+		row->signal = WTERMSIG(status);
+	} else if (have && WIFEXITED(status)) {
+		row->ended_by = "exit";
+		row->have_exit_status = 1;
+		row->exit_status = WEXITSTATUS(status);
+	} else {
+		row->ended_by = final || run < c->run ? "unknown" : "running";
+	}
+}
+
+/* The runs rows: each run's span is its processes' (when it has none,
+   when memprof started and reaped it). */
+static int write_runs(trace_t *f, int final)
+{
+	const struct mp_collector *c = f->c;
+	for (uint32_t run = 1; run <= c->run; run++) {
+		struct mp_run_row row = {.run = run};
+		int any = 0;
+		uint64_t start = 0, end = 0;
+		for (size_t i = 0; i < c->nimages; i++) {
+			const struct mp_image *im = &c->images[i];
+			if (im->run != run)
+				continue;
+			uint64_t e = im->last_seen_mono;
+			if (im->replay && im->replay->last_time > e)
+				e = im->replay->last_time;
+			if (!any || im->image < start)
+				start = im->image;
+			if (!any || e > end)
+				end = e;
+			any = 1;
+		}
+		if (!any && c->runs) {
+			start = c->runs[run - 1].start_mono;
+			end = c->runs[run - 1].end_mono;
+		}
+		if (!any && (!c->runs || !c->runs[run - 1].start_mono))
+			continue; /* not started yet, or never started */
+		row.start_ns = f->have_t0 ? (int64_t)rel(f, start) : 0;
+		row.end_ns = f->have_t0 ? (int64_t)rel(f, end > start ? end : start) : 0;
+		run_end(f, run, final, &row);
+		if (mp_tracedb_run(&f->w, &row))
+			return terr(f, f->w.err);
+	}
+	return 0;
+}
+
 static int write_meta(trace_t *f, const char *state)
 {
 	struct mp_tracedb *w = &f->w;
@@ -1628,7 +1709,9 @@ static int write_meta(trace_t *f, const char *state)
 	         mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
 	         mp_tracedb_meta(w, "env_allocator", allocator_of(f));
 	free(cmd);
-	return rc ? terr(f, w->err) : 0;
+	if (rc)
+		return terr(f, w->err);
+	return write_runs(f, !strcmp(state, "complete"));
 }
 
 /* An interrupted trace as of now: what was replayed, figures so far. */
@@ -1694,6 +1777,7 @@ static int progress(trace_t *f, int final)
 				done->idx = r->idx;
 				done->process_id = r->process_id;
 				done->lost = r->lost;
+				done->last_time = r->last_time;
 				replay_free(r);
 				im->replay = done;
 			}
@@ -1805,6 +1889,26 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 		mp_tracedb_abort(&f->w);
 		unlink(output);
 		trace_free(f);
+		return -1;
+	}
+	return 0;
+}
+
+int mp_trace_run_end(struct mp_collector *c)
+{
+	trace_t *f = c->trace;
+	if (!f || f->failed)
+		return -1;
+	for (size_t i = 0; i < c->nimages; i++)
+		if (c->images[i].run == c->run)
+			c->images[i].complete = 1;
+	progress(f, 1);
+	if (!f->failed)
+		queue_symbols(f);
+	if (!f->failed)
+		checkpoint(f);
+	if (f->failed) {
+		snprintf(c->errbuf, sizeof(c->errbuf), "%s", f->err);
 		return -1;
 	}
 	return 0;

@@ -30,6 +30,11 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
    then stays as last checkpointed). */
 int mp_trace_progress(struct mp_collector *c);
 
+/* Ends the current run (memprof run --repeat): every image of it is
+   complete, and is replayed and written now; the trace is checkpointed.
+   Returns 0, or -1 with the reason in c->errbuf. */
+int mp_trace_run_end(struct mp_collector *c);
+
 /* Finishes the trace of everything c received (starting it first if
    mp_trace_start was not called): every image is complete now. Returns 0,
    or -1 with a message in err. info may be NULL. */

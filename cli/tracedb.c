@@ -39,8 +39,11 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	            " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
 	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, mmap_calls, munmap_calls,"
 	            " mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns, mmap_leaked_bytes, mmap_leaked_blocks,"
-	            " rss_peak_bytes, rss_peak_time_ns)"
-	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	            " rss_peak_bytes, rss_peak_time_ns, run)"
+	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->run,
+	            "INSERT OR REPLACE INTO runs(run, start_ns, end_ns, ended_by, exit_status, signal)"
+	            " VALUES (?,?,?,?,?,?)") ||
 	    prepare(w, &w->thread,
 	            "INSERT INTO threads(process_id, tid, allocations, frees, allocated_bytes, leaked_bytes,"
 	            " leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?)") ||
@@ -89,7 +92,8 @@ static void finalize_all(struct mp_tracedb *w)
 	                        &w->rss,
 	                        &w->forget_mapping_sites,
 	                        &w->overhead,
-	                        &w->forget_overhead};
+	                        &w->forget_overhead,
+	                        &w->run};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -213,7 +217,26 @@ int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r)
 		sqlite3_bind_null(st, i++);
 		sqlite3_bind_null(st, i++);
 	}
+	sqlite3_bind_int64(st, i++, r->run > 0 ? r->run : 1);
 	return step(w, st, "cannot write a process");
+}
+
+int mp_tracedb_run(struct mp_tracedb *w, const struct mp_run_row *r)
+{
+	sqlite3_stmt *st = w->run;
+	sqlite3_bind_int64(st, 1, r->run);
+	sqlite3_bind_int64(st, 2, r->start_ns);
+	sqlite3_bind_int64(st, 3, r->end_ns);
+	bind_text(st, 4, r->ended_by);
+	if (r->have_exit_status)
+		sqlite3_bind_int64(st, 5, r->exit_status);
+	else
+		sqlite3_bind_null(st, 5);
+	if (r->have_signal)
+		sqlite3_bind_int64(st, 6, r->signal);
+	else
+		sqlite3_bind_null(st, 6);
+	return step(w, st, "cannot write a run");
 }
 
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6])

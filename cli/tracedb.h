@@ -15,7 +15,7 @@ extern const char mp_schema_sql[];
 struct mp_tracedb {
 	sqlite3 *db;
 	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
-	sqlite3_stmt *forget_sites, *forget_threads;
+	sqlite3_stmt *forget_sites, *forget_threads, *run;
 	sqlite3_stmt *mapping_site, *rss, *forget_mapping_sites;
 	sqlite3_stmt *overhead, *forget_overhead;
 	char err[256];
@@ -49,9 +49,19 @@ struct mp_process_row {
 	int64_t mmap_leaked_bytes, mmap_leaked_blocks;
 	int have_rss; /* rss_peak_*: NULL without */
 	int64_t rss_peak_bytes, rss_peak_time_ns;
+	int64_t run; /* runs.run (1-based); 0 is written as 1 */
 };
 /* Rows replace those with the same id (processes, modules, frames, meta). */
 int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);
+/* One run of the program (memprof run --repeat). */
+struct mp_run_row {
+	int64_t run, start_ns, end_ns;
+	const char *ended_by;
+	int have_exit_status, have_signal;
+	int64_t exit_status, signal;
+};
+/* Replaces the row of that run. */
+int mp_tracedb_run(struct mp_tracedb *w, const struct mp_run_row *r);
 /* Deletes a process's sites, mapping_sites and threads rows (before writing them anew). */
 int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id);
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);

@@ -44,7 +44,21 @@ CREATE TABLE processes (
     mmap_leaked_bytes  INTEGER NOT NULL DEFAULT 0, -- still mapped at the end (0 after exec)
     mmap_leaked_blocks INTEGER NOT NULL DEFAULT 0,
     rss_peak_bytes     INTEGER,  -- peak resident set (kernel high-water mark, or the
-    rss_peak_time_ns   INTEGER   -- largest sample); when the largest sample was taken; NULL: no sample
+    rss_peak_time_ns   INTEGER,  -- largest sample); when the largest sample was taken; NULL: no sample
+    run                INTEGER NOT NULL DEFAULT 1  -- runs.run: which run of the program
+);
+
+-- One row per run of the program: `memprof run --repeat N` records N runs
+-- (each a fresh start of the same command) into one trace; otherwise there
+-- is one, run 1. Its processes are those with processes.run = run.
+CREATE TABLE runs (
+    run         INTEGER PRIMARY KEY,  -- 1, 2, ... in the order they ran
+    start_ns    INTEGER NOT NULL,     -- its first process's start
+    end_ns      INTEGER NOT NULL,     -- its last process's end
+    ended_by    TEXT NOT NULL,        -- how the program memprof started ended: 'exit',
+                                      -- 'signal', 'unknown', or 'running' (checkpointed)
+    exit_status INTEGER,              -- when ended_by = 'exit'
+    signal      INTEGER               -- when ended_by = 'signal'
 );
 
 CREATE TABLE threads (

@@ -45,9 +45,12 @@ table_commands() {
 	sed -n 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)", *cmd_[a-z0-9_]*, *".*/\1/p' "$top_srcdir/cli/memprof.c"
 }
 
-# help_long_options [COMMAND]: the long options that `memprof [COMMAND] --help` names
+# help_long_options [COMMAND]: the long options that `memprof [COMMAND] --help`
+# names in its usage (the first paragraph) and its option lines (indented,
+# starting with -), not those the prose mentions
 help_long_options() {
-	"$MEMPROF" ${1:+"$1"} --help | grep -oE '(^|[^[:alnum:]-])--[a-z][a-z0-9-]*' | sed 's/^[^-]*//' | sort -u
+	"$MEMPROF" ${1:+"$1"} --help | awk 'NR == 1 {u = 1} u && /^$/ {u = 0} u || /^[[:space:]]+-/' |
+		grep -oE '(^|[^[:alnum:]-])--[a-z][a-z0-9-]*' | sed 's/^[^-]*//' | sort -u
 }
 
 finish() {

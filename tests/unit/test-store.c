@@ -185,15 +185,15 @@ static void test_vtab(void)
 	                     "INSERT INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, "
 	                     "ended_by, exit_status,"
 	                     " signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, leaked_bytes,"
-	                     " leaked_blocks, temporary, threads, unmatched_frees)"
+	                     " leaked_blocks, temporary, threads, unmatched_frees, run)"
 	                     " VALUES (1, 4242, 1, NULL, 'start', '[]', 0, 10, 'exit', 0,"
-	                     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);"
+	                     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1);"
 	                     "INSERT INTO processes(id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, "
 	                     "ended_by, exit_status,"
 	                     " signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, leaked_bytes,"
-	                     " leaked_blocks, temporary, threads, unmatched_frees)"
+	                     " leaked_blocks, temporary, threads, unmatched_frees, run)"
 	                     " VALUES (2, 4343, 4242, 1, 'fork', '[]', 0, 10, 'exit', 0,"
-	                     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);",
+	                     " NULL, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1);",
 	                     NULL, NULL, NULL),
 	        SQLITE_OK);
 	size_t n = 3000;
