@@ -33,6 +33,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet]\n"
+	        "                   [--start-paused] [--toggle-signal SIG] [--phase-after SECONDS NAME]...\n"
 	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
@@ -43,6 +44,14 @@ static void usage(FILE *out)
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
 	        "  -q, --quiet         no summary line\n"
+	        "  --start-paused      record no allocation until the program calls memprof_resume()\n"
+	        "                      or receives the toggle signal\n"
+	        "  --toggle-signal SIG the signal that pauses and resumes recording: a number,\n"
+	        "                      USR1 or USR2 (the default), or 0 for none; sent to\n"
+	        "                      memprof run, it is passed to PROGRAM\n"
+	        "  --phase-after SECONDS NAME\n"
+	        "                      a phase NAME starts SECONDS (a decimal number) after the\n"
+	        "                      start, in every process then running (repeatable)\n"
 	        "  --check             then check the trace as 'memprof check' does (verdicts\n"
 	        "                      on stderr): exits with 1 when a limit fails, unless\n"
 	        "                      PROGRAM failed (then with PROGRAM's status)\n"
@@ -50,6 +59,23 @@ static void usage(FILE *out)
 	        "Check options (with --check):\n",
 	        MP_MAX_DEPTH_LIMIT);
 	fputs(mp_check_options_help, out);
+}
+
+/* --toggle-signal's argument: a number, USR1, USR2 (SIG prefix allowed),
+   or -1 when it is none of them. */
+static int parse_signal(const char *arg)
+{
+	const char *name = strncmp(arg, "SIG", 3) ? arg : arg + 3;
+	if (!strcmp(name, "USR1"))
+		return SIGUSR1;
+	if (!strcmp(name, "USR2"))
+		return SIGUSR2;
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (end == arg || *end || errno || v < 0 || v >= NSIG || v == SIGKILL || v == SIGSTOP)
+		return -1;
+	return (int)v;
 }
 
 /* Signals sent to memprof by another process go to the program; those
@@ -81,16 +107,16 @@ static int find_lib(char *out, size_t size)
 	return access(out, R_OK);
 }
 
-#define CHILD_ENV_OWNED 3 /* the last entries of child_env's result, malloc'ed */
-
-/* The program's environment: ours with LD_PRELOAD, MEMPROF_FD and
-   MEMPROF_MAX_DEPTH set. Free it with free_child_env. */
-static char **child_env(const char *lib, int fd, int max_depth)
+/* The program's environment: ours with LD_PRELOAD, MEMPROF_FD,
+   MEMPROF_MAX_DEPTH, MEMPROF_START_PAUSED and MEMPROF_TOGGLE_SIGNAL set
+   (the last two only when start_paused, toggle_signal >= 0). Free it
+   with free_child_env. */
+static char **child_env(const char *lib, int fd, int max_depth, int start_paused, int toggle_signal)
 {
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **env = calloc(n + 4, sizeof(char *));
+	char **env = calloc(n + 6, sizeof(char *));
 	if (!env)
 		return NULL;
 	size_t k = 0;
@@ -101,7 +127,9 @@ static char **child_env(const char *lib, int fd, int max_depth)
 			continue;
 		}
 		if (!strncmp(environ[i], "MEMPROF_FD=", 11) || !strncmp(environ[i], "MEMPROF_OUTPUT=", 15) ||
-		    !strncmp(environ[i], "MEMPROF_DONE_FD=", 16) || !strncmp(environ[i], "MEMPROF_MAX_DEPTH=", 18))
+		    !strncmp(environ[i], "MEMPROF_DONE_FD=", 16) || !strncmp(environ[i], "MEMPROF_MAX_DEPTH=", 18) ||
+		    (start_paused && !strncmp(environ[i], "MEMPROF_START_PAUSED=", 21)) ||
+		    (toggle_signal >= 0 && !strncmp(environ[i], "MEMPROF_TOGGLE_SIGNAL=", 22)))
 			continue;
 		env[k++] = environ[i];
 	}
@@ -117,17 +145,33 @@ static char **child_env(const char *lib, int fd, int max_depth)
 	env[k++] = preload;
 	env[k++] = fdvar;
 	env[k++] = depthvar;
+	char *pausedvar = NULL, *sigvar = NULL;
+	if ((start_paused && !(pausedvar = strdup("MEMPROF_START_PAUSED=1"))) ||
+	    (toggle_signal >= 0 && asprintf(&sigvar, "MEMPROF_TOGGLE_SIGNAL=%d", toggle_signal) < 0)) {
+		for (size_t i = k - 3; i < k; i++)
+			free(env[i]);
+		free(pausedvar);
+		free(env);
+		return NULL;
+	}
+	if (pausedvar)
+		env[k++] = pausedvar;
+	if (sigvar)
+		env[k++] = sigvar;
 	env[k] = NULL;
 	return env;
 }
 
+/* Frees child_env's result: the strings that are not environ's, and it. */
 static void free_child_env(char **env)
 {
-	size_t n = 0;
-	while (env[n])
-		n++;
-	for (size_t i = n - CHILD_ENV_OWNED; i < n; i++)
-		free(env[i]);
+	for (size_t i = 0; env[i]; i++) {
+		size_t j = 0;
+		while (environ[j] && environ[j] != env[i])
+			j++;
+		if (!environ[j])
+			free(env[i]);
+	}
 	free(env);
 }
 
@@ -222,11 +266,16 @@ int cmd_run(int argc, char **argv)
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
+	        {"start-paused", no_argument, NULL, 'P'},
+	        {"toggle-signal", required_argument, NULL, 'S'},
+	        {"phase-after", required_argument, NULL, 'A'},
 	        MP_CHECK_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
-	int force = 0, quiet = 0, max_depth = 128, c, check = 0;
+	int force = 0, quiet = 0, max_depth = 128, c, check = 0, start_paused = 0, toggle_signal = -1;
+	static struct mp_phase_after phases[64];
+	size_t nphases = 0;
 	static struct mp_check chk; /* static: its suppressions stay reachable on early returns */
 	mp_check_init(&chk);
 	while ((c = getopt_long(argc, argv, "+o:fqh", opts, NULL)) != -1) {
@@ -242,6 +291,29 @@ int cmd_run(int argc, char **argv)
 		case 'o':
 			output = optarg;
 			break;
+		case 'P':
+			start_paused = 1;
+			break;
+		case 'S':
+			if ((toggle_signal = parse_signal(optarg)) < 0)
+				return mp_usage_error(
+				        "run", "--toggle-signal needs a signal number, USR1 or USR2, not '%s'", optarg);
+			break;
+		case 'A': {
+			char *end;
+			errno = 0;
+			double secs = strtod(optarg, &end);
+			if (end == optarg || *end || errno || !(secs >= 0) || secs > 1e9)
+				return mp_usage_error("run", "--phase-after needs a number of seconds, not '%s'",
+				                      optarg);
+			if (optind >= argc)
+				return mp_usage_error("run", "--phase-after needs a name after '%s'", optarg);
+			if (nphases == sizeof(phases) / sizeof(phases[0]))
+				return mp_usage_error("run", "at most %zu --phase-after", nphases);
+			phases[nphases].time_ns = (uint64_t)(secs * 1e9 + 0.5);
+			phases[nphases++].name = argv[optind++];
+			break;
+		}
 		case 'f':
 			force = 1;
 			break;
@@ -302,8 +374,13 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot find libmemprof.so at '%s' (set MEMPROF_LIB)\n", lib);
 		return MP_EXIT_USAGE;
 	}
+	/* --phase-after counts from now, a moment before the program starts. */
+	uint64_t now = mp_collector_now();
+	for (size_t i = 0; i < nphases; i++)
+		phases[i].time_ns += now;
 	struct mp_collector col;
-	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
+	struct mp_trace_info info = {
+	        .command = prog, .max_depth = max_depth, .force = force, .phases = phases, .nphases = nphases};
 	char err[512] = "";
 	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
 		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output, err[0] ? err : strerror(errno));
@@ -324,7 +401,7 @@ int cmd_run(int argc, char **argv)
 	if (child_fd < 0)
 		child_fd = fcntl(sv[1], F_DUPFD, 3);
 	close(sv[1]);
-	char **env = child_env(lib, child_fd, max_depth);
+	char **env = child_env(lib, child_fd, max_depth, start_paused, toggle_signal);
 	if (!env) {
 		fprintf(stderr, "memprof: out of memory\n");
 		return MP_EXIT_TRACE;
@@ -332,7 +409,7 @@ int cmd_run(int argc, char **argv)
 
 	struct sigaction sa = {.sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART};
 	sigemptyset(&sa.sa_mask);
-	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, toggle_signal > 0 ? toggle_signal : SIGUSR2};
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 

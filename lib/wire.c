@@ -47,6 +47,9 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 		if (mp_get_varint(&r->p, r->end, &ev->size) || mp_get_varint(&r->p, r->end, &ev->slack) ||
 		    mp_get_varint(&r->p, r->end, &ev->stack))
 			return -1;
+		ev->pool = 0;
+		if (ev->kind == MP_KIND_POOL && mp_get_varint(&r->p, r->end, &ev->pool))
+			return -1;
 		return 1;
 	case MP_EV_STACK: {
 		if (mp_get_varint(&r->p, r->end, &v) || v > MP_MAX_DEPTH_LIMIT + 1)

@@ -29,7 +29,29 @@ enum mp_msg_type {
 	MP_MSG_DISCONNECT = 7, /* a process closes its connection on purpose */
 	MP_MSG_CHILD = 8,      /* a child was reaped: u32 pid, u32 status (as from waitpid) */
 	MP_MSG_FORK = 9,       /* the image is about to fork: u64 stamp (the child's fork_seq) */
+	MP_MSG_POOL = 10,      /* a pool was created (memprof.h): u32 pool id, then its name (no NUL) */
+	MP_MSG_CONTROL = 11,   /* struct mp_control, then a phase's name (no NUL) */
 };
+
+/* Payload of MP_MSG_CONTROL: a change of the recording state or a phase
+   mark, at stamp (the same clock as the events' seq) and time_ns
+   (CLOCK_MONOTONIC; with MP_CONTROL_TSC the collector derives the time
+   from the stamp, as it does for events). */
+struct mp_control {
+	uint64_t stamp;
+	uint64_t time_ns;
+	uint32_t what; /* enum mp_control_what */
+	uint32_t flags;
+};
+
+enum mp_control_what {
+	MP_CONTROL_PAUSE = 1,  /* from now on, allocations are not recorded (frees still are) */
+	MP_CONTROL_RESUME = 2, /* allocations are recorded again */
+	MP_CONTROL_PHASE = 3,  /* a named phase starts (it lasts until the next one) */
+};
+
+#define MP_CONTROL_TSC 0x01
+#define MP_NAME_MAX 255 /* bytes of a pool's or a phase's name */
 
 struct mp_msg_hdr {
 	uint32_t magic;
@@ -90,8 +112,13 @@ enum mp_kind {
 	MP_KIND_MALLOCX = 9,
 	MP_KIND_RALLOCX = 10,
 	MP_KIND_XALLOCX = 11,
+	MP_KIND_POOL = 15, /* a block a pool allocator reported (memprof.h); its event ends
+	                      with a varint: the pool id */
 	MP_KIND_COUNT
 };
+
+/* Deallocation kinds, in the high nibble of an MP_EV_FREE tag. */
+#define MP_FREE_POOL 4 /* a block reported freed to its pool (memprof.h) */
 
 /* The first byte of an events payload: chunk flags. With MP_CHUNK_TSC,
    sequence numbers are the CPU's time-stamp counter (synchronized across
@@ -151,6 +178,7 @@ struct mp_event_rec {
 	uint64_t seq, time, ptr, size, slack, stack;
 	uint32_t depth;
 	const uint64_t *ips;
+	uint64_t pool; /* MP_KIND_POOL: the pool id */
 };
 
 /* Incremental decoder of one events chunk. */
