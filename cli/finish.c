@@ -214,6 +214,7 @@ struct phase {
 	int outside;      /* from --phase-after */
 	uint64_t time;    /* CLOCK_MONOTONIC ns */
 	uint64_t first_id;
+	int64_t allocations, bytes; /* of the heap, made during the phase */
 };
 
 struct pause {
@@ -559,6 +560,10 @@ static void on_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const 
 	th->last_alloc_id = b.id;
 	r->allocations++;
 	r->allocated += (int64_t)b.size;
+	if (MP_UNLIKELY_F(r->phases.n)) {
+		r->phases.v[r->phases.n - 1].allocations++;
+		r->phases.v[r->phases.n - 1].bytes += (int64_t)b.size;
+	}
 	if (live_insert(f, r, &b))
 		return;
 	account_live(r, &b, +1);
@@ -740,7 +745,7 @@ static void apply_control(trace_t *f, struct mp_replay *r, struct mp_image_contr
 	uint64_t t = control_time(f, c);
 	c->applied = 1;
 	if (c->what == MP_CONTROL_PHASE) {
-		if (VEC_PUSH(r->phases, ((struct phase){c->name, 0, t, f->next_alloc_id + 1})))
+		if (VEC_PUSH(r->phases, ((struct phase){c->name, 0, t, f->next_alloc_id + 1, 0, 0})))
 			terr(f, "out of memory");
 	} else if (c->what == MP_CONTROL_PAUSE && !r->paused) {
 		r->paused = 1;
@@ -755,7 +760,7 @@ static void apply_control(trace_t *f, struct mp_replay *r, struct mp_image_contr
 static void outside_phase(trace_t *f, struct mp_replay *r)
 {
 	const struct mp_phase_after *ph = &f->outside[r->next_outside++];
-	if (VEC_PUSH(r->phases, ((struct phase){ph->name, 1, ph->time_ns, f->next_alloc_id + 1})))
+	if (VEC_PUSH(r->phases, ((struct phase){ph->name, 1, ph->time_ns, f->next_alloc_id + 1, 0, 0})))
 		terr(f, "out of memory");
 }
 
@@ -834,7 +839,8 @@ static int write_api_rows(trace_t *f, struct mp_image *im, struct mp_replay *r, 
 			stop = start;
 		if (mp_tracedb_phase(&f->w, r->process_id, ph->name, ph->outside ? "run" : "program",
 		                     (int64_t)rel(f, start), (int64_t)rel(f, stop), (int64_t)ph->first_id,
-		                     (int64_t)(next ? next->first_id : f->next_alloc_id + 1)))
+		                     (int64_t)(next ? next->first_id : f->next_alloc_id + 1), ph->allocations,
+		                     ph->bytes))
 			return terr(f, f->w.err);
 	}
 	for (size_t i = 0; i < r->pauses.n; i++) {

@@ -288,7 +288,7 @@ static const char *const api_sql[] = {
         [API_POOL_SITE] = "INSERT OR REPLACE INTO pool_sites(process_id, pool_id, stack_id, allocations, frees,"
                           " bytes, leaked_bytes, leaked_blocks) VALUES (?,?,?,?,?,?,?,?)",
         [API_PHASE] = "INSERT INTO phases(process_id, name, source, start_ns, end_ns, first_alloc_id,"
-                      " end_alloc_id) VALUES (?,?,?,?,?,?,?)",
+                      " end_alloc_id, allocations, bytes) VALUES (?,?,?,?,?,?,?,?,?)",
         [API_PAUSE] = "INSERT INTO pauses(process_id, start_ns, end_ns, unrecorded_frees) VALUES (?,?,?,?)",
 };
 
@@ -348,7 +348,7 @@ int mp_tracedb_pool_site(struct mp_tracedb *w, int64_t process_id, int64_t pool_
 }
 
 int mp_tracedb_phase(struct mp_tracedb *w, int64_t process_id, const char *name, const char *source, int64_t start_ns,
-                     int64_t end_ns, int64_t first_alloc_id, int64_t end_alloc_id)
+                     int64_t end_ns, int64_t first_alloc_id, int64_t end_alloc_id, int64_t allocations, int64_t bytes)
 {
 	sqlite3_stmt *st = api_stmt(w, API_PHASE);
 	if (!st)
@@ -360,6 +360,8 @@ int mp_tracedb_phase(struct mp_tracedb *w, int64_t process_id, const char *name,
 	sqlite3_bind_int64(st, 5, end_ns);
 	sqlite3_bind_int64(st, 6, first_alloc_id);
 	sqlite3_bind_int64(st, 7, end_alloc_id);
+	sqlite3_bind_int64(st, 8, allocations);
+	sqlite3_bind_int64(st, 9, bytes);
 	return step(w, st, "cannot write phases");
 }
 

@@ -69,8 +69,9 @@ int mp_tracedb_pool(struct mp_tracedb *w, int64_t process_id, int64_t pool_id, c
 /* v: allocations, frees, bytes, leaked_bytes, leaked_blocks */
 int mp_tracedb_pool_site(struct mp_tracedb *w, int64_t process_id, int64_t pool_id, int64_t stack_id,
                          const int64_t v[5]);
+/* allocations, bytes: heap allocations made during the phase. */
 int mp_tracedb_phase(struct mp_tracedb *w, int64_t process_id, const char *name, const char *source, int64_t start_ns,
-                     int64_t end_ns, int64_t first_alloc_id, int64_t end_alloc_id);
+                     int64_t end_ns, int64_t first_alloc_id, int64_t end_alloc_id, int64_t allocations, int64_t bytes);
 int mp_tracedb_pause(struct mp_tracedb *w, int64_t process_id, int64_t start_ns, int64_t end_ns,
                      int64_t unrecorded_frees);
 

@@ -89,7 +89,7 @@ static void api_free(memprof_pool_t pool, const void *ptr)
 		return;
 	struct mp_thread *t = mp_thread_enter();
 	if (t) {
-		mp_record_pool_free(t, ptr);
+		mp_record_pool_free(t, pool_id(pool), ptr);
 		mp_thread_leave(t);
 	}
 }
@@ -102,7 +102,7 @@ static void api_realloc(memprof_pool_t pool, const void *old_ptr, const void *ne
 	if (!t)
 		return;
 	if (old_ptr)
-		mp_record_pool_free(t, old_ptr);
+		mp_record_pool_free(t, pool_id(pool), old_ptr);
 	if (new_ptr && !atomic_load_explicit(&mp_paused, memory_order_relaxed))
 		mp_record_pool_alloc(t, pool_id(pool), new_ptr, size);
 	mp_thread_leave(t);

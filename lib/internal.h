@@ -78,7 +78,7 @@ MP_HIDDEN void mp_record_revive(struct mp_thread *t, const void *ptr);
 MP_HIDDEN void mp_note_internal(const void *ptr);
 /* A block of a pool (memprof.h), with the caller's stack, and its free. */
 MP_HIDDEN void mp_record_pool_alloc(struct mp_thread *t, uint32_t pool, const void *ptr, size_t size);
-MP_HIDDEN void mp_record_pool_free(struct mp_thread *t, const void *ptr);
+MP_HIDDEN void mp_record_pool_free(struct mp_thread *t, uint32_t pool, const void *ptr);
 /* From a signal handler: the calling thread's state with its guard set
    (call mp_thread_leave), or NULL when it has none or is inside a hook.
    Creates nothing. */

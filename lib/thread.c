@@ -462,10 +462,11 @@ void mp_record_pool_alloc(struct mp_thread *t, uint32_t pool, const void *ptr, s
 	event_done(t);
 }
 
-void mp_record_pool_free(struct mp_thread *t, const void *ptr)
+void mp_record_pool_free(struct mp_thread *t, uint32_t pool, const void *ptr)
 {
-	ensure_room(t, MP_EVENT_MAX);
+	ensure_room(t, MP_EVENT_MAX + 8);
 	t->pos = put_head(t, t->pos, MP_EV_FREE | (MP_FREE_POOL << 4), ptr);
+	t->pos = mp_put_varint(t->pos, pool);
 	event_done(t);
 }
 

@@ -40,6 +40,9 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 			return -1;
 		r->ptr += (uint64_t)mp_unzigzag(v);
 		ev->ptr = r->ptr;
+		ev->pool = 0;
+		if (ev->type == MP_EV_FREE && ev->kind == MP_FREE_POOL)
+			return mp_get_varint(&r->p, r->end, &ev->pool) ? -1 : 1;
 		if (ev->type != MP_EV_ALLOC)
 			return 1;
 		if (ev->kind >= MP_KIND_COUNT)
@@ -47,7 +50,6 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 		if (mp_get_varint(&r->p, r->end, &ev->size) || mp_get_varint(&r->p, r->end, &ev->slack) ||
 		    mp_get_varint(&r->p, r->end, &ev->stack))
 			return -1;
-		ev->pool = 0;
 		if (ev->kind == MP_KIND_POOL && mp_get_varint(&r->p, r->end, &ev->pool))
 			return -1;
 		return 1;

@@ -118,7 +118,9 @@ enum mp_kind {
 };
 
 /* Deallocation kinds, in the high nibble of an MP_EV_FREE tag. */
-#define MP_FREE_POOL 4 /* a block reported freed to its pool (memprof.h) */
+#define MP_FREE_POOL \
+	4 /* a block reported freed to its pool (memprof.h); its event ends \
+	     with a varint: the pool id */
 
 /* The first byte of an events payload: chunk flags. With MP_CHUNK_TSC,
    sequence numbers are the CPU's time-stamp counter (synchronized across

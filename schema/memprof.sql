@@ -150,7 +150,9 @@ CREATE TABLE phases (
     start_ns       INTEGER NOT NULL,
     end_ns         INTEGER NOT NULL,
     first_alloc_id INTEGER NOT NULL,
-    end_alloc_id   INTEGER NOT NULL
+    end_alloc_id   INTEGER NOT NULL,
+    allocations    INTEGER NOT NULL,  -- heap allocations made during the phase
+    bytes          INTEGER NOT NULL
 );
 
 -- Spans during which allocations were not recorded (memprof_pause, the
