@@ -39,6 +39,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
 	        "                   [--repeat N] [--warmup N]\n"
+	        "                   [--start-paused] [--toggle-signal SIG] [--phase-after SECONDS NAME]...\n"
 	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
@@ -57,6 +58,14 @@ static void usage(FILE *out)
 	        "                      status, or the first failed run's\n"
 	        "  --warmup N          run PROGRAM N times first, without recording\n"
 	        "                      (MEMPROF_RUN is the run number: 1..N, 0 in warm-ups)\n"
+	        "  --start-paused      record no allocation until the program calls memprof_resume()\n"
+	        "                      or receives the toggle signal\n"
+	        "  --toggle-signal SIG the signal that pauses and resumes recording: a number,\n"
+	        "                      USR1 or USR2 (the default), or 0 for none; sent to\n"
+	        "                      memprof run, it is passed to PROGRAM\n"
+	        "  --phase-after SECONDS NAME\n"
+	        "                      a phase NAME starts SECONDS (a decimal number) after the\n"
+	        "                      start, in every process then running (repeatable)\n"
 	        "  --check             then check the trace as 'memprof check' does (verdicts\n"
 	        "                      on stderr): exits with 1 when a limit fails, unless\n"
 	        "                      PROGRAM failed (then with PROGRAM's status)\n"
@@ -64,6 +73,23 @@ static void usage(FILE *out)
 	        "Check options (with --check):\n",
 	        MP_MAX_DEPTH_LIMIT);
 	fputs(mp_check_options_help, out);
+}
+
+/* --toggle-signal's argument: a number, USR1, USR2 (SIG prefix allowed),
+   or -1 when it is none of them. */
+static int parse_signal(const char *arg)
+{
+	const char *name = strncmp(arg, "SIG", 3) ? arg : arg + 3;
+	if (!strcmp(name, "USR1"))
+		return SIGUSR1;
+	if (!strcmp(name, "USR2"))
+		return SIGUSR2;
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (end == arg || *end || errno || v < 0 || v >= NSIG || v == SIGKILL || v == SIGSTOP)
+		return -1;
+	return (int)v;
 }
 
 /* Signals sent to memprof by another process go to the program; those
@@ -229,7 +255,8 @@ static off_t stdin_prepare(void)
 	return 0;
 }
 
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+/* The last is the toggle signal (--toggle-signal), SIGUSR2 by default. */
+static int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGUSR2};
 #define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 
 /* Forks and execs the program. Returns its pid, or -1 after a message. */
@@ -492,11 +519,16 @@ int cmd_run(int argc, char **argv)
 	        {"check", no_argument, NULL, 'C'},
 	        {"repeat", required_argument, NULL, OPT_REPEAT},
 	        {"warmup", required_argument, NULL, OPT_WARMUP},
+	        {"start-paused", no_argument, NULL, 'P'},
+	        {"toggle-signal", required_argument, NULL, 'S'},
+	        {"phase-after", required_argument, NULL, 'A'},
 	        MP_CHECK_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	int force = 0, quiet = 0, max_depth = 128, c, check = 0, repeat = 1, warmup = 0;
+	static struct mp_phase_after phases[64];
+	size_t nphases = 0;
 	static struct mp_check chk; /* static: its suppressions stay reachable on early returns */
 	mp_check_init(&chk);
 	while ((c = getopt_long(argc, argv, "+o:fqh", opts, NULL)) != -1) {
@@ -523,6 +555,36 @@ int cmd_run(int argc, char **argv)
 			   reads it too). */
 			setenv("MEMPROF_MMAP", "0", 1);
 			break;
+		case 'P': /* for the program, as MEMPROF_MMAP */
+			setenv("MEMPROF_START_PAUSED", "1", 1);
+			break;
+		case 'S': {
+			int sig = parse_signal(optarg);
+			if (sig < 0)
+				return mp_usage_error(
+				        "run", "--toggle-signal needs a signal number, USR1 or USR2, not '%s'", optarg);
+			char num[16];
+			snprintf(num, sizeof(num), "%d", sig);
+			setenv("MEMPROF_TOGGLE_SIGNAL", num, 1);
+			if (sig > 0)
+				forwarded[NFORWARDED - 1] = sig;
+			break;
+		}
+		case 'A': {
+			char *end;
+			errno = 0;
+			double secs = strtod(optarg, &end);
+			if (end == optarg || *end || errno || !(secs >= 0) || secs > 1e9)
+				return mp_usage_error("run", "--phase-after needs a number of seconds, not '%s'",
+				                      optarg);
+			if (optind >= argc)
+				return mp_usage_error("run", "--phase-after needs a name after '%s'", optarg);
+			if (nphases == sizeof(phases) / sizeof(phases[0]))
+				return mp_usage_error("run", "at most %zu --phase-after", nphases);
+			phases[nphases].time_ns = (uint64_t)(secs * 1e9 + 0.5);
+			phases[nphases++].name = argv[optind++];
+			break;
+		}
 		case 'D': {
 			int64_t v;
 			char perr[256];
@@ -599,7 +661,12 @@ int cmd_run(int argc, char **argv)
 			return MP_EXIT_USAGE;
 	}
 	struct mp_collector col;
-	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
+	/* --phase-after counts from now, a moment before the program starts. */
+	uint64_t now = mp_collector_now();
+	for (size_t i = 0; i < nphases; i++)
+		phases[i].time_ns += now;
+	struct mp_trace_info info = {
+	        .command = prog, .max_depth = max_depth, .force = force, .phases = phases, .nphases = nphases};
 	char err[512] = "";
 	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
 		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output, err[0] ? err : strerror(errno));

@@ -12,6 +12,7 @@
 #include "runs.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 
 /* An RSS sample with the heap and mapping figures at that moment. */
 struct rss_sample {
@@ -40,7 +41,8 @@ static const char *plural(int64_t n, const char *word, char *buf, size_t size)
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof summary [--format text|json|csv] [--pid PID] [--run K] TRACE\n"
+	fputs("usage: memprof summary [--phase NAME] [--from T] [--to T] [--format text|json|csv]\n"
+	      "                       [--pid PID] [--run K] TRACE\n"
 	      "\n"
 	      "The totals of a trace: allocations, frees, bytes allocated, the peak of\n"
 	      "live bytes (the largest of any one process) and when it was reached,\n"
@@ -51,6 +53,9 @@ static void usage(FILE *out)
 	      "On a trace of several runs (memprof run --repeat): each figure's minimum,\n"
 	      "median and maximum over the runs, the figures that vary between runs\n"
 	      "(duration is never flagged), and each run's figures.\n"
+	      "Then the pools, phases and pauses the program reported (memprof.h).\n"
+	      "With --phase, --from or --to: the allocations made in that window, how\n"
+	      "many of them were freed and how many leaked.\n"
 	      "\n"
 	      "    --format FMT   text (default), json, or csv (one row per process; one\n"
 	      "                   row per figure on a trace of several runs)\n"
@@ -267,6 +272,220 @@ static void format_end(const struct mp_process *p, char *buf, size_t size)
 		snprintf(buf, size, "%s", p->ended_by);
 }
 
+/* --- what the program told memprof (memprof.h) ------------------------- */
+
+/* Prepares one of the queries below, restricted to q's pid (?1). NULL
+   when the trace has no such table (older traces) or on an error. */
+static sqlite3_stmt *api_query(sqlite3 *db, const struct mp_query *q, const char *table, const char *head,
+                               const char *tail)
+{
+	if (!mp_trace_has_table(db, table))
+		return NULL;
+	struct mp_buf sql = {0};
+	mp_buf_printf(&sql, "%s FROM main.%s%s %s", head, table,
+	              q->pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", tail);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, mp_buf_str(&sql), -1, &st, NULL);
+	mp_buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return NULL;
+	if (q->pid >= 0)
+		sqlite3_bind_int64(st, 1, q->pid);
+	return st;
+}
+
+/* Pools by name: name, allocations, frees, bytes, peak_bytes, leaked_bytes, leaked_blocks. */
+static sqlite3_stmt *pools_query(sqlite3 *db, const struct mp_query *q)
+{
+	return api_query(db, q, "pools",
+	                 "SELECT coalesce(name, '?'), sum(allocations), sum(frees), sum(bytes), max(peak_bytes),"
+	                 " sum(leaked_bytes), sum(leaked_blocks)",
+	                 "GROUP BY name ORDER BY min(process_id), min(pool_id)");
+}
+
+/* name, pid, source, start_ns, end_ns, allocations, bytes. */
+static sqlite3_stmt *phases_query(sqlite3 *db, const struct mp_query *q)
+{
+	return api_query(db, q, "phases",
+	                 "SELECT name, (SELECT pid FROM main.processes WHERE id = process_id), source, start_ns,"
+	                 " end_ns, allocations, bytes",
+	                 "ORDER BY process_id, start_ns, rowid");
+}
+
+/* pid, start_ns, end_ns, unrecorded_frees. */
+static sqlite3_stmt *pauses_query(sqlite3 *db, const struct mp_query *q)
+{
+	return api_query(db, q, "pauses",
+	                 "SELECT (SELECT pid FROM main.processes WHERE id = process_id), start_ns, end_ns,"
+	                 " unrecorded_frees",
+	                 "ORDER BY process_id, start_ns");
+}
+
+static void print_api_text(sqlite3 *db, const struct mp_query *q, size_t nprocs)
+{
+	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], c[MP_HUMAN_MAX], w1[64];
+	sqlite3_stmt *st = pools_query(db, q);
+	for (int n = 0; st && sqlite3_step(st) == SQLITE_ROW; n++) {
+		fputs(n ? "            " : "pools:      ", stdout);
+		mp_text_puts(stdout, (const char *)sqlite3_column_text(st, 0));
+		printf(": %s, %s, peak %s, leaked %s in %s\n",
+		       plural(sqlite3_column_int64(st, 1), "allocation", w1, sizeof(w1)),
+		       mp_human_size(sqlite3_column_int64(st, 3), a, sizeof(a)),
+		       mp_human_size(sqlite3_column_int64(st, 4), b, sizeof(b)),
+		       mp_human_size(sqlite3_column_int64(st, 5), c, sizeof(c)),
+		       plural(sqlite3_column_int64(st, 6), "block", w1 + 32, sizeof(w1) - 32));
+	}
+	sqlite3_finalize(st);
+	st = phases_query(db, q);
+	for (int n = 0; st && sqlite3_step(st) == SQLITE_ROW; n++) {
+		fputs(n ? "            " : "phases:     ", stdout);
+		mp_text_puts(stdout, (const char *)sqlite3_column_text(st, 0));
+		printf(": %s to ", mp_human_duration(sqlite3_column_int64(st, 3), a, sizeof(a)));
+		printf("%s, %s, %s", mp_human_duration(sqlite3_column_int64(st, 4), b, sizeof(b)),
+		       plural(sqlite3_column_int64(st, 5), "allocation", w1, sizeof(w1)),
+		       mp_human_size(sqlite3_column_int64(st, 6), c, sizeof(c)));
+		if (nprocs > 1)
+			printf(" in pid %lld", (long long)sqlite3_column_int64(st, 1));
+		fputc('\n', stdout);
+	}
+	sqlite3_finalize(st);
+	st = pauses_query(db, q);
+	int64_t pauses = 0, paused_ns = 0, unrecorded = 0;
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		pauses++;
+		paused_ns += sqlite3_column_int64(st, 2) - sqlite3_column_int64(st, 1);
+		unrecorded += sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	if (pauses) {
+		printf("paused:     %s, %s in all: allocations made then are in no figure",
+		       plural(pauses, "pause", w1, sizeof(w1)), mp_human_duration(paused_ns, a, sizeof(a)));
+		if (unrecorded)
+			printf(" (%s of them seen)", plural(unrecorded, "free", w1, sizeof(w1)));
+		fputc('\n', stdout);
+	}
+}
+
+static void print_api_json(sqlite3 *db, const struct mp_query *q, struct mp_json *j)
+{
+	static const char *const pool_keys[] = {"name",       "allocations",  "frees",        "bytes",
+	                                        "peak_bytes", "leaked_bytes", "leaked_blocks"};
+	static const char *const phase_keys[] = {"name", "pid", "source", "start_ns", "end_ns", "allocations", "bytes"};
+	static const char *const pause_keys[] = {"pid", "start_ns", "end_ns", "unrecorded_frees"};
+	const struct {
+		const char *name;
+		sqlite3_stmt *st;
+		const char *const *keys;
+		int nkeys;
+	} lists[] = {
+	        {"pools", pools_query(db, q), pool_keys, 7},
+	        {"phases", phases_query(db, q), phase_keys, 7},
+	        {"pauses", pauses_query(db, q), pause_keys, 4},
+	};
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		mp_json_key(j, lists[i].name);
+		mp_json_array_begin(j, 0);
+		while (lists[i].st && sqlite3_step(lists[i].st) == SQLITE_ROW) {
+			mp_json_object_begin(j, 1);
+			for (int k = 0; k < lists[i].nkeys; k++) {
+				if (sqlite3_column_type(lists[i].st, k) == SQLITE_TEXT)
+					mp_json_kv_string(j, lists[i].keys[k],
+					                  (const char *)sqlite3_column_text(lists[i].st, k));
+				else
+					mp_json_kv_int(j, lists[i].keys[k], sqlite3_column_int64(lists[i].st, k));
+			}
+			mp_json_object_end(j);
+		}
+		mp_json_array_end(j);
+		sqlite3_finalize(lists[i].st);
+	}
+}
+
+/* --- a window's figures (--phase, --from, --to) ------------------------- */
+
+struct window_figs {
+	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks;
+};
+
+static int window_summary(sqlite3 *db, const struct mp_query *q, const struct mp_window *w)
+{
+	static const char leaked[] = "free_time_ns IS NULL AND process_id NOT IN"
+	                             " (SELECT id FROM main.processes WHERE ended_by = 'exec')";
+	struct mp_buf sql = {0};
+	mp_buf_printf(&sql,
+	              "SELECT count(*), sum(free_time_ns IS NOT NULL), total(size), total(CASE WHEN %s THEN size END),"
+	              " total(%s) FROM allocations WHERE ",
+	              leaked, leaked);
+	int rc = mp_window_where(w, NULL, db, q->path, q->pid, &sql);
+	sqlite3_stmt *st = NULL;
+	if (!rc && sqlite3_prepare_v2(db, mp_buf_str(&sql), -1, &st, NULL) != SQLITE_OK)
+		rc = mp_trace_fail_db(q->path, db);
+	mp_buf_free(&sql);
+	if (rc)
+		return rc;
+	struct window_figs t = {0};
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		t.allocations = sqlite3_column_int64(st, 0);
+		t.frees = sqlite3_column_int64(st, 1);
+		t.bytes = (int64_t)sqlite3_column_double(st, 2);
+		t.leaked_bytes = (int64_t)sqlite3_column_double(st, 3);
+		t.leaked_blocks = (int64_t)sqlite3_column_double(st, 4);
+	}
+	sqlite3_finalize(st);
+	if (step != SQLITE_ROW)
+		return mp_trace_fail_db(q->path, db);
+	struct mp_buf desc = {0};
+	mp_window_describe(w, &desc);
+	char a[MP_HUMAN_MAX], w1[64];
+	if (q->format == MP_FMT_JSON) {
+		struct mp_json j;
+		mp_json_init(&j, stdout);
+		mp_json_object_begin(&j, 0);
+		mp_json_key(&j, "summary");
+		mp_json_object_begin(&j, 0);
+		mp_json_key(&j, "window");
+		mp_json_object_begin(&j, 1);
+		mp_json_kv_string(&j, "phase", w->phase);
+		mp_json_key(&j, "from_ns");
+		if (w->from >= 0)
+			mp_json_int(&j, w->from);
+		else
+			mp_json_null(&j);
+		mp_json_key(&j, "to_ns");
+		if (w->to >= 0)
+			mp_json_int(&j, w->to);
+		else
+			mp_json_null(&j);
+		mp_json_object_end(&j);
+		mp_json_kv_int(&j, "allocations", t.allocations);
+		mp_json_kv_int(&j, "frees", t.frees);
+		mp_json_kv_int(&j, "allocated_bytes", t.bytes);
+		mp_json_kv_int(&j, "leaked_bytes", t.leaked_bytes);
+		mp_json_kv_int(&j, "leaked_blocks", t.leaked_blocks);
+		mp_json_object_end(&j);
+		mp_json_object_end(&j);
+		mp_json_finish(&j);
+	} else if (q->format == MP_FMT_CSV) {
+		fputs("window,allocations,frees,allocated_bytes,leaked_bytes,leaked_blocks\n", stdout);
+		mp_csv_field(stdout, mp_buf_str(&desc), 1);
+		const int64_t v[] = {t.allocations, t.frees, t.bytes, t.leaked_bytes, t.leaked_blocks};
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+			mp_csv_int(stdout, v[i], 0);
+		mp_csv_end(stdout);
+	} else {
+		fputs("window:     allocations made in ", stdout);
+		mp_text_puts(stdout, mp_buf_str(&desc));
+		printf("\ncalls:      %s, %" PRId64 " of them freed\n",
+		       plural(t.allocations, "allocation", w1, sizeof(w1)), t.frees);
+		printf("allocated:  %s (%" PRId64 " bytes)\n", mp_human_size(t.bytes, a, sizeof(a)), t.bytes);
+		printf("leaked:     %s (%" PRId64 " bytes) in %s\n", mp_human_size(t.leaked_bytes, a, sizeof(a)),
+		       t.leaked_bytes, plural(t.leaked_blocks, "block", w1, sizeof(w1)));
+	}
+	mp_buf_free(&desc);
+	return 0;
+}
+
 static void command_line(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, struct mp_buf *cmd);
 
 static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, const struct totals *t,
@@ -329,6 +548,7 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	int64_t damaged = mp_meta_int(db, "damaged_chunks", 0), bad = mp_meta_int(db, "bad_messages", 0);
 	if (damaged || bad)
 		printf("skipped:    %" PRId64 " damaged event chunks, %" PRId64 " bad messages\n", damaged, bad);
+	print_api_text(db, q, ps->n);
 	if (ps->n < 2)
 		return;
 
@@ -419,8 +639,8 @@ static void json_extra(struct mp_json *j, int recorded, const int64_t m[7], int 
 
 static void json_processes(struct mp_json *j, const struct mp_processes *ps, int mappings_recorded);
 
-static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t, int64_t run, size_t runs,
-                       const struct overhead *o)
+static void print_json(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, const struct totals *t,
+                       int64_t run, size_t runs, const struct overhead *o)
 {
 	struct mp_json j;
 	mp_json_init(&j, stdout);
@@ -450,6 +670,7 @@ static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct 
 	if (run > 0)
 		mp_json_kv_int(&j, "run", run);
 	json_processes(&j, ps, t->mappings_recorded);
+	print_api_json(db, q, &j);
 	mp_json_object_end(&j);
 	mp_json_object_end(&j);
 	mp_json_finish(&j);
@@ -822,13 +1043,20 @@ static void keep_run(struct mp_processes *ps, int64_t run)
 
 int cmd_summary(int argc, char **argv)
 {
-	static const struct option options[] = {MP_QUERY_LONG_OPTIONS, MP_QUERY_RUN_OPTION, {NULL, 0, NULL, 0}};
+	static const struct option options[] = {
+	        MP_QUERY_LONG_OPTIONS, MP_QUERY_RUN_OPTION, MP_WINDOW_LONG_OPTIONS, {NULL, 0, NULL, 0}};
 	struct mp_query q;
+	struct mp_window w;
 	mp_query_init(&q, "summary", 0);
+	mp_window_init(&w);
 	int opt, rc;
-	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS, options, NULL)) != -1)
-		if ((rc = mp_query_option(&q, opt, argv)) != 0)
+	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS, options, NULL)) != -1) {
+		if ((rc = mp_window_option(&w, "summary", opt, optarg)) >= 0) {
+			if (rc)
+				return rc;
+		} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
+	}
 	if (q.help) {
 		usage(stdout);
 		return MP_EXIT_OK;
@@ -839,7 +1067,12 @@ int cmd_summary(int argc, char **argv)
 	if ((rc = mp_trace_open_for(q.path, MP_NEED_PROCESSES, &db)))
 		return rc;
 	struct mp_processes ps;
-	if (!(rc = mp_query_processes(&q, db, &ps))) {
+	if (!(rc = mp_query_processes(&q, db, &ps)) && mp_window_set(&w)) {
+		rc = window_summary(db, &q, &w);
+		if (!rc)
+			rc = mp_finish_output();
+		mp_processes_free(&ps);
+	} else if (!rc) {
 		struct mp_runs r;
 		char err[512];
 		if (mp_runs_load(db, &ps, &r, err, sizeof(err))) {
@@ -875,7 +1108,7 @@ int cmd_summary(int argc, char **argv)
 				rc = mp_trace_fail_db(q.path, db);
 			} else {
 				if (q.format == MP_FMT_JSON)
-					print_json(db, &ps, &t, run, r.total, &o);
+					print_json(db, &q, &ps, &t, run, r.total, &o);
 				else if (q.format == MP_FMT_CSV)
 					print_csv(&ps);
 				else

@@ -32,6 +32,20 @@ struct mp_image_module {
 
 struct mp_replay; /* the trace writer's state of one image (cli/finish.c) */
 
+/* A pool the image created (MP_MSG_POOL). */
+struct mp_image_pool {
+	uint32_t id;
+	char *name;
+};
+
+/* A pause, resumption or phase of the image (MP_MSG_CONTROL). */
+struct mp_image_control {
+	uint64_t stamp, time_ns;
+	uint32_t what, flags; /* enum mp_control_what, MP_CONTROL_TSC */
+	int applied;          /* the replay has placed it */
+	char *name;           /* a phase's name */
+};
+
 /* One program image: a process from its start (or fork, or exec) to its
    exit (or exec). */
 struct mp_image {
@@ -59,6 +73,10 @@ struct mp_image {
 	size_t nforks;
 	struct mp_rss *rss; /* its resident-set samples (MP_MSG_RSS), as received */
 	size_t nrss, cap_rss;
+	struct mp_image_pool *pools;
+	size_t npools;
+	struct mp_image_control *controls; /* by stamp, ascending */
+	size_t ncontrols;
 	struct mp_replay *replay;
 };
 

@@ -13,8 +13,16 @@
 
 #include "collector.h"
 
+/* A phase marked from outside the programs (memprof run --phase-after). */
+struct mp_phase_after {
+	uint64_t time_ns; /* CLOCK_MONOTONIC */
+	const char *name;
+};
+
 struct mp_trace_info {
-	char *const *command; /* what memprof ran (NULL-terminated), or NULL */
+	char *const *command;                /* what memprof ran (NULL-terminated), or NULL */
+	const struct mp_phase_after *phases; /* in every process running then, by time */
+	size_t nphases;
 	int max_depth;
 	int force; /* replace an existing output file */
 };
