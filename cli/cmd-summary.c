@@ -9,11 +9,7 @@
 #include "output.h"
 #include "trace.h"
 #include "util.h"
-
-struct totals {
-	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, peak_pid;
-	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, duration_ns;
-};
+#include "views.h"
 
 static void usage(FILE *out)
 {
@@ -29,7 +25,7 @@ static void usage(FILE *out)
 	      out);
 }
 
-static void add_totals(struct totals *t, const struct mp_processes *ps)
+void mp_summary_add(struct mp_summary_totals *t, const struct mp_processes *ps)
 {
 	for (size_t i = 0; i < ps->n; i++) {
 		const struct mp_process *p = &ps->v[i];
@@ -49,8 +45,7 @@ static void add_totals(struct totals *t, const struct mp_processes *ps)
 	}
 }
 
-/* "exit 3", "signal 15", "exec", "unknown". */
-static void format_end(const struct mp_process *p, char *buf, size_t size)
+void mp_summary_ended(const struct mp_process *p, char *buf, size_t size)
 {
 	if (!strcmp(p->ended_by, "exit") && p->have_exit_status)
 		snprintf(buf, size, "exit %" PRId64, p->exit_status);
@@ -66,19 +61,45 @@ static const char *plural(int64_t n, const char *word, char *buf, size_t size)
 	return buf;
 }
 
-static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, const struct totals *t)
+void mp_summary_command(sqlite3 *db, int64_t pid, const struct mp_processes *ps, struct mp_buf *b)
 {
-	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], w1[64], w2[64];
-	struct mp_buf cmd = {0};
-	if (q->pid >= 0 && ps->n) {
-		mp_argv_join(ps->v[0].argv, &cmd);
+	if (pid >= 0 && ps->n) {
+		mp_argv_join(ps->v[0].argv, b);
 	} else {
 		char *json = mp_meta_get(db, "command");
 		char **argv = mp_argv_parse(db, json, &(size_t){0});
-		mp_argv_join(argv, &cmd);
+		mp_argv_join(argv, b);
 		mp_argv_free(argv);
 		free(json);
 	}
+}
+
+int mp_summary_environment(sqlite3 *db, struct mp_buf *b)
+{
+	char *host = mp_meta_get(db, "env_host"), *kernel = mp_meta_get(db, "env_kernel"),
+	     *cpu = mp_meta_get(db, "env_cpu"), *libc = mp_meta_get(db, "env_libc"),
+	     *alloc = mp_meta_get(db, "env_allocator"), *settings = mp_meta_get(db, "env_allocator_settings");
+	if (host)
+		mp_buf_printf(b, "%s; %s; %s (%" PRId64 " cpus); glibc %s; allocator %s%s%s", host,
+		              kernel ? kernel : "?", cpu && *cpu ? cpu : "?", mp_meta_int(db, "env_cpus", 0),
+		              libc ? libc : "?", alloc ? alloc : "?", settings && *settings ? " " : "",
+		              settings ? settings : "");
+	int have = host != NULL;
+	free(host);
+	free(kernel);
+	free(cpu);
+	free(libc);
+	free(alloc);
+	free(settings);
+	return have;
+}
+
+static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps,
+                       const struct mp_summary_totals *t)
+{
+	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], w1[64], w2[64];
+	struct mp_buf cmd = {0};
+	mp_summary_command(db, q->pid, ps, &cmd);
 	fputs("command:    ", stdout);
 	mp_text_puts(stdout, mp_buf_str(&cmd));
 	fputc('\n', stdout);
@@ -100,32 +121,19 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	printf("temporary:  %s\n", plural(t->temporary, "allocation", w1, sizeof(w1)));
 	printf("threads:    %" PRId64 "\n", t->threads);
 	if (ps->n == 1) {
-		format_end(&ps->v[0], w1, sizeof(w1));
+		mp_summary_ended(&ps->v[0], w1, sizeof(w1));
 		printf("ended by:   %s\n", w1);
 	}
 	if (t->unmatched_frees)
 		printf("unmatched:  %s of blocks never seen allocated\n",
 		       plural(t->unmatched_frees, "free", w1, sizeof(w1)));
-	char *host = mp_meta_get(db, "env_host"), *kernel = mp_meta_get(db, "env_kernel"),
-	     *cpu = mp_meta_get(db, "env_cpu"), *libc = mp_meta_get(db, "env_libc"),
-	     *alloc = mp_meta_get(db, "env_allocator"), *settings = mp_meta_get(db, "env_allocator_settings");
-	if (host) {
-		struct mp_buf env = {0};
-		mp_buf_printf(&env, "%s; %s; %s (%" PRId64 " cpus); glibc %s; allocator %s%s%s", host,
-		              kernel ? kernel : "?", cpu && *cpu ? cpu : "?", mp_meta_int(db, "env_cpus", 0),
-		              libc ? libc : "?", alloc ? alloc : "?", settings && *settings ? " " : "",
-		              settings ? settings : "");
+	struct mp_buf env = {0};
+	if (mp_summary_environment(db, &env)) {
 		fputs("recorded:   ", stdout);
 		mp_text_puts(stdout, mp_buf_str(&env));
 		fputc('\n', stdout);
-		mp_buf_free(&env);
 	}
-	free(host);
-	free(kernel);
-	free(cpu);
-	free(libc);
-	free(alloc);
-	free(settings);
+	mp_buf_free(&env);
 	int64_t damaged = mp_meta_int(db, "damaged_chunks", 0), bad = mp_meta_int(db, "bad_messages", 0);
 	if (damaged || bad)
 		printf("skipped:    %" PRId64 " damaged event chunks, %" PRId64 " bad messages\n", damaged, bad);
@@ -147,7 +155,7 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 		snprintf(w1, sizeof(w1), "%" PRId64, p->ppid);
 		mp_table_add(&tab, p->ppid >= 0 ? w1 : "?");
 		mp_table_add(&tab, p->origin);
-		format_end(p, w1, sizeof(w1));
+		mp_summary_ended(p, w1, sizeof(w1));
 		mp_table_add(&tab, w1);
 		snprintf(w1, sizeof(w1), "%" PRId64, p->allocations);
 		mp_table_add(&tab, w1);
@@ -181,7 +189,7 @@ static void json_environment(sqlite3 *db, struct mp_json *j)
 	mp_json_object_end(j);
 }
 
-static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct totals *t)
+static void print_json(sqlite3 *db, const struct mp_processes *ps, const struct mp_summary_totals *t)
 {
 	struct mp_json j;
 	mp_json_init(&j, stdout);
@@ -298,8 +306,8 @@ int cmd_summary(int argc, char **argv)
 		return rc;
 	struct mp_processes ps;
 	if (!(rc = mp_query_processes(&q, db, &ps))) {
-		struct totals t = {0};
-		add_totals(&t, &ps);
+		struct mp_summary_totals t = {0};
+		mp_summary_add(&t, &ps);
 		t.duration_ns = mp_meta_int(db, "duration_ns", 0);
 		if (q.format == MP_FMT_JSON)
 			print_json(db, &ps, &t);

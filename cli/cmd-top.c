@@ -9,12 +9,9 @@
 #include "output.h"
 #include "trace.h"
 #include "util.h"
+#include "views.h"
 
-struct order {
-	const char *option, *name, *sum, *title;
-};
-
-static const struct order orders[] = {
+const struct mp_top_order mp_top_orders[MP_TOP_ORDERS] = {
         {"by-bytes", "bytes", "sum(bytes)", "bytes allocated"},
         {"by-count", "count", "sum(allocations)", "number of allocations"},
         {"by-peak", "peak", "sum(peak_bytes)", "bytes live at the peak"},
@@ -22,11 +19,7 @@ static const struct order orders[] = {
         {"by-temporary", "temporary", "sum(temporary)", "temporary allocations"},
 };
 
-enum { OPT_ORDER = MP_OPT_FIRST_PRIVATE }; /* + index in orders */
-
-struct site {
-	int64_t stack_id, allocations, bytes, peak_bytes, leaked_bytes, leaked_blocks, temporary, frees;
-};
+enum { OPT_ORDER = MP_OPT_FIRST_PRIVATE }; /* + index in mp_top_orders */
 
 static void usage(FILE *out)
 {
@@ -49,7 +42,7 @@ static void usage(FILE *out)
 	      out);
 }
 
-static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank, const struct site *s,
+static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank, const struct mp_top_site *s,
                        const struct mp_stack *stack)
 {
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], c[MP_HUMAN_MAX];
@@ -84,22 +77,37 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 	}
 }
 
-/* Prints the ranked sites; returns 0 or an exit code after a message. */
-static int top(sqlite3 *db, const struct mp_query *q, const struct order *o)
+int mp_top_prepare(sqlite3 *db, const struct mp_top_order *o, int64_t pid, int64_t limit, sqlite3_stmt **st)
 {
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
 	         "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(leaked_bytes),"
 	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.sites%s"
 	         " GROUP BY stack_id HAVING %s > 0 ORDER BY %s DESC, sum(bytes) DESC, stack_id LIMIT ?2",
-	         q->pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum,
-	         o->sum);
+	         pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum, o->sum);
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (pid >= 0)
+		sqlite3_bind_int64(*st, 1, pid);
+	sqlite3_bind_int64(*st, 2, limit > 0 ? limit : -1);
+	return SQLITE_OK;
+}
+
+void mp_top_row(sqlite3_stmt *st, struct mp_top_site *s)
+{
+	int64_t *v[] = {&s->stack_id,     &s->allocations,   &s->bytes,     &s->peak_bytes,
+	                &s->leaked_bytes, &s->leaked_blocks, &s->temporary, &s->frees};
+	for (int i = 0; i < 8; i++)
+		*v[i] = sqlite3_column_int64(st, i);
+}
+
+/* Prints the ranked sites; returns 0 or an exit code after a message. */
+static int top(sqlite3 *db, const struct mp_query *q, const struct mp_top_order *o)
+{
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (mp_top_prepare(db, o, q->pid, q->limit, &st) != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);
-	if (q->pid >= 0)
-		sqlite3_bind_int64(st, 1, q->pid);
-	sqlite3_bind_int64(st, 2, q->limit > 0 ? q->limit : -1);
 	struct mp_stack_loader l;
 	if (mp_stack_loader_init(&l, db)) {
 		sqlite3_finalize(st);
@@ -123,11 +131,8 @@ static int top(sqlite3 *db, const struct mp_query *q, const struct order *o)
 	int64_t rank = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct site s;
-		int64_t *v[] = {&s.stack_id,     &s.allocations,   &s.bytes,     &s.peak_bytes,
-		                &s.leaked_bytes, &s.leaked_blocks, &s.temporary, &s.frees};
-		for (int i = 0; i < 8; i++)
-			*v[i] = sqlite3_column_int64(st, i);
+		struct mp_top_site s;
+		mp_top_row(st, &s);
 		if (mp_stack_load(&l, s.stack_id, &stack)) {
 			rc = -1;
 			break;
@@ -156,11 +161,11 @@ int cmd_top(int argc, char **argv)
 	};
 	struct mp_query q;
 	mp_query_init(&q, "top", 10);
-	const struct order *o = &orders[0];
+	const struct mp_top_order *o = &mp_top_orders[0];
 	int opt, rc;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
-		if (opt >= OPT_ORDER && opt < OPT_ORDER + (int)(sizeof(orders) / sizeof(orders[0])))
-			o = &orders[opt - OPT_ORDER];
+		if (opt >= OPT_ORDER && opt < OPT_ORDER + MP_TOP_ORDERS)
+			o = &mp_top_orders[opt - OPT_ORDER];
 		else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
 	}
