@@ -466,17 +466,31 @@ static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_p
 	struct range r;
 	if (read_range(db, p->id, &r) != SQLITE_OK)
 		return mp_trace_fail_db(path, db);
-	struct mp_buf title = {0}, tip = {0};
-	process_title(p, &title);
+	struct mp_buf head = {0}, tail = {0}, title = {0}, tip = {0};
+	process_title(p, &head);
 	mp_svg_group_begin(out, 0, dy, "class=\"process\"", NULL);
 	int64_t top = range_top(&r);
 	if (r.count > 0 && top > 0) {
-		mp_buf_puts(&title, ": ");
-		peak_text(p, &title);
+		mp_buf_puts(&tail, ": ");
+		peak_text(p, &tail);
 	} else {
-		mp_buf_puts(&title, ": no heap recorded");
+		mp_buf_puts(&tail, ": no heap recorded");
 	}
+	/* A long command is cut to keep the peak in the panel (about 8
+	   pixels a byte of the bold title). */
+	size_t room = (size_t)((width - 24) / 8), keep = head.len;
+	if (head.len + tail.len > room && room > tail.len + 16) {
+		keep = room - tail.len - 2;
+		while (keep > 0 && ((unsigned char)head.s[keep] & 0xc0) == 0x80)
+			keep--;
+	}
+	mp_buf_add(&title, mp_buf_str(&head), keep);
+	if (keep < head.len)
+		mp_buf_puts(&title, "\u2026)");
+	mp_buf_puts(&title, mp_buf_str(&tail));
 	mp_svg_text(out, 12, 20, "start", "class=\"title\"", mp_buf_str(&title));
+	mp_buf_free(&head);
+	mp_buf_free(&tail);
 	mp_buf_free(&title);
 	if (r.count == 0 || top <= 0) {
 		mp_svg_group_end(out);
