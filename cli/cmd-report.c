@@ -335,18 +335,14 @@ static int write_flamegraphs(struct report *r, int64_t leaked)
 	      " zoom in (<em>Reset Zoom</em> goes back), <em>Search</em> highlights the frames matching a regular"
 	      " expression.</p>\n",
 	      out);
-	mp_buf_reset(&r->b);
-	mp_summary_command(r->db, r->pid, &r->ps, &r->b);
-	char *sub = mp_xstrdup(mp_buf_str(&r->b));
 	for (size_t i = 0; i < sizeof(graphs) / sizeof(graphs[0]); i++) {
 		const struct graph *g = &graphs[i];
 		if (g->by == MP_CALLTREE_LEAKED && leaked <= 0)
 			continue;
 		mp_calltree_build(&t, g->by, 0);
 		fprintf(out, "<h3>%s</h3>\n", g->heading);
-		mp_flamegraph_svg(out, &t, g->by, 0, g->title, *sub ? sub : NULL, g->id);
+		mp_flamegraph_svg(out, &t, g->by, 0, g->title, NULL, g->id);
 	}
-	free(sub);
 	fputs("</section>\n", out);
 	mp_calltree_free(&t);
 	return 0;
@@ -557,19 +553,19 @@ static int write_page(struct report *r)
 	FILE *out = r->out;
 	struct mp_summary_totals t = {0};
 	mp_summary_add(&t, &r->ps);
-	mp_buf_reset(&r->b);
-	mp_summary_command(r->db, r->pid, &r->ps, &r->b);
-	char *cmd = mp_xstrdup(mp_buf_str(&r->b));
+	/* The program: the first process's (that of --pid's images). */
+	const char *prog = r->ps.n && r->ps.v[0].argc ? mp_basename(r->ps.v[0].argv[0]) : "";
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline';"
 	      " script-src 'unsafe-inline'\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	      "<meta name=\"generator\" content=\"memprof " PACKAGE_VERSION "\">\n<title>memprof report: ",
 	      out);
-	esc(r, *cmd ? cmd : mp_basename(r->path));
-	fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<header>\n<h1>Memory report: <code>", css);
-	esc(r, *cmd ? cmd : mp_basename(r->path));
-	free(cmd);
+	esc(r, *prog ? prog : "no process");
+	fputs(" (", out);
+	esc(r, mp_basename(r->path));
+	fprintf(out, ")</title>\n<style>\n%s</style>\n</head>\n<body>\n<header>\n<h1>Memory report: <code>", css);
+	esc(r, *prog ? prog : "no process");
 	fputs("</code></h1>\n<nav><a href=\"#summary\">Summary</a><a href=\"#timeline\">Heap over time</a>"
 	      "<a href=\"#flame\">Flame graphs</a><a href=\"#top\">Top sites</a><a href=\"#leaks\">Leaks</a>"
 	      "<a href=\"#peak\">Peak</a></nav>\n</header>\n",
