@@ -39,5 +39,6 @@ int cmd_timeline(int argc, char **argv);
 int cmd_histogram(int argc, char **argv);
 int cmd_flamegraph(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

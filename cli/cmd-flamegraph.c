@@ -13,6 +13,7 @@
 #include "output.h"
 #include "trace.h"
 #include "util.h"
+#include "views.h"
 
 enum { OPT_BY = MP_OPT_FIRST_PRIVATE, OPT_REVERSE, OPT_TITLE };
 
@@ -227,16 +228,17 @@ static size_t rows_drawn(const struct mp_calltree *t, double scale)
 }
 
 /* The script: hover details, zoom on click, search; written here, no
-   outside code. Frames are <g class="f"> with data-n (name) and data-v
-   (weight); geometry is read back from their rects. */
+   outside code. mp_flame(svg, p, keys) sets up the graph in the element
+   svg, whose controls have the ids p + "details", "matched", "unzoom" and
+   "search"; keys: Ctrl-F searches. Frames are <g class="f"> with data-n
+   (name) and data-v (weight); geometry is read back from their rects. */
 static const char script[] =
         "\"use strict\";\n"
-        "var W = 1200, PAD = 10, FONT = 12, frames = [], details, matched, unzoom, total = 0;\n"
-        "function init() {\n"
-        "  details = document.getElementById('details').firstChild;\n"
-        "  matched = document.getElementById('matched').firstChild;\n"
-        "  unzoom = document.getElementById('unzoom');\n"
-        "  var gs = document.getElementsByClassName('f');\n"
+        "function mp_flame(svg, p, keys) {\n"
+        "  var W = 1200, PAD = 10, FONT = 12, frames = [], total = 0;\n"
+        "  function el(id) { return document.getElementById(p + id); }\n"
+        "  var details = el('details').firstChild, matched = el('matched').firstChild, unzoom = el('unzoom');\n"
+        "  var gs = svg.getElementsByClassName('f');\n"
         "  for (var i = 0; i < gs.length; i++) {\n"
         "    var g = gs[i], r = g.getElementsByTagName('rect')[0];\n"
         "    g.r = r; g.t = g.getElementsByTagName('text')[0];\n"
@@ -250,91 +252,111 @@ static const char script[] =
         "  }\n"
         "  if (frames.length) total = frames[0].v;\n"
         "  unzoom.addEventListener('click', reset_zoom);\n"
-        "  document.getElementById('search').addEventListener('click', search_prompt);\n"
-        "  document.getElementById('matched').addEventListener('click', reset_search);\n"
-        "  window.addEventListener('keydown', function (e) {\n"
+        "  el('search').addEventListener('click', search_prompt);\n"
+        "  el('matched').addEventListener('click', reset_search);\n"
+        "  if (keys) window.addEventListener('keydown', function (e) {\n"
         "    if ((e.ctrlKey || e.metaKey) && e.keyCode === 70) { e.preventDefault(); search_prompt(); }\n"
         "  });\n"
-        "}\n"
-        "function fit(g, x, w) {\n"
-        "  g.r.setAttribute('x', x.toFixed(1)); g.r.setAttribute('width', w.toFixed(1));\n"
-        "  g.t.setAttribute('x', (x + 3).toFixed(1));\n"
-        "  var n = Math.floor((w - 6) / (FONT * 0.59)), s = g.name;\n"
-        "  if (n < 3 || w < 6) s = ''; else if (s.length > n) s = s.substring(0, n - 2) + '..';\n"
-        "  g.t.textContent = s;\n"
-        "}\n"
-        "function zoom(z) {\n"
-        "  var scale = (W - 2 * PAD) / z.ow, e = 1e-6 * W;\n"
-        "  unzoom.style.opacity = '1';\n"
-        "  for (var i = 0; i < frames.length; i++) {\n"
-        "    var g = frames[i];\n"
-        "    if (g.oy > z.oy && g.ox <= z.ox + e && g.ox + g.ow >= z.ox + z.ow - e) {\n"
-        "      g.style.display = ''; g.style.opacity = '0.6'; fit(g, PAD, W - 2 * PAD);\n"
-        "    } else if (g.oy <= z.oy && g.ox >= z.ox - e && g.ox + g.ow <= z.ox + z.ow + e) {\n"
-        "      g.style.display = ''; g.style.opacity = ''; fit(g, PAD + (g.ox - z.ox) * scale, g.ow * scale);\n"
-        "    } else {\n"
-        "      g.style.display = 'none';\n"
+        "  function fit(g, x, w) {\n"
+        "    g.r.setAttribute('x', x.toFixed(1)); g.r.setAttribute('width', w.toFixed(1));\n"
+        "    g.t.setAttribute('x', (x + 3).toFixed(1));\n"
+        "    var n = Math.floor((w - 6) / (FONT * 0.59)), s = g.name;\n"
+        "    if (n < 3 || w < 6) s = ''; else if (s.length > n) s = s.substring(0, n - 2) + '..';\n"
+        "    g.t.textContent = s;\n"
+        "  }\n"
+        "  function zoom(z) {\n"
+        "    var scale = (W - 2 * PAD) / z.ow, e = 1e-6 * W;\n"
+        "    unzoom.style.opacity = '1';\n"
+        "    for (var i = 0; i < frames.length; i++) {\n"
+        "      var g = frames[i];\n"
+        "      if (g.oy > z.oy && g.ox <= z.ox + e && g.ox + g.ow >= z.ox + z.ow - e) {\n"
+        "        g.style.display = ''; g.style.opacity = '0.6'; fit(g, PAD, W - 2 * PAD);\n"
+        "      } else if (g.oy <= z.oy && g.ox >= z.ox - e && g.ox + g.ow <= z.ox + z.ow + e) {\n"
+        "        g.style.display = ''; g.style.opacity = ''; fit(g, PAD + (g.ox - z.ox) * scale, g.ow * scale);\n"
+        "      } else {\n"
+        "        g.style.display = 'none';\n"
+        "      }\n"
         "    }\n"
         "  }\n"
-        "}\n"
-        "function reset_zoom() {\n"
-        "  unzoom.style.opacity = '0';\n"
-        "  for (var i = 0; i < frames.length; i++) {\n"
-        "    var g = frames[i]; g.style.display = ''; g.style.opacity = ''; fit(g, g.ox, g.ow);\n"
+        "  function reset_zoom() {\n"
+        "    unzoom.style.opacity = '0';\n"
+        "    for (var i = 0; i < frames.length; i++) {\n"
+        "      var g = frames[i]; g.style.display = ''; g.style.opacity = ''; fit(g, g.ox, g.ow);\n"
+        "    }\n"
         "  }\n"
-        "}\n"
-        "function search_prompt() {\n"
-        "  var term = prompt('Search for (regular expression):', '');\n"
-        "  if (term !== null) search(term);\n"
-        "}\n"
-        "function search(term) {\n"
-        "  reset_search();\n"
-        "  if (term === '') return;\n"
-        "  var re;\n"
-        "  try { re = new RegExp(term); } catch (err) { matched.nodeValue = 'bad expression'; return; }\n"
-        "  var hits = [];\n"
-        "  for (var i = 0; i < frames.length; i++) {\n"
-        "    var g = frames[i];\n"
-        "    if (i > 0 && re.test(g.name)) { g.r.setAttribute('fill', 'rgb(230,0,230)'); hits.push(g); }\n"
+        "  function search_prompt() {\n"
+        "    var term = prompt('Search for (regular expression):', '');\n"
+        "    if (term !== null) search(term);\n"
         "  }\n"
-        "  hits.sort(function (a, b) { return a.ox - b.ox || b.oy - a.oy; });\n"
-        "  var sum = 0, end = -1;\n"
-        "  for (var j = 0; j < hits.length; j++) {\n"
-        "    if (hits[j].ox + hits[j].ow <= end + 1e-6 * W) continue;\n"
-        "    sum += hits[j].v; end = hits[j].ox + hits[j].ow;\n"
+        "  function search(term) {\n"
+        "    reset_search();\n"
+        "    if (term === '') return;\n"
+        "    var re;\n"
+        "    try { re = new RegExp(term); } catch (err) { matched.nodeValue = 'bad expression'; return; }\n"
+        "    var hits = [];\n"
+        "    for (var i = 0; i < frames.length; i++) {\n"
+        "      var g = frames[i];\n"
+        "      if (i > 0 && re.test(g.name)) { g.r.setAttribute('fill', 'rgb(230,0,230)'); hits.push(g); }\n"
+        "    }\n"
+        "    hits.sort(function (a, b) { return a.ox - b.ox || b.oy - a.oy; });\n"
+        "    var sum = 0, end = -1;\n"
+        "    for (var j = 0; j < hits.length; j++) {\n"
+        "      if (hits[j].ox + hits[j].ow <= end + 1e-6 * W) continue;\n"
+        "      sum += hits[j].v; end = hits[j].ox + hits[j].ow;\n"
+        "    }\n"
+        "    matched.nodeValue = 'Matched: ' + (total > 0 ? (100 * sum / total).toFixed(2) : '0.00') + '% (' + "
+        "sum + ')';\n"
         "  }\n"
-        "  matched.nodeValue = 'Matched: ' + (total > 0 ? (100 * sum / total).toFixed(2) : '0.00') + '% (' + sum + "
-        "')';\n"
-        "}\n"
-        "function reset_search() {\n"
-        "  for (var i = 0; i < frames.length; i++) frames[i].r.setAttribute('fill', frames[i].of);\n"
-        "  matched.nodeValue = ' ';\n"
+        "  function reset_search() {\n"
+        "    for (var i = 0; i < frames.length; i++) frames[i].r.setAttribute('fill', frames[i].of);\n"
+        "    matched.nodeValue = ' ';\n"
+        "  }\n"
+        "  return { frames: frames, zoom: zoom, reset_zoom: reset_zoom, search: search, reset_search: reset_search };\n"
         "}\n";
 
-static void write_svg(FILE *out, const struct mp_calltree *t, enum mp_calltree_by by, int reverse, const char *title,
-                      const char *subtitle)
+void mp_flamegraph_script(FILE *out)
+{
+	fputs(script, out);
+}
+
+void mp_flamegraph_svg(FILE *out, const struct mp_calltree *t, enum mp_calltree_by by, int reverse, const char *title,
+                       const char *subtitle, const char *id)
 {
 	struct draw d = {.out = out, .t = t, .by = by, .total = t->nodes[0].total};
 	d.scale = d.total > 0 ? (double)(WIDTH - 2 * PAD) / (double)d.total : 0;
 	d.rows = rows_drawn(t, d.scale);
 	d.height = TOP + BOTTOM + (int)d.rows * FRAME_H + FRAME_H;
+	/* Inside a page, ids get the prefix "ID-" and the rules apply to
+	   this graph only. */
+	const char *p = id ? id : "", *dash = id ? "-" : "", *scope = id ? "#" : "", *sp = id ? " " : "";
+	if (!id)
+		fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", out);
+	fprintf(out, "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\"", WIDTH, d.height, WIDTH,
+	        d.height);
+	if (id)
+		fprintf(out, " id=\"%s\" class=\"flame\"", id);
+	else
+		fputs(" onload=\"init(evt)\"", out);
+	fputs(" xmlns=\"http://www.w3.org/2000/svg\">\n"
+	      "<!-- Written by memprof flamegraph. -->\n"
+	      "<style type=\"text/css\">\n",
+	      out);
 	fprintf(out,
-	        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-	        "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" onload=\"init(evt)\""
-	        " xmlns=\"http://www.w3.org/2000/svg\">\n"
-	        "<!-- Written by memprof flamegraph. -->\n"
-	        "<style type=\"text/css\">\n"
-	        "text { font-family: Verdana, sans-serif; font-size: %dpx; fill: rgb(0,0,0); }\n"
-	        "g.f:hover { stroke: black; stroke-width: 0.5; cursor: pointer; }\n"
-	        "#title { font-size: 17px; text-anchor: middle; }\n"
-	        "#search, #unzoom, #matched { cursor: pointer; }\n"
-	        "#search, #matched { text-anchor: end; }\n"
-	        "</style>\n"
-	        "<script type=\"text/ecmascript\"><![CDATA[\n%s"
-	        "]]></script>\n"
-	        "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"rgb(248,248,240)\"/>\n",
-	        WIDTH, d.height, WIDTH, d.height, FONT, script, WIDTH, d.height);
-	fprintf(out, "<text id=\"title\" x=\"%d\" y=\"%d\">", WIDTH / 2, FRAME_H + 4);
+	        "%s%s%stext { font-family: Verdana, sans-serif; font-size: %dpx; fill: rgb(0,0,0); }\n"
+	        "%s%s%sg.f:hover { stroke: black; stroke-width: 0.5; cursor: pointer; }\n"
+	        "#%s%stitle { font-size: 17px; text-anchor: middle; }\n"
+	        "#%s%ssearch, #%s%sunzoom, #%s%smatched { cursor: pointer; }\n"
+	        "#%s%ssearch, #%s%smatched { text-anchor: end; }\n"
+	        "</style>\n",
+	        scope, p, sp, FONT, scope, p, sp, p, dash, p, dash, p, dash, p, dash, p, dash, p, dash);
+	if (!id)
+		fprintf(out,
+		        "<script type=\"text/ecmascript\"><![CDATA[\n%s"
+		        "function init(evt) { mp_flame(document.documentElement, '', true); }\n"
+		        "]]></script>\n",
+		        script);
+	fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"rgb(248,248,240)\"/>\n", WIDTH, d.height);
+	fprintf(out, "<text id=\"%s%stitle\" x=\"%d\" y=\"%d\">", p, dash, WIDTH / 2, FRAME_H + 4);
 	xml_puts(out, title);
 	fputs("</text>\n", out);
 	struct mp_buf sub = {0};
@@ -342,16 +364,17 @@ static void write_svg(FILE *out, const struct mp_calltree *t, enum mp_calltree_b
 	figure(&sub, d.total, by);
 	if (subtitle)
 		mp_buf_printf(&sub, " - %s", subtitle);
-	fprintf(out, "<text id=\"subtitle\" x=\"%d\" y=\"%d\" style=\"text-anchor: middle\">", WIDTH / 2,
+	fprintf(out, "<text id=\"%s%ssubtitle\" x=\"%d\" y=\"%d\" style=\"text-anchor: middle\">", p, dash, WIDTH / 2,
 	        FRAME_H * 2 + 4);
 	xml_puts(out, mp_buf_str(&sub));
 	mp_buf_free(&sub);
 	fputs("</text>\n", out);
-	fprintf(out, "<text id=\"unzoom\" x=\"%d\" y=\"%d\" style=\"opacity: 0\">Reset Zoom</text>\n", PAD,
+	fprintf(out, "<text id=\"%s%sunzoom\" x=\"%d\" y=\"%d\" style=\"opacity: 0\">Reset Zoom</text>\n", p, dash, PAD,
 	        FRAME_H + 4);
-	fprintf(out, "<text id=\"search\" x=\"%d\" y=\"%d\">Search</text>\n", WIDTH - PAD, FRAME_H + 4);
-	fprintf(out, "<text id=\"details\" x=\"%d\" y=\"%d\"> </text>\n", PAD, d.height - FRAME_H / 2);
-	fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\"> </text>\n", WIDTH - PAD, d.height - FRAME_H / 2);
+	fprintf(out, "<text id=\"%s%ssearch\" x=\"%d\" y=\"%d\">Search</text>\n", p, dash, WIDTH - PAD, FRAME_H + 4);
+	fprintf(out, "<text id=\"%s%sdetails\" x=\"%d\" y=\"%d\"> </text>\n", p, dash, PAD, d.height - FRAME_H / 2);
+	fprintf(out, "<text id=\"%s%smatched\" x=\"%d\" y=\"%d\"> </text>\n", p, dash, WIDTH - PAD,
+	        d.height - FRAME_H / 2);
 	draw_tree(&d, 0, PAD);
 	fputs("</svg>\n", out);
 	mp_buf_free(&d.b);
@@ -422,7 +445,7 @@ int cmd_flamegraph(int argc, char **argv)
 		if (!out) {
 			rc = MP_EXIT_TRACE;
 		} else {
-			write_svg(out, &t, by, reverse, title, sub.len ? mp_buf_str(&sub) : NULL);
+			mp_flamegraph_svg(out, &t, by, reverse, title, sub.len ? mp_buf_str(&sub) : NULL, NULL);
 			rc = mp_outfile_close(out, output);
 		}
 		mp_buf_free(&sub);

@@ -8,6 +8,7 @@
 #include "runs.h"
 #include "trace.h"
 #include "util.h"
+#include "views.h"
 
 static void usage(FILE *out)
 {
@@ -84,23 +85,31 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 	}
 }
 
-/* Prints the leaks; returns 0 or an exit code after a message. */
-static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t blocks, int64_t run, size_t nruns)
+int mp_leaks_prepare(sqlite3 *db, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st)
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql),
 	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM main.sites WHERE leaked_blocks > 0%s%s"
 	         " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?2",
-	         q->pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
+	         pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
 	         run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?3)" : "");
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return mp_trace_fail_db(q->path, db);
-	if (q->pid >= 0)
-		sqlite3_bind_int64(st, 1, q->pid);
-	sqlite3_bind_int64(st, 2, q->limit > 0 ? q->limit : -1);
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (pid >= 0)
+		sqlite3_bind_int64(*st, 1, pid);
+	sqlite3_bind_int64(*st, 2, limit > 0 ? limit : -1);
 	if (run > 0)
-		sqlite3_bind_int64(st, 3, run);
+		sqlite3_bind_int64(*st, 3, run);
+	return SQLITE_OK;
+}
+
+/* Prints the leaks; returns 0 or an exit code after a message. */
+static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t blocks, int64_t run, size_t nruns)
+{
+	sqlite3_stmt *st;
+	if (mp_leaks_prepare(db, q->pid, run, q->limit, &st) != SQLITE_OK)
+		return mp_trace_fail_db(q->path, db);
 	struct mp_stack_loader l;
 	if (mp_stack_loader_init(&l, db)) {
 		sqlite3_finalize(st);

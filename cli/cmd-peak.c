@@ -9,6 +9,7 @@
 #include "runs.h"
 #include "trace.h"
 #include "util.h"
+#include "views.h"
 
 static void usage(FILE *out)
 {
@@ -104,18 +105,35 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 	}
 }
 
+const struct mp_process *mp_peak_process(const struct mp_processes *ps, int64_t run)
+{
+	const struct mp_process *best = NULL; /* the first of the largest peaks */
+	for (size_t i = 0; i < ps->n; i++)
+		if ((run <= 0 || ps->v[i].run == run) && (!best || ps->v[i].peak_bytes > best->peak_bytes))
+			best = &ps->v[i];
+	return best;
+}
+
+int mp_peak_prepare(sqlite3 *db, int64_t process_id, int64_t limit, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(db,
+	                            "SELECT stack_id, peak_bytes, peak_blocks FROM main.sites"
+	                            " WHERE process_id = ?1 AND peak_bytes > 0"
+	                            " ORDER BY peak_bytes DESC, peak_blocks DESC, stack_id LIMIT ?2",
+	                            -1, st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(*st, 1, process_id);
+	sqlite3_bind_int64(*st, 2, limit > 0 ? limit : -1);
+	return SQLITE_OK;
+}
+
 /* Prints the peak of p (NULL: no process); returns 0 or an exit code. */
 static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *p, int64_t run, size_t nruns)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT stack_id, peak_bytes, peak_blocks FROM main.sites"
-	                       " WHERE process_id = ?1 AND peak_bytes > 0"
-	                       " ORDER BY peak_bytes DESC, peak_blocks DESC, stack_id LIMIT ?2",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (mp_peak_prepare(db, p ? p->id : -1, q->limit, &st) != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);
-	sqlite3_bind_int64(st, 1, p ? p->id : -1);
-	sqlite3_bind_int64(st, 2, q->limit > 0 ? q->limit : -1);
 	struct mp_stack_loader l;
 	if (mp_stack_loader_init(&l, db)) {
 		sqlite3_finalize(st);
@@ -167,11 +185,7 @@ int cmd_peak(int argc, char **argv)
 	int64_t run;
 	size_t nruns;
 	if (!(rc = mp_runs_choose(db, &q, MP_RUN_PEAK, &run, &nruns)) && !(rc = mp_query_processes(&q, db, &ps))) {
-		const struct mp_process *best = NULL; /* the first of the largest peaks */
-		for (size_t i = 0; i < ps.n; i++)
-			if ((run <= 0 || ps.v[i].run == run) && (!best || ps.v[i].peak_bytes > best->peak_bytes))
-				best = &ps.v[i];
-		rc = peak(db, &q, best, run, nruns);
+		rc = peak(db, &q, mp_peak_process(&ps, run), run, nruns);
 		if (!rc)
 			rc = mp_finish_output();
 		mp_processes_free(&ps);

@@ -12,6 +12,7 @@
 #include "runs.h"
 #include "trace.h"
 #include "util.h"
+#include "views.h"
 #include "window.h"
 
 /* An RSS sample with the heap and mapping figures at that moment. */
@@ -63,6 +64,17 @@ static void usage(FILE *out)
 	      "    --run K        only run K, as a trace of one run\n"
 	      "    -h, --help     this help\n",
 	      out);
+}
+
+static void add_totals(struct totals *t, const struct mp_processes *ps);
+
+void mp_summary_add(struct mp_summary_totals *st, const struct mp_processes *ps)
+{
+	struct totals t = {0};
+	add_totals(&t, ps);
+	*st = (struct mp_summary_totals){t.allocations,  t.frees,    t.allocated_bytes, t.peak_bytes,
+	                                 t.peak_time_ns, t.peak_pid, t.leaked_bytes,    t.leaked_blocks,
+	                                 t.temporary,    t.threads,  t.unmatched_frees, 0};
 }
 
 static void add_totals(struct totals *t, const struct mp_processes *ps)
@@ -262,7 +274,7 @@ static void json_overhead(struct mp_json *j, const struct overhead *o)
 	mp_json_object_end(j);
 }
 
-static void format_end(const struct mp_process *p, char *buf, size_t size)
+void mp_summary_ended(const struct mp_process *p, char *buf, size_t size)
 {
 	if (!strcmp(p->ended_by, "exit") && p->have_exit_status)
 		snprintf(buf, size, "exit %" PRId64, p->exit_status);
@@ -518,32 +530,19 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	print_text_extra(t, ps->n);
 	printf("threads:    %" PRId64 "\n", t->threads);
 	if (ps->n == 1) {
-		format_end(&ps->v[0], w1, sizeof(w1));
+		mp_summary_ended(&ps->v[0], w1, sizeof(w1));
 		printf("ended by:   %s\n", w1);
 	}
 	if (t->unmatched_frees)
 		printf("unmatched:  %s of blocks never seen allocated\n",
 		       plural(t->unmatched_frees, "free", w1, sizeof(w1)));
-	char *host = mp_meta_get(db, "env_host"), *kernel = mp_meta_get(db, "env_kernel"),
-	     *cpu = mp_meta_get(db, "env_cpu"), *libc = mp_meta_get(db, "env_libc"),
-	     *alloc = mp_meta_get(db, "env_allocator"), *settings = mp_meta_get(db, "env_allocator_settings");
-	if (host) {
-		struct mp_buf env = {0};
-		mp_buf_printf(&env, "%s; %s; %s (%" PRId64 " cpus); glibc %s; allocator %s%s%s", host,
-		              kernel ? kernel : "?", cpu && *cpu ? cpu : "?", mp_meta_int(db, "env_cpus", 0),
-		              libc ? libc : "?", alloc ? alloc : "?", settings && *settings ? " " : "",
-		              settings ? settings : "");
+	struct mp_buf env = {0};
+	if (mp_summary_environment(db, &env)) {
 		fputs("recorded:   ", stdout);
 		mp_text_puts(stdout, mp_buf_str(&env));
 		fputc('\n', stdout);
-		mp_buf_free(&env);
 	}
-	free(host);
-	free(kernel);
-	free(cpu);
-	free(libc);
-	free(alloc);
-	free(settings);
+	mp_buf_free(&env);
 	print_text_overhead(o);
 	int64_t damaged = mp_meta_int(db, "damaged_chunks", 0), bad = mp_meta_int(db, "bad_messages", 0);
 	if (damaged || bad)
@@ -567,7 +566,7 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 		snprintf(w1, sizeof(w1), "%" PRId64, p->ppid);
 		mp_table_add(&tab, p->ppid >= 0 ? w1 : "?");
 		mp_table_add(&tab, p->origin);
-		format_end(p, w1, sizeof(w1));
+		mp_summary_ended(p, w1, sizeof(w1));
 		mp_table_add(&tab, w1);
 		snprintf(w1, sizeof(w1), "%" PRId64, p->allocations);
 		mp_table_add(&tab, w1);
@@ -809,17 +808,41 @@ static void print_csv(const struct mp_processes *ps)
 /* --- a trace of several runs ------------------------------------------- */
 
 /* The command line: meta's, or the processes' (with --pid). */
-static void command_line(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, struct mp_buf *cmd)
+int mp_summary_environment(sqlite3 *db, struct mp_buf *b)
 {
-	if (q->pid >= 0 && ps->n) {
-		mp_argv_join(ps->v[0].argv, cmd);
+	char *host = mp_meta_get(db, "env_host"), *kernel = mp_meta_get(db, "env_kernel"),
+	     *cpu = mp_meta_get(db, "env_cpu"), *libc = mp_meta_get(db, "env_libc"),
+	     *alloc = mp_meta_get(db, "env_allocator"), *settings = mp_meta_get(db, "env_allocator_settings");
+	if (host)
+		mp_buf_printf(b, "%s; %s; %s (%" PRId64 " cpus); glibc %s; allocator %s%s%s", host,
+		              kernel ? kernel : "?", cpu && *cpu ? cpu : "?", mp_meta_int(db, "env_cpus", 0),
+		              libc ? libc : "?", alloc ? alloc : "?", settings && *settings ? " " : "",
+		              settings ? settings : "");
+	free(host);
+	free(kernel);
+	free(cpu);
+	free(libc);
+	free(alloc);
+	free(settings);
+	return host != NULL;
+}
+
+void mp_summary_command(sqlite3 *db, int64_t pid, const struct mp_processes *ps, struct mp_buf *b)
+{
+	if (pid >= 0 && ps->n) {
+		mp_argv_join(ps->v[0].argv, b);
 	} else {
 		char *json = mp_meta_get(db, "command");
 		char **argv = mp_argv_parse(db, json, &(size_t){0});
-		mp_argv_join(argv, cmd);
+		mp_argv_join(argv, b);
 		mp_argv_free(argv);
 		free(json);
 	}
+}
+
+static void command_line(sqlite3 *db, const struct mp_query *q, const struct mp_processes *ps, struct mp_buf *cmd)
+{
+	mp_summary_command(db, q->pid, ps, cmd);
 }
 
 /* "exit 3", "signal 15", "unknown" for a run. */
@@ -932,7 +955,7 @@ static void print_repeat_text(sqlite3 *db, const struct mp_query *q, const struc
 			snprintf(a, sizeof(a), "%" PRId64, p->ppid);
 			mp_table_add(&tab, p->ppid >= 0 ? a : "?");
 			mp_table_add(&tab, p->origin);
-			format_end(p, a, sizeof(a));
+			mp_summary_ended(p, a, sizeof(a));
 			mp_table_add(&tab, a);
 			snprintf(a, sizeof(a), "%" PRId64, p->allocations);
 			mp_table_add(&tab, a);

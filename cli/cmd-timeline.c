@@ -18,6 +18,7 @@
 #include "term.h"
 #include "trace.h"
 #include "util.h"
+#include "views.h"
 
 enum {
 	OPT_WIDTH = MP_OPT_FIRST_PRIVATE,
@@ -473,23 +474,37 @@ static void bin_points(const struct mp_svg_plot *pl, const struct series_bin *s,
 }
 
 /* Writes process p's panel at height dy. Returns 0 or an exit code. */
-static int svg_panel(FILE *out, sqlite3 *db, const struct mp_query *q, const struct mp_process *p, double width,
-                     double height, double dy)
+static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_process *p, double width, double height,
+                     double dy)
 {
 	struct range r;
 	if (read_range(db, p->id, &r) != SQLITE_OK)
-		return mp_trace_fail_db(q->path, db);
-	struct mp_buf title = {0}, tip = {0};
-	process_title(p, &title);
+		return mp_trace_fail_db(path, db);
+	struct mp_buf head = {0}, tail = {0}, title = {0}, tip = {0};
+	process_title(p, &head);
 	mp_svg_group_begin(out, 0, dy, "class=\"process\"", NULL);
 	int64_t top = range_top(&r);
 	if (r.count > 0 && top > 0) {
-		mp_buf_puts(&title, ": ");
-		peak_text(p, &title);
+		mp_buf_puts(&tail, ": ");
+		peak_text(p, &tail);
 	} else {
-		mp_buf_puts(&title, ": no heap recorded");
+		mp_buf_puts(&tail, ": no heap recorded");
 	}
+	/* A long command is cut to keep the peak in the panel (about 8
+	   pixels a byte of the bold title). */
+	size_t room = (size_t)((width - 24) / 8), keep = head.len;
+	if (head.len + tail.len > room && room > tail.len + 16) {
+		keep = room - tail.len - 2;
+		while (keep > 0 && ((unsigned char)head.s[keep] & 0xc0) == 0x80)
+			keep--;
+	}
+	mp_buf_add(&title, mp_buf_str(&head), keep);
+	if (keep < head.len)
+		mp_buf_puts(&title, "\u2026)");
+	mp_buf_puts(&title, mp_buf_str(&tail));
 	mp_svg_text(out, 12, 20, "start", "class=\"title\"", mp_buf_str(&title));
+	mp_buf_free(&head);
+	mp_buf_free(&tail);
 	mp_buf_free(&title);
 	if (r.count == 0 || top <= 0) {
 		mp_svg_group_end(out);
@@ -542,7 +557,7 @@ static int svg_panel(FILE *out, sqlite3 *db, const struct mp_query *q, const str
 	if (fill_bins(db, p->id, &b, nbins, x0, x1) != SQLITE_OK) {
 		free(b.v);
 		mp_svg_group_end(out);
-		return mp_trace_fail_db(q->path, db);
+		return mp_trace_fail_db(path, db);
 	}
 	double *px = mp_xmalloc((4 * nbins + 1) * sizeof(*px)), *py = mp_xmalloc((4 * nbins + 1) * sizeof(*py));
 	for (int k = 0; k < NSERIES; k++) {
@@ -617,6 +632,27 @@ static int svg_panel(FILE *out, sqlite3 *db, const struct mp_query *q, const str
 	return 0;
 }
 
+int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_processes *ps, double width,
+                    double height, const char *id)
+{
+	size_t panels = ps->n ? ps->n : 1;
+	if (id) {
+		mp_svg_begin_inline(out, width, height * (double)panels, id, svg_css);
+	} else {
+		struct mp_buf title = {0};
+		mp_buf_printf(&title, "memprof timeline of %s", mp_basename(path));
+		mp_svg_begin(out, width, height * (double)panels, mp_buf_str(&title), svg_css);
+		mp_buf_free(&title);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < ps->n && !rc; i++)
+		rc = svg_panel(out, db, path, &ps->v[i], width, height, height * (double)i);
+	if (ps->n == 0)
+		mp_svg_text(out, 12, 20, "start", "class=\"title\"", "no process recorded");
+	mp_svg_end(out);
+	return rc;
+}
+
 /* Writes the SVG of every process in ps to o->svg. */
 static int write_svg(sqlite3 *db, const struct mp_query *q, const struct options *o, const struct mp_processes *ps)
 {
@@ -624,17 +660,7 @@ static int write_svg(sqlite3 *db, const struct mp_query *q, const struct options
 	if (!out)
 		return MP_EXIT_TRACE;
 	double width = (double)(o->width ? o->width : SVG_WIDTH), height = (double)(o->height ? o->height : SVG_HEIGHT);
-	size_t panels = ps->n ? ps->n : 1;
-	struct mp_buf title = {0};
-	mp_buf_printf(&title, "memprof timeline of %s", mp_basename(q->path));
-	mp_svg_begin(out, width, height * (double)panels, mp_buf_str(&title), svg_css);
-	mp_buf_free(&title);
-	int rc = 0;
-	for (size_t i = 0; i < ps->n && !rc; i++)
-		rc = svg_panel(out, db, q, &ps->v[i], width, height, height * (double)i);
-	if (ps->n == 0)
-		mp_svg_text(out, 12, 20, "start", "class=\"title\"", "no process recorded");
-	mp_svg_end(out);
+	int rc = mp_timeline_svg(out, db, q->path, ps, width, height, NULL);
 	if (rc) {
 		mp_outfile_discard(out, o->svg);
 		return rc;

@@ -10,15 +10,10 @@
 #include "runs.h"
 #include "trace.h"
 #include "util.h"
+#include "views.h"
 #include "window.h"
 
-struct order {
-	const char *option, *name, *sum, *title, *map_title;
-	enum mp_run_figure figure; /* which run of a repeated trace is the median one */
-	const char *part_sum;      /* with --pool or a window; NULL: not available then */
-};
-
-static const struct order orders[] = {
+const struct mp_top_order mp_top_orders[MP_TOP_ORDERS] = {
         {"by-bytes", "bytes", "sum(bytes)", "bytes allocated", "bytes mapped", MP_RUN_BYTES, "bytes_"},
         {"by-count", "count", "sum(allocations)", "number of allocations", "number of mappings", MP_RUN_ALLOCATIONS,
          "allocations_"},
@@ -42,10 +37,6 @@ static int partial(const struct scope *sc)
 }
 
 enum { OPT_MAPPINGS = MP_OPT_FIRST_PRIVATE, OPT_POOL, OPT_ORDER }; /* OPT_ORDER + index in orders */
-
-struct site {
-	int64_t stack_id, allocations, bytes, peak_bytes, leaked_bytes, leaked_blocks, temporary, frees;
-};
 
 static void usage(FILE *out)
 {
@@ -80,7 +71,7 @@ static void usage(FILE *out)
 	fputs(mp_window_options_help, out);
 }
 
-static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank, const struct site *s,
+static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank, const struct mp_top_site *s,
                        const struct mp_stack *stack, int mappings, int part)
 {
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX], c[MP_HUMAN_MAX];
@@ -133,9 +124,34 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 	}
 }
 
+int mp_top_prepare(sqlite3 *db, const struct mp_top_order *o, int64_t pid, int64_t limit, sqlite3_stmt **st)
+{
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+	         "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(leaked_bytes),"
+	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.sites%s"
+	         " GROUP BY stack_id HAVING %s > 0 ORDER BY %s DESC, sum(bytes) DESC, stack_id LIMIT ?2",
+	         pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum, o->sum);
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (pid >= 0)
+		sqlite3_bind_int64(*st, 1, pid);
+	sqlite3_bind_int64(*st, 2, limit > 0 ? limit : -1);
+	return SQLITE_OK;
+}
+
+void mp_top_row(sqlite3_stmt *st, struct mp_top_site *s)
+{
+	int64_t *v[] = {&s->stack_id,     &s->allocations,   &s->bytes,     &s->peak_bytes,
+	                &s->leaked_bytes, &s->leaked_blocks, &s->temporary, &s->frees};
+	for (int i = 0; i < 8; i++)
+		*v[i] = sqlite3_column_int64(st, i);
+}
+
 /* The query of a pool's sites or a window's (?2: the limit). Returns 0,
    or an exit code after a message. */
-static int part_sql(sqlite3 *db, const struct mp_query *q, const struct order *o, const struct scope *sc,
+static int part_sql(sqlite3 *db, const struct mp_query *q, const struct mp_top_order *o, const struct scope *sc,
                     struct mp_buf *sql)
 {
 	static const char leaked[] = "free_time_ns IS NULL AND process_id NOT IN"
@@ -169,8 +185,8 @@ static int part_sql(sqlite3 *db, const struct mp_query *q, const struct order *o
 }
 
 /* Prints the ranked sites; returns 0 or an exit code after a message. */
-static int top(sqlite3 *db, const struct mp_query *q, const struct order *o, int mappings, int64_t run, size_t nruns,
-               const struct scope *sc)
+static int top(sqlite3 *db, const struct mp_query *q, const struct mp_top_order *o, int mappings, int64_t run,
+               size_t nruns, const struct scope *sc)
 {
 	struct mp_buf sql = {0};
 	int part = partial(sc);
@@ -267,11 +283,8 @@ static int top(sqlite3 *db, const struct mp_query *q, const struct order *o, int
 	int64_t rank = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct site s;
-		int64_t *v[] = {&s.stack_id,     &s.allocations,   &s.bytes,     &s.peak_bytes,
-		                &s.leaked_bytes, &s.leaked_blocks, &s.temporary, &s.frees};
-		for (int i = 0; i < 8; i++)
-			*v[i] = sqlite3_column_int64(st, i);
+		struct mp_top_site s;
+		mp_top_row(st, &s);
 		if (mp_stack_load(&l, s.stack_id, &stack)) {
 			rc = -1;
 			break;
@@ -304,15 +317,15 @@ int cmd_top(int argc, char **argv)
 	};
 	struct mp_query q;
 	mp_query_init(&q, "top", 10);
-	const struct order *o = &orders[0];
+	const struct mp_top_order *o = &mp_top_orders[0];
 	struct scope sc = {NULL};
 	mp_window_init(&sc.w);
 	int opt, rc, mappings = 0;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
 		if (opt == OPT_MAPPINGS)
 			mappings = 1;
-		else if (opt >= OPT_ORDER && opt < OPT_ORDER + (int)(sizeof(orders) / sizeof(orders[0])))
-			o = &orders[opt - OPT_ORDER];
+		else if (opt >= OPT_ORDER && opt < OPT_ORDER + MP_TOP_ORDERS)
+			o = &mp_top_orders[opt - OPT_ORDER];
 		else if (opt == OPT_POOL)
 			sc.pool = optarg;
 		else if ((rc = mp_window_option(&sc.w, "top", opt, optarg)) >= 0) {

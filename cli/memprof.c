@@ -28,6 +28,7 @@ static const struct cmd commands[] = {
         {"strip", cmd_strip, "a smaller copy of a trace: summaries only, anonymized paths"},
         {"flamegraph", cmd_flamegraph, "an interactive SVG flame graph of the allocation stacks"},
         {"export", cmd_export, "write the stacks as folded, speedscope, pprof or massif files"},
+        {"report", cmd_report, "one self-contained HTML page of a trace for a bug report"},
         {"__collect", cmd_collect, NULL},
 };
 

@@ -65,6 +65,54 @@ void mp_svg_begin(FILE *out, double width, double height, const char *title, con
 		fprintf(out, "<style>\n%s</style>\n", css);
 }
 
+/* Writes n bytes at s without the spaces at either end. */
+static void write_trimmed(FILE *out, const char *s, size_t n)
+{
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	fwrite(s, 1, n, out);
+}
+
+void mp_svg_css_scoped(FILE *out, const char *css, const char *id)
+{
+	while (*css) {
+		const char *eol = strchr(css, '\n'), *end = eol ? eol : css + strlen(css);
+		const char *brace = memchr(css, '{', (size_t)(end - css));
+		if (!brace) { /* not a rule: as it is */
+			fwrite(css, 1, (size_t)(end - css), out);
+		} else {
+			for (const char *sel = css; sel < brace;) {
+				const char *comma = memchr(sel, ',', (size_t)(brace - sel)),
+				           *sel_end = comma ? comma : brace;
+				fprintf(out, "%s#%s ", sel == css ? "" : ", ", id);
+				write_trimmed(out, sel, (size_t)(sel_end - sel));
+				sel = comma ? comma + 1 : brace;
+			}
+			fputc(' ', out);
+			fwrite(brace, 1, (size_t)(end - brace), out);
+		}
+		if (!eol)
+			break;
+		fputc('\n', out);
+		css = eol + 1;
+	}
+}
+
+void mp_svg_begin_inline(FILE *out, double width, double height, const char *id, const char *css)
+{
+	fprintf(out,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"%s\" width=\"%.0f\" height=\"%.0f\""
+	        " viewBox=\"0 0 %.0f %.0f\">\n",
+	        id, width, height, width, height);
+	if (css) {
+		fputs("<style>\n", out);
+		mp_svg_css_scoped(out, css, id);
+		fputs("</style>\n", out);
+	}
+}
+
 void mp_svg_end(FILE *out)
 {
 	fputs("</svg>\n", out);

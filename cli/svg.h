@@ -17,6 +17,13 @@ void mp_svg_escape(FILE *out, const char *s);
 /* Begins a document of width x height pixels with a <title> (escaped;
    NULL: none) and a <style> block (css, written as given; NULL: none). */
 void mp_svg_begin(FILE *out, double width, double height, const char *title, const char *css);
+/* Begins an <svg id="id"> inside an HTML page: no XML declaration, and
+   the rules of css (one a line, "selector, selector { ... }") apply
+   to this element only (each selector prefixed with "#id "). id is a
+   constant of the caller, written as given. */
+void mp_svg_begin_inline(FILE *out, double width, double height, const char *id, const char *css);
+/* Writes css with every rule's selectors scoped to #id, as above. */
+void mp_svg_css_scoped(FILE *out, const char *css, const char *id);
 void mp_svg_end(FILE *out);
 
 /* In the shape functions, attrs is written into the element as given

@@ -67,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_export, "export", "--format=speedscope", out_opt);
 	run(cmd_export, "export", "--format=pprof", out_opt);
 	run(cmd_export, "export", "--format=massif", out_opt);
+	run(cmd_report, "report", out_opt, NULL);
 	fflush(stdout);
 	return 0;
 }

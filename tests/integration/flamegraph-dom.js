@@ -22,12 +22,13 @@ const ids = {};
 for (const id of ['details', 'matched']) ids[id] = el({}); 
 for (const id of ['details', 'matched']) ids[id].firstChild = { nodeValue: ' ' };
 ids.unzoom = el({}); ids.search = el({});
-global.document = { getElementById: id => ids[id], getElementsByClassName: () => gs };
+const root = { getElementsByClassName: () => gs };
+global.document = { getElementById: id => ids[id], documentElement: root };
 global.window = { addEventListener() {} };
 let answer = '';
 global.prompt = () => answer;
-eval(script + '\nglobal.api = { init, zoom, reset_zoom, search, reset_search };');
-api.init();
+// What the SVG's onload does: init() sets up the graph with mp_flame().
+eval(script + '\nglobal.api = mp_flame(document.documentElement, "", true);');
 const byName = n => gs.find(g => g.attrs['data-n'] === n);
 const show = () => gs.map(g => `${g.attrs['data-n']} ${g.style.display === 'none' ? 'hidden' : g.getElementsByTagName('rect')[0].attrs.x + '+' + g.getElementsByTagName('rect')[0].attrs.width} "${g.getElementsByTagName('text')[0].textContent}"`).join('\n');
 byName('hold_blocks').listeners.mouseover.call(byName('hold_blocks'));

@@ -92,6 +92,10 @@ check "svg has no script" "$(grep -ci '<script' "$s")" 0
 "$MEMPROF" timeline -o "$s" --width 500 --height 200 "$t"
 check "an existing svg is replaced" "$?" 0
 check_match "svg size options" "$(cat "$s")" 'width="500" height="200"'
+# A narrow panel cuts the command, never the peak.
+"$MEMPROF" timeline -o "$s" --width 640 "$t"
+check_match "svg: a long title cut in the command" "$(grep 'class="title"' "$s")" \
+	'>pid [0-9]+ \([^)]*…\): peak 1007\.06 KiB \(1031232 bytes\) at [0-9.]+ s</text>'
 check "svg to stdout" "$("$MEMPROF" timeline -o - "$t" | grep -c '</svg>')" 1
 "$MEMPROF" timeline -o "$work/nodir/t.svg" "$t" 2>"$work/err"
 check "unwritable svg: exit code" "$?" 3

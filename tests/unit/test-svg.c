@@ -110,6 +110,25 @@ static void test_ticks(void)
 	CU_ASSERT_EQUAL(mp_svg_ticks(0, 1.0 / 0.0, 1, 5, t, &step), 0);
 }
 
+static void inline_begin(FILE *out, const void *arg)
+{
+	(void)arg;
+	mp_svg_begin_inline(out, 200, 100, "tl",
+	                    "text { fill: red; }\n.a, g.b:hover ,.c { stroke: none; }\n/* note */\n");
+	mp_svg_end(out);
+}
+
+static void test_inline(void)
+{
+	char *s = written(inline_begin, NULL);
+	CU_ASSERT_STRING_EQUAL(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"tl\" width=\"200\" height=\"100\""
+	                          " viewBox=\"0 0 200 100\">\n"
+	                          "<style>\n#tl text { fill: red; }\n#tl .a, #tl g.b:hover, #tl .c { stroke: none; }\n"
+	                          "/* note */\n</style>\n"
+	                          "</svg>\n");
+	free(s);
+}
+
 static void test_plot(void)
 {
 	struct mp_svg_plot p = {.x = 10, .y = 20, .w = 100, .h = 50, .x0 = 1, .x1 = 3, .y0 = 0, .y1 = 1000};
@@ -178,8 +197,9 @@ int mp_suite_svg(void)
 {
 	CU_pSuite s = CU_add_suite("charts", NULL, NULL);
 	if (!s || !CU_add_test(s, "SVG escaping", test_escape) || !CU_add_test(s, "SVG elements", test_elements) ||
-	    !CU_add_test(s, "axis ticks", test_ticks) || !CU_add_test(s, "plot coordinates", test_plot) ||
-	    !CU_add_test(s, "terminal bars", test_bar) || !CU_add_test(s, "UTF-8 locale", test_utf8))
+	    !CU_add_test(s, "SVG inside HTML", test_inline) || !CU_add_test(s, "axis ticks", test_ticks) ||
+	    !CU_add_test(s, "plot coordinates", test_plot) || !CU_add_test(s, "terminal bars", test_bar) ||
+	    !CU_add_test(s, "UTF-8 locale", test_utf8))
 		return -1;
 	return 0;
 }
