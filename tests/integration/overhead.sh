@@ -39,7 +39,7 @@ check_match "summary: the overhead line" "$s" \
 	"overhead:   [0-9.]+ m?s in hooks \([0-9]+% of the program's CPU time, [0-9.]+ m?s\), [0-9.]+ [KM]iB profiler memory in the program, [0-9.]+ MiB in the collector; 600001 events, [0-9]+ timed"
 j=$("$MEMPROF" summary --format json "$t")
 check_match "json: overhead" "$j" '"overhead": \{'
-check_match "json: hook_share" "$j" '"hook_share": 0\.[0-9]+'
+check_match "json: hook_share" "$j" '"hook_share": [0-9]+(\.[0-9]+)?'
 check_match "json: the collector" "$j" '"collector_peak_rss_bytes": [1-9][0-9]+'
 
 # A killed process tells no CPU time: unknown, not zero.
