@@ -202,6 +202,14 @@ struct site {
 	        leaked_blocks, temporary;
 };
 
+/* Blocks released by the wrong function, per allocating and deallocating
+   stack (NONE: none recorded) and the two kinds. */
+struct mismatch {
+	uint32_t alloc_stack, free_stack;
+	uint8_t alloc_kind, free_kind;
+	int64_t count, bytes;
+};
+
 struct thread_fig {
 	uint32_t tid;
 	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks, temporary;
@@ -249,6 +257,8 @@ struct mp_replay {
 	VEC(struct site) sites;
 	struct map site_map;
 	VEC(struct thread_fig) threads;
+	VEC(struct mismatch) mismatches;
+	struct map mismatch_map; /* a key of the four -> the first entry with it */
 	uint64_t epoch;
 	int64_t live_bytes, live_usable, peak_bytes, peak_usable, peak_time, allocations, frees, allocated, temporary,
 	        unmatched, lost;
@@ -527,6 +537,35 @@ static void on_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const 
 	check_peak(f, r, ev->time);
 }
 
+static void mismatch_add(trace_t *f, struct mp_replay *r, const struct block *b, uint32_t free_stack,
+                         unsigned free_kind)
+{
+	uint64_t key = ((uint64_t)b->stack << 32 ^ free_stack) * 0x9e3779b97f4a7c15ull ^ (b->kind << 4 | free_kind);
+	uint32_t i = map_get(&r->mismatch_map, key);
+	if (i != NONE) {
+		struct mismatch *m = &r->mismatches.v[i];
+		if (m->alloc_stack != b->stack || m->free_stack != free_stack || m->alloc_kind != b->kind ||
+		    m->free_kind != free_kind) /* a collision: look at every entry */
+			for (i = 0; i < r->mismatches.n; i++) {
+				m = &r->mismatches.v[i];
+				if (m->alloc_stack == b->stack && m->free_stack == free_stack && m->alloc_kind == b->kind &&
+				    m->free_kind == free_kind)
+					break;
+			}
+	}
+	if (i == NONE || i == r->mismatches.n) {
+		struct mismatch m = {b->stack, free_stack, b->kind, (uint8_t)free_kind, 0, 0};
+		i = (uint32_t)r->mismatches.n;
+		if (VEC_PUSH(r->mismatches, m) ||
+		    (map_get(&r->mismatch_map, key) == NONE && map_put(&r->mismatch_map, key, i))) {
+			terr(f, "out of memory");
+			return;
+		}
+	}
+	r->mismatches.v[i].count++;
+	r->mismatches.v[i].bytes += (int64_t)b->size;
+}
+
 static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev)
 {
 	uint32_t bi = map_del(&r->live, ev->ptr);
@@ -536,6 +575,10 @@ static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const s
 		return;
 	}
 	struct block *b = &r->blocks.v[bi];
+	if (MP_UNLIKELY_F(ev->kind != mp_free_kind_expected(b->kind)))
+		mismatch_add(f, r, b,
+		             ev->kind && ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : (ev->kind ? 0 : NONE),
+		             ev->kind);
 	account_live(r, b, -1);
 	struct site *s = &r->sites.v[b->site];
 	s->frees++;
@@ -725,11 +768,12 @@ static struct mp_replay *replay_new(trace_t *f, size_t idx)
 	if (r)
 		r->live.by_address = 1;
 	if (!r || map_init(&r->live, 1024) || map_init(&r->site_map, 1024) || map_init(&r->internal, 64) ||
-	    !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
+	    map_init(&r->mismatch_map, 64) || !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
 		if (r) {
 			map_free(&r->live);
 			map_free(&r->site_map);
 			map_free(&r->internal);
+			map_free(&r->mismatch_map);
 			free(r);
 		}
 		terr(f, "out of memory");
@@ -754,9 +798,11 @@ static void replay_free(struct mp_replay *r)
 	free(r->free_blocks.v);
 	free(r->sites.v);
 	free(r->threads.v);
+	free(r->mismatches.v);
 	map_free(&r->live);
 	map_free(&r->site_map);
 	map_free(&r->internal);
+	map_free(&r->mismatch_map);
 	free(r->recs);
 	free(r);
 }
@@ -1031,6 +1077,13 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		const int64_t v[6] = {t->allocations,  t->frees,         t->bytes,
 		                      t->leaked_bytes, t->leaked_blocks, t->temporary};
 		if (mp_tracedb_thread(&f->w, r->process_id, t->tid, v))
+			return terr(f, f->w.err);
+	}
+	for (size_t i = 0; i < r->mismatches.n; i++) {
+		const struct mismatch *m = &r->mismatches.v[i];
+		if (mp_tracedb_mismatch(&f->w, r->process_id, m->alloc_stack,
+		                        m->free_stack == NONE ? -1 : (int64_t)m->free_stack, mp_kind_name(m->alloc_kind),
+		                        mp_free_kind_name(m->free_kind), m->count, m->bytes))
 			return terr(f, f->w.err);
 	}
 

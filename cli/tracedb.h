@@ -15,7 +15,7 @@ extern const char mp_schema_sql[];
 struct mp_tracedb {
 	sqlite3 *db;
 	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
-	sqlite3_stmt *forget_sites, *forget_threads;
+	sqlite3_stmt *forget_sites, *forget_threads, *mismatch, *forget_mismatches;
 	char err[256];
 };
 
@@ -46,11 +46,15 @@ struct mp_process_row {
 };
 /* Rows replace those with the same id (processes, modules, frames, meta). */
 int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);
-/* Deletes a process's sites and threads rows (before writing them anew). */
+/* Deletes a process's sites, threads and mismatches rows (before writing
+   them anew). */
 int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id);
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
 /* v: allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks, temporary */
 int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);
+/* free_stack_id < 0: none (NULL). */
+int mp_tracedb_mismatch(struct mp_tracedb *w, int64_t process_id, int64_t alloc_stack_id, int64_t free_stack_id,
+                        const char *alloc_kind, const char *free_kind, int64_t count, int64_t bytes);
 int mp_tracedb_sample(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, int64_t heap, int64_t usable);
 int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, const void *data, size_t len);
 int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const char *build_id_hex);

@@ -72,6 +72,9 @@ MP_HIDDEN int mp_thread_busy(void);
    function (mp_record_free), for allocations after it returned. */
 MP_HIDDEN void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable);
 MP_HIDDEN void mp_record_free(struct mp_thread *t, const void *ptr);
+/* A free by operator delete or delete[] (kind: enum mp_free_kind, not 0),
+   with the deallocating stack. */
+MP_HIDDEN void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind);
 MP_HIDDEN void mp_record_revive(struct mp_thread *t, const void *ptr);
 /* Notes a block allocated by a hook's own work (a reentrant call): it is
    sent with the thread's next event, so that its free is recognised. */
@@ -116,6 +119,8 @@ MP_HIDDEN void mp_unwind_thread_init(void);
 MP_HIDDEN extern int mp_unwind_checking;
 MP_HIDDEN void mp_unwind_disagreed(void);
 MP_HIDDEN void mp_unwind_report(void);
+/* Whether pc lies in libmemprof.so's own code. */
+MP_HIDDEN int mp_unwind_is_self(uintptr_t pc);
 
 /* The fast unwinder (lib/cfi.c). mp_cfi_unwind does what mp_unwind says
    for the frames above its caller, leaving out those in the code set by

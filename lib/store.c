@@ -30,12 +30,24 @@
 
 static const char *const kind_names[MP_KIND_COUNT] = {
         "malloc",   "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
-        "memalign", "valloc", "pvalloc", "mallocx",      "rallocx",        "xallocx",
+        "memalign", "valloc", "pvalloc", "mallocx",      "rallocx",        "xallocx", "new", "new[]",
 };
 
 const char *mp_kind_name(unsigned kind)
 {
 	return kind < MP_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+static const char *const free_kind_names[MP_FREE_KIND_COUNT] = {"free", "delete", "delete[]"};
+
+const char *mp_free_kind_name(unsigned kind)
+{
+	return kind < MP_FREE_KIND_COUNT ? free_kind_names[kind] : "unknown";
+}
+
+unsigned mp_free_kind_expected(unsigned kind)
+{
+	return kind == MP_KIND_NEW ? MP_FREE_DELETE : kind == MP_KIND_NEW_ARRAY ? MP_FREE_DELETE_ARRAY : MP_FREE_FREE;
 }
 
 static int by_id(const void *a, const void *b)

@@ -452,6 +452,19 @@ void mp_record_free(struct mp_thread *t, const void *ptr)
 	event_done(t);
 }
 
+void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind)
+{
+	uint64_t local[MP_UNWIND_BUF];
+	uint64_t *ips = t->last ? t->last : local;
+	int same;
+	int depth = mp_unwind(ips, mp_max_depth, &same);
+	uint64_t sid = stack_id(t, ips, depth, same);
+	ensure_room(t, MP_EVENT_MAX);
+	uint8_t *p = put_head(t, t->pos, MP_EV_FREE | (kind << 4), ptr);
+	t->pos = mp_put_varint(p, sid);
+	event_done(t);
+}
+
 void mp_record_revive(struct mp_thread *t, const void *ptr)
 {
 	ensure_room(t, MP_EVENT_MAX);

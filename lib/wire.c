@@ -40,6 +40,11 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 			return -1;
 		r->ptr += (uint64_t)mp_unzigzag(v);
 		ev->ptr = r->ptr;
+		if (ev->type == MP_EV_FREE && ev->kind) {
+			if (ev->kind >= MP_FREE_KIND_COUNT || mp_get_varint(&r->p, r->end, &ev->stack))
+				return -1;
+			return 1;
+		}
 		if (ev->type != MP_EV_ALLOC)
 			return 1;
 		if (ev->kind >= MP_KIND_COUNT)

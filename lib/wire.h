@@ -63,10 +63,11 @@ struct mp_module_rec {
 	uint32_t reserved;
 };
 
-/* Event tags: low nibble the event, high nibble the allocation kind. */
+/* Event tags: low nibble the event, high nibble the allocation kind
+   (MP_EV_ALLOC) or the deallocation kind (MP_EV_FREE, enum mp_free_kind). */
 enum mp_event {
 	MP_EV_ALLOC = 1,    /* seq, time, ptr, size, slack, stack */
-	MP_EV_FREE = 2,     /* seq, time, ptr */
+	MP_EV_FREE = 2,     /* seq, time, ptr; then stack when the deallocation kind is not 0 */
 	MP_EV_STACK = 3,    /* depth, ips (first absolute, then zigzag deltas) */
 	MP_EV_REVIVE = 4,   /* seq, time, ptr: a realloc failed, its old block lives on */
 	MP_EV_INTERNAL = 5, /* seq, time, ptr: a block the program's allocator gave the profiler's
@@ -90,7 +91,18 @@ enum mp_kind {
 	MP_KIND_MALLOCX = 9,
 	MP_KIND_RALLOCX = 10,
 	MP_KIND_XALLOCX = 11,
+	MP_KIND_NEW = 12,       /* operator new, and its nothrow and aligned forms */
+	MP_KIND_NEW_ARRAY = 13, /* operator new[], and its nothrow and aligned forms */
 	MP_KIND_COUNT
+};
+
+/* Deallocation kinds (the high nibble of MP_EV_FREE). A free of kind
+   other than MP_FREE_FREE carries the deallocating stack. */
+enum mp_free_kind {
+	MP_FREE_FREE = 0,         /* free, realloc's release, dallocx, sdallocx */
+	MP_FREE_DELETE = 1,       /* operator delete, every form */
+	MP_FREE_DELETE_ARRAY = 2, /* operator delete[], every form */
+	MP_FREE_KIND_COUNT
 };
 
 /* The first byte of an events payload: chunk flags. With MP_CHUNK_TSC,
