@@ -30,7 +30,8 @@ static volatile pid_t child_pid;
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--quiet] [--] PROGRAM [ARGS...]\n"
+	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--fold PATTERN]... [--no-fold] [--quiet]\n"
+	        "                   [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
 	        "by default memprof.PROGRAM.PID.db, then prints a one-line summary to stderr.\n"
@@ -39,6 +40,11 @@ static void usage(FILE *out)
 	        "  -o, --output TRACE  where to write the trace\n"
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
+	        "  --fold PATTERN      also fold functions matching PATTERN (a glob on the\n"
+	        "                      demangled name; ';' separates several) out of the\n"
+	        "                      innermost end of stacks, as operator new and std::*\n"
+	        "                      are by default (and $MEMPROF_FOLD's)\n"
+	        "  --no-fold           fold nothing: stacks begin at the allocation function's caller\n"
 	        "  -q, --quiet         no summary line\n",
 	        MP_MAX_DEPTH_LIMIT);
 }
@@ -211,11 +217,14 @@ int cmd_run(int argc, char **argv)
 	        {"force", no_argument, NULL, 'f'},
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
+	        {"fold", required_argument, NULL, 'F'},
+	        {"no-fold", no_argument, NULL, 'N'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
-	int force = 0, quiet = 0, max_depth = 128, c;
+	int force = 0, quiet = 0, max_depth = 128, no_fold = 0, c;
+	static struct mp_buf fold; /* a global: reachable until exit */
 	while ((c = getopt_long(argc, argv, "+o:fqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -226,6 +235,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'F':
+			mp_buf_printf(&fold, "%s%s", fold.len ? ";" : "", optarg);
+			break;
+		case 'N':
+			no_fold = 1;
 			break;
 		case 'D': {
 			int64_t v;
@@ -270,7 +285,8 @@ int cmd_run(int argc, char **argv)
 		return MP_EXIT_USAGE;
 	}
 	struct mp_collector col;
-	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
+	struct mp_trace_info info = {
+	        .command = prog, .max_depth = max_depth, .force = force, .fold = fold.s, .no_fold = no_fold};
 	char err[512];
 	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
 		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output,

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "finish.h"
+#include "fold.h"
 #include "store.h"
 #include "symbolize.h"
 #include "tracedb.h"
@@ -182,6 +183,7 @@ static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
 
 struct frame {
 	uint32_t module; /* NONE: no module */
+	uint8_t fold;    /* its function is folded: 0 not known yet, 1 no, 2 yes */
 	uint64_t addr;   /* offset in the module, or absolute */
 };
 
@@ -284,7 +286,9 @@ struct mp_trace {
 	VEC(struct node) nodes; /* index 0 = root */
 	struct map node_map;
 	size_t frames_written, nodes_written;
-	struct mp_sym_worker *sym; /* resolving frames while the program runs */
+	struct mp_sym_worker *sym;      /* resolving frames while the program runs */
+	struct mp_fold fold;            /* functions folded out of stacks (cli/fold.h) */
+	struct mp_symbolizer *fold_sym; /* their names, from symbol tables */
 	size_t frames_queued;
 	struct snapshot *snapshots;
 	uint64_t last_checkpoint;
@@ -353,17 +357,41 @@ static uint32_t frame_intern(trace_t *f, const struct mp_image *im, uint64_t ip)
 			if (f->frames.v[i].module == module && f->frames.v[i].addr == addr)
 				return (uint32_t)i;
 	id = (uint32_t)f->frames.n;
-	if (VEC_PUSH(f->frames, ((struct frame){module, addr})) ||
+	if (VEC_PUSH(f->frames, ((struct frame){module, 0, addr})) ||
 	    (map_get(&f->frame_map, key) == NONE && map_put(&f->frame_map, key, id)))
 		return terr(f, "out of memory"), 0;
 	return id;
 }
 
-/* Returns the trie node of a stack given innermost first. */
+/* Whether frame id is in a function folded out of stacks. Looked up once
+   per frame, in the symbol table only (the full symbols come at the end). */
+static int frame_folds(trace_t *f, uint32_t id)
+{
+	if (!id || !f->fold.n || f->frames.v[id].module == NONE)
+		return 0;
+	if (!f->frames.v[id].fold) {
+		const struct frame *fr = &f->frames.v[id];
+		const struct mp_module *m = &f->c->modules[fr->module];
+		if (!f->fold_sym)
+			f->fold_sym = mp_sym_new();
+		const char *fn = f->fold_sym ? mp_sym_function(f->fold_sym, m->path, m->build_id, m->build_id_len,
+		                                               fr->addr ? fr->addr - 1 : 0)
+		                             : NULL;
+		f->frames.v[id].fold = mp_fold_match(&f->fold, fn) ? 2 : 1;
+	}
+	return f->frames.v[id].fold == 2;
+}
+
+/* Returns the trie node of a stack given innermost first, without its
+   innermost frames in folded functions (at least one frame stays). Stacks
+   that differ only there become one: their sites are one site. */
 static uint32_t stack_intern(trace_t *f, const struct mp_image *im, const uint64_t *ips, uint32_t depth)
 {
+	uint32_t skip = 0;
+	while (skip + 1 < depth && frame_folds(f, frame_intern(f, im, ips[skip])))
+		skip++;
 	uint32_t node = 0;
-	for (uint32_t i = depth; i-- > 0;) {
+	for (uint32_t i = depth; i-- > skip;) {
 		uint32_t frame = frame_intern(f, im, ips[i]);
 		uint64_t key = ((uint64_t)node << 32) | frame;
 		uint32_t next = map_get(&f->node_map, key);
@@ -548,8 +576,8 @@ static void mismatch_add(trace_t *f, struct mp_replay *r, const struct block *b,
 		    m->free_kind != free_kind) /* a collision: look at every entry */
 			for (i = 0; i < r->mismatches.n; i++) {
 				m = &r->mismatches.v[i];
-				if (m->alloc_stack == b->stack && m->free_stack == free_stack && m->alloc_kind == b->kind &&
-				    m->free_kind == free_kind)
+				if (m->alloc_stack == b->stack && m->free_stack == free_stack &&
+				    m->alloc_kind == b->kind && m->free_kind == free_kind)
 					break;
 			}
 	}
@@ -577,7 +605,8 @@ static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const s
 	struct block *b = &r->blocks.v[bi];
 	if (MP_UNLIKELY_F(ev->kind != mp_free_kind_expected(b->kind)))
 		mismatch_add(f, r, b,
-		             ev->kind && ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : (ev->kind ? 0 : NONE),
+		             ev->kind && ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack]
+		                                                     : (ev->kind ? 0 : NONE),
 		             ev->kind);
 	account_live(r, b, -1);
 	struct site *s = &r->sites.v[b->site];
@@ -1081,9 +1110,9 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	}
 	for (size_t i = 0; i < r->mismatches.n; i++) {
 		const struct mismatch *m = &r->mismatches.v[i];
-		if (mp_tracedb_mismatch(&f->w, r->process_id, m->alloc_stack,
-		                        m->free_stack == NONE ? -1 : (int64_t)m->free_stack, mp_kind_name(m->alloc_kind),
-		                        mp_free_kind_name(m->free_kind), m->count, m->bytes))
+		if (mp_tracedb_mismatch(
+		            &f->w, r->process_id, m->alloc_stack, m->free_stack == NONE ? -1 : (int64_t)m->free_stack,
+		            mp_kind_name(m->alloc_kind), mp_free_kind_name(m->free_kind), m->count, m->bytes))
 			return terr(f, f->w.err);
 	}
 
@@ -1333,7 +1362,8 @@ static int write_meta(trace_t *f, const char *state)
 	         mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
 	         mp_tracedb_meta_int(w, "lost_events", lost) ||
 	         mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
-	         mp_tracedb_meta(w, "env_allocator", allocator_of(f));
+	         mp_tracedb_meta(w, "env_allocator", allocator_of(f)) ||
+	         mp_tracedb_meta(w, "fold", f->fold.joined ? f->fold.joined : "");
 	free(cmd);
 	return rc ? terr(f, w->err) : 0;
 }
@@ -1447,6 +1477,8 @@ static void trace_free(trace_t *f)
 	free(f->command);
 	free(f->output);
 	mp_sym_worker_free(f->sym);
+	mp_sym_free(f->fold_sym);
+	mp_fold_free(&f->fold);
 	free(f->frames.v);
 	free(f->nodes.v);
 	map_free(&f->frame_map);
@@ -1476,9 +1508,12 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 			f->command[i] = strdup(info->command[i]);
 	}
 	c->trace = f;
-	if (!f->output || (info && info->command && !f->command) || VEC_PUSH(f->frames, ((struct frame){NONE, 0})) ||
-	    VEC_PUSH(f->nodes, ((struct node){0, 0})) || map_init(&f->frame_map, 4096) ||
-	    map_init(&f->node_map, 4096)) {
+	/* Folded: the defaults, $MEMPROF_FOLD and --fold, unless --no-fold. */
+	const char *lists[3] = {MP_FOLD_DEFAULT, getenv("MEMPROF_FOLD"), info ? info->fold : NULL};
+	int no_fold = info && info->no_fold;
+	if (!f->output || (info && info->command && !f->command) || mp_fold_init(&f->fold, lists, no_fold ? 0 : 3) ||
+	    VEC_PUSH(f->frames, ((struct frame){NONE, 0, 0})) || VEC_PUSH(f->nodes, ((struct node){0, 0})) ||
+	    map_init(&f->frame_map, 4096) || map_init(&f->node_map, 4096)) {
 		snprintf(err, errlen, "out of memory");
 		trace_free(f);
 		return -1;

@@ -65,9 +65,19 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 
 static void finalize_all(struct mp_tracedb *w)
 {
-	sqlite3_stmt **all[] = {&w->meta,   &w->process, &w->thread, &w->site,         &w->sample,        &w->chunk,
-	                        &w->module, &w->frame,   &w->stack,  &w->forget_sites, &w->forget_threads,
-	                        &w->mismatch, &w->forget_mismatches};
+	sqlite3_stmt **all[] = {&w->meta,
+	                        &w->process,
+	                        &w->thread,
+	                        &w->site,
+	                        &w->sample,
+	                        &w->chunk,
+	                        &w->module,
+	                        &w->frame,
+	                        &w->stack,
+	                        &w->forget_sites,
+	                        &w->forget_threads,
+	                        &w->mismatch,
+	                        &w->forget_mismatches};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -117,7 +127,7 @@ int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id)
 	return step(w, w->forget_sites, "cannot write sites") || step(w, w->forget_threads, "cannot write threads") ||
 	                       step(w, w->forget_mismatches, "cannot write mismatches")
 	               ? -1
-	                                                                                                            : 0;
+	               : 0;
 }
 
 static int step(struct mp_tracedb *w, sqlite3_stmt *st, const char *what)

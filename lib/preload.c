@@ -280,24 +280,56 @@ static void on_fork_child(void)
  * program (which then has it loaded) first calls one of ours.
  */
 enum cxx_fn {
-	CXX_NW, CXX_NW_NT, CXX_NW_AL, CXX_NW_AL_NT, CXX_NA, CXX_NA_NT, CXX_NA_AL, CXX_NA_AL_NT,
-	CXX_DL, CXX_DL_SZ, CXX_DL_NT, CXX_DL_AL, CXX_DL_AL_NT, CXX_DL_SZ_AL,
-	CXX_DA, CXX_DA_SZ, CXX_DA_NT, CXX_DA_AL, CXX_DA_AL_NT, CXX_DA_SZ_AL, CXX_NFN
+	CXX_NW,
+	CXX_NW_NT,
+	CXX_NW_AL,
+	CXX_NW_AL_NT,
+	CXX_NA,
+	CXX_NA_NT,
+	CXX_NA_AL,
+	CXX_NA_AL_NT,
+	CXX_DL,
+	CXX_DL_SZ,
+	CXX_DL_NT,
+	CXX_DL_AL,
+	CXX_DL_AL_NT,
+	CXX_DL_SZ_AL,
+	CXX_DA,
+	CXX_DA_SZ,
+	CXX_DA_NT,
+	CXX_DA_AL,
+	CXX_DA_AL_NT,
+	CXX_DA_SZ_AL,
+	CXX_NFN
 };
 
 static const char *const cxx_names[CXX_NFN] = {
-        "_Znwm",  "_ZnwmRKSt9nothrow_t",  "_ZnwmSt11align_val_t",  "_ZnwmSt11align_val_tRKSt9nothrow_t",
-        "_Znam",  "_ZnamRKSt9nothrow_t",  "_ZnamSt11align_val_t",  "_ZnamSt11align_val_tRKSt9nothrow_t",
-        "_ZdlPv", "_ZdlPvm",              "_ZdlPvRKSt9nothrow_t",  "_ZdlPvSt11align_val_t",
-        "_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdlPvmSt11align_val_t",
-        "_ZdaPv", "_ZdaPvm",              "_ZdaPvRKSt9nothrow_t",  "_ZdaPvSt11align_val_t",
-        "_ZdaPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvmSt11align_val_t",
+        "_Znwm",
+        "_ZnwmRKSt9nothrow_t",
+        "_ZnwmSt11align_val_t",
+        "_ZnwmSt11align_val_tRKSt9nothrow_t",
+        "_Znam",
+        "_ZnamRKSt9nothrow_t",
+        "_ZnamSt11align_val_t",
+        "_ZnamSt11align_val_tRKSt9nothrow_t",
+        "_ZdlPv",
+        "_ZdlPvm",
+        "_ZdlPvRKSt9nothrow_t",
+        "_ZdlPvSt11align_val_t",
+        "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+        "_ZdlPvmSt11align_val_t",
+        "_ZdaPv",
+        "_ZdaPvm",
+        "_ZdaPvRKSt9nothrow_t",
+        "_ZdaPvSt11align_val_t",
+        "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+        "_ZdaPvmSt11align_val_t",
 };
 
 static void *cxx_real[CXX_NFN];
 static uintptr_t cxx_lo[CXX_NFN], cxx_hi[CXX_NFN]; /* the real functions' code */
-static int cxx_no_ranges; /* their sizes are unknown: trust every caller */
-static _Atomic int cxx_state; /* 0 unresolved, 1 resolving, 2 resolved */
+static int cxx_no_ranges;                          /* their sizes are unknown: trust every caller */
+static _Atomic int cxx_state;                      /* 0 unresolved, 1 resolving, 2 resolved */
 
 struct new_note {
 	size_t size;
@@ -423,8 +455,7 @@ MP_NEW_HOOK(_ZnwmSt11align_val_t, CXX_NW_AL, MP_KIND_NEW, new_al_fn, (size_t n, 
 MP_NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, CXX_NW_AL_NT, MP_KIND_NEW, new_al_nt_fn,
             (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1)
 MP_NEW_HOOK(_Znam, CXX_NA, MP_KIND_NEW_ARRAY, new_fn, (size_t n), (n), n, 0, 0)
-MP_NEW_HOOK(_ZnamRKSt9nothrow_t, CXX_NA_NT, MP_KIND_NEW_ARRAY, new_nt_fn, (size_t n, const void *nt), (n, nt), n,
-            0, 1)
+MP_NEW_HOOK(_ZnamRKSt9nothrow_t, CXX_NA_NT, MP_KIND_NEW_ARRAY, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1)
 MP_NEW_HOOK(_ZnamSt11align_val_t, CXX_NA_AL, MP_KIND_NEW_ARRAY, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0)
 MP_NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, CXX_NA_AL_NT, MP_KIND_NEW_ARRAY, new_al_nt_fn,
             (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1)

@@ -29,8 +29,8 @@
 #define VARINT_MAX 10
 
 static const char *const kind_names[MP_KIND_COUNT] = {
-        "malloc",   "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc",
-        "memalign", "valloc", "pvalloc", "mallocx",      "rallocx",        "xallocx", "new", "new[]",
+        "malloc", "calloc",  "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
+        "valloc", "pvalloc", "mallocx", "rallocx",      "xallocx",        "new",           "new[]",
 };
 
 const char *mp_kind_name(unsigned kind)
