@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "builtin.h"
 #include "output.h"
@@ -160,7 +161,8 @@ static void print_mismatch(const struct mp_query *q, struct mp_json *j, int64_t 
 			puts("  released at:");
 			mp_stack_print_text(stdout, freed, "    ", q->full_stacks);
 		} else {
-			printf("  released at: unknown (%s records no stack)\n", free_kind);
+			printf("  released at: unknown (%s)\n",
+			       strcmp(free_kind, "free") ? "MEMPROF_DELETE_STACKS=0" : "free records no stack");
 		}
 	}
 }

@@ -603,11 +603,11 @@ static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const s
 		return;
 	}
 	struct block *b = &r->blocks.v[bi];
-	if (MP_UNLIKELY_F(ev->kind != mp_free_kind_expected(b->kind)))
-		mismatch_add(f, r, b,
-		             ev->kind && ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack]
-		                                                     : (ev->kind ? 0 : NONE),
-		             ev->kind);
+	if (MP_UNLIKELY_F(ev->kind != mp_free_kind_expected(b->kind))) {
+		/* Node 0, the empty stack: none was recorded (MEMPROF_DELETE_STACKS=0). */
+		uint32_t fs = ev->kind && ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : 0;
+		mismatch_add(f, r, b, fs ? fs : NONE, ev->kind);
+	}
 	account_live(r, b, -1);
 	struct site *s = &r->sites.v[b->site];
 	s->frees++;

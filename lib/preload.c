@@ -50,6 +50,9 @@ int mp_max_depth = 128;
 struct mp_real mp_real;
 
 static uint64_t fork_seq;
+/* operator delete and delete[] record their stack (MEMPROF_DELETE_STACKS=0:
+   not, which saves an unwind per C++ deallocation). */
+static int delete_stacks = 1;
 static int exit_status_known, exit_status;
 
 /* dlsym() may call calloc before the real one is known: serve it here. */
@@ -148,6 +151,8 @@ static void mp_init(void)
 		int d = atoi(depth);
 		mp_max_depth = d < 1 ? 1 : d > MP_MAX_DEPTH_LIMIT ? MP_MAX_DEPTH_LIMIT : d;
 	}
+	const char *del = getenv("MEMPROF_DELETE_STACKS");
+	delete_stacks = !(del && *del == '0');
 	if (mp_transport_init() || mp_thread_init() || mp_unwind_init()) {
 		atomic_store(&mp_state, MP_STOPPED);
 		return;
@@ -331,13 +336,6 @@ static uintptr_t cxx_lo[CXX_NFN], cxx_hi[CXX_NFN]; /* the real functions' code *
 static int cxx_no_ranges;                          /* their sizes are unknown: trust every caller */
 static _Atomic int cxx_state;                      /* 0 unresolved, 1 resolving, 2 resolved */
 
-struct new_note {
-	size_t size;
-	uint8_t on, kind;
-};
-static __thread struct new_note tls_new __attribute__((tls_model("initial-exec")));
-static __thread uint8_t tls_free_kind __attribute__((tls_model("initial-exec")));
-
 static void cxx_resolve(void)
 {
 	int expected = 0;
@@ -386,29 +384,67 @@ static int from_cxx_runtime(uintptr_t pc)
 
 /* In an allocation hook reached with a note set: the note's kind and size
    when the caller (ra) is the runtime's operator new. */
-static void new_note_apply(int *kind, size_t *size, uintptr_t ra)
+static void new_note_apply(const struct mp_cxx_note *n, int *kind, size_t *size, uintptr_t ra)
 {
+	size_t *new_size;
+	mp_thread_note(&new_size);
 	if (from_cxx_runtime(ra)) {
-		*kind = tls_new.kind;
-		*size = tls_new.size;
+		*kind = n->new_kind;
+		*size = *new_size;
 	}
 }
 
-/* Sets the note for a call of an operator new form from ra, returning the
-   note to put back after it. */
-static inline struct new_note new_note_begin(int kind, size_t size, uintptr_t ra)
+static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t);
+
+/* malloc with a note set (kept out of malloc's own code). */
+__attribute__((noinline, cold)) static void *malloc_noted(size_t size, struct mp_thread *t, uintptr_t ra)
 {
-	struct new_note saved = tls_new;
-	if (!saved.on || !from_cxx_runtime(ra))
-		tls_new = (struct new_note){.size = size, .on = 1, .kind = (uint8_t)kind};
+	int kind = MP_KIND_MALLOC;
+	size_t rsize = size;
+	new_note_apply(MP_THREAD_NOTE(t), &kind, &rsize, ra);
+	return hook_alloc(mp_real.malloc(size), kind, rsize, t);
+}
+
+/* Records a free made with a deallocation note set. */
+__attribute__((noinline, cold)) static void free_noted(struct mp_thread *t, void *ptr, uintptr_t ra)
+{
+	if (from_cxx_runtime(ra))
+		mp_record_free_kind(t, ptr, MP_THREAD_NOTE(t)->free_kind, delete_stacks);
+	else
+		mp_record_free(t, ptr);
+}
+
+/* Sets the note n for a call of an operator new form from ra, returning
+   what to put back after it. */
+struct new_saved {
+	size_t size;
+	uint8_t on, kind;
+};
+
+static inline struct new_saved new_note_begin(struct mp_cxx_note *n, size_t *new_size, int kind, size_t size,
+                                              uintptr_t ra)
+{
+	struct new_saved saved = {*new_size, n->new_on, n->new_kind};
+	if (!saved.on || !from_cxx_runtime(ra)) {
+		*new_size = size;
+		n->new_on = 1;
+		n->new_kind = (uint8_t)kind;
+	}
 	return saved;
 }
 
-static inline uint8_t free_note_begin(int kind, uintptr_t ra)
+static inline void new_note_end(struct mp_cxx_note *n, size_t *new_size, const struct new_saved *saved)
 {
-	uint8_t saved = tls_free_kind;
+	*new_size = saved->size;
+	n->new_on = saved->on;
+	n->new_kind = saved->kind;
+}
+
+static inline uint8_t free_note_begin(struct mp_cxx_note *n, int kind, uintptr_t ra)
+{
+	uint8_t saved = n->free_kind;
 	if (!saved || !from_cxx_runtime(ra))
-		tls_free_kind = (uint8_t)kind;
+		n->free_kind = (uint8_t)kind;
 	return saved;
 }
 
@@ -443,9 +479,12 @@ typedef void (*del_xx_fn)(void *, size_t, size_t);
 	MP_EXPORT void *name params \
 	{ \
 		type real = (type)cxx_fn(idx); \
-		struct new_note saved = new_note_begin(kind, size, (uintptr_t)__builtin_return_address(0)); \
+		size_t *new_size; \
+		struct mp_cxx_note *note = mp_thread_note(&new_size); \
+		struct new_saved saved = \
+		        new_note_begin(note, new_size, kind, size, (uintptr_t)__builtin_return_address(0)); \
 		void *p = real ? real args : new_fallback(size, align, nothrow); \
-		tls_new = saved; \
+		new_note_end(note, new_size, &saved); \
 		return p; \
 	}
 
@@ -465,12 +504,14 @@ MP_NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, CXX_NA_AL_NT, MP_KIND_NEW_ARRAY,
 	MP_EXPORT void name params \
 	{ \
 		type real = (type)cxx_fn(idx); \
-		uint8_t saved = free_note_begin(kind, (uintptr_t)__builtin_return_address(0)); \
+		size_t *new_size; \
+		struct mp_cxx_note *note = mp_thread_note(&new_size); \
+		uint8_t saved = free_note_begin(note, kind, (uintptr_t)__builtin_return_address(0)); \
 		if (real) \
 			real args; \
 		else \
 			free(p); \
-		tls_free_kind = saved; \
+		note->free_kind = saved; \
 	}
 
 MP_DELETE_HOOK(_ZdlPv, CXX_DL, MP_FREE_DELETE, del_fn, (void *p), (p))
@@ -520,11 +561,9 @@ MP_EXPORT void *malloc(size_t size)
 			return boot_alloc(size, 16);
 	}
 	struct mp_thread *t = hook_begin();
-	int kind = MP_KIND_MALLOC;
-	size_t rsize = size;
-	if (MP_UNLIKELY(tls_new.on))
-		new_note_apply(&kind, &rsize, (uintptr_t)__builtin_return_address(0));
-	return hook_alloc(mp_real.malloc(size), kind, rsize, t);
+	if (MP_UNLIKELY(t && MP_THREAD_NOTE(t)->new_on))
+		return malloc_noted(size, t, (uintptr_t)__builtin_return_address(0));
+	return hook_alloc(mp_real.malloc(size), MP_KIND_MALLOC, size, t);
 }
 
 MP_EXPORT void free(void *ptr)
@@ -538,9 +577,8 @@ MP_EXPORT void free(void *ptr)
 	}
 	struct mp_thread *t = mp_thread_enter();
 	if (t) {
-		int fk = tls_free_kind;
-		if (MP_UNLIKELY(fk) && from_cxx_runtime((uintptr_t)__builtin_return_address(0)))
-			mp_record_free_kind(t, ptr, fk);
+		if (MP_UNLIKELY(MP_THREAD_NOTE(t)->free_kind))
+			free_noted(t, ptr, (uintptr_t)__builtin_return_address(0));
 		else
 			mp_record_free(t, ptr);
 		mp_real.free(ptr);
@@ -629,8 +667,8 @@ MP_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	struct mp_thread *t = hook_begin();
 	int kind = MP_KIND_POSIX_MEMALIGN;
 	size_t rsize = size;
-	if (MP_UNLIKELY(tls_new.on))
-		new_note_apply(&kind, &rsize, (uintptr_t)__builtin_return_address(0));
+	if (MP_UNLIKELY(t && MP_THREAD_NOTE(t)->new_on))
+		new_note_apply(MP_THREAD_NOTE(t), &kind, &rsize, (uintptr_t)__builtin_return_address(0));
 	int r = mp_real.posix_memalign(out, align, size);
 	hook_alloc(r == 0 ? *out : NULL, kind, rsize, t);
 	return r;
@@ -650,8 +688,8 @@ MP_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		struct mp_thread *t = hook_begin(); \
 		int kind = kind0; \
 		size_t rsize = size_expr; \
-		if (MP_UNLIKELY(tls_new.on)) \
-			new_note_apply(&kind, &rsize, (uintptr_t)__builtin_return_address(0)); \
+		if (MP_UNLIKELY(t && MP_THREAD_NOTE(t)->new_on)) \
+			new_note_apply(MP_THREAD_NOTE(t), &kind, &rsize, (uintptr_t)__builtin_return_address(0)); \
 		return hook_alloc(mp_real.name args, kind, rsize, t); \
 	}
 

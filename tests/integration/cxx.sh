@@ -103,5 +103,12 @@ check "matched pairs are kinds of their own" "$(sql "$t" "SELECT kind || ':' || 
 	"new:24 new:24 new:24 new:24 new[]:96 malloc:10 "
 pid=$(sql "$t" 'SELECT pid FROM processes')
 check "--pid" "$("$MEMPROF" leaks --mismatches --format csv --pid "$pid" "$t" | wc -l)" 4
+t5=$work/nostacks.db
+MEMPROF_DELETE_STACKS=0 "$MEMPROF" run -q -o "$t5" "$FIXTURES/mismatch"
+check "MEMPROF_DELETE_STACKS=0: same mismatches, no releasing stacks" \
+	"$(sql "$t5" 'SELECT alloc_kind, free_kind, count, bytes, free_stack_id IS NULL AS f FROM mismatches ORDER BY count DESC')" \
+"new,free,3,72,1
+new[],delete,2,200,1
+malloc,delete[],1,50,1"
 check "no mismatches in a C trace" "$("$MEMPROF" leaks --mismatches "$t4")" "no mismatched deallocations"
 finish

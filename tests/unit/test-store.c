@@ -2,6 +2,7 @@
  * `allocations` (lib/vtab.c) over a trace made in memory. */
 #include <CUnit/CUnit.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,7 +157,17 @@ static void test_kind_names(void)
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_MALLOC), "malloc");
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_POSIX_MEMALIGN), "posix_memalign");
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_XALLOCX), "xallocx");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_NEW), "new");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_NEW_ARRAY), "new[]");
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_COUNT), "unknown");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_FREE), "free");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_DELETE), "delete");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_DELETE_ARRAY), "delete[]");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_KIND_COUNT), "unknown");
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_NEW), MP_FREE_DELETE);
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_NEW_ARRAY), MP_FREE_DELETE_ARRAY);
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_MALLOC), MP_FREE_FREE);
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_REALLOC), MP_FREE_FREE);
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(200), "unknown");
 }
 
@@ -215,8 +226,11 @@ static void test_vtab(void)
 	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE process_id = 1 AND pid = 4343"), 0);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE pid = NULL"), 0);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE free_time_ns IS NULL"), 1800);
-	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE kind = 'malloc'"),
-	                one_int(db, "SELECT count(*) FROM allocations WHERE id % 12 = 1"));
+	char by_kind[128];
+	/* Each chunk of 3000 gives kind (id - first id) % MP_KIND_COUNT. */
+	snprintf(by_kind, sizeof(by_kind), "SELECT count(*) FROM allocations WHERE ((id - 1) %% 3000) %% %d = 0",
+	         MP_KIND_COUNT);
+	CU_ASSERT_EQUAL(one_int(db, "SELECT count(*) FROM allocations WHERE kind = 'malloc'"), one_int(db, by_kind));
 	CU_ASSERT_EQUAL(one_int(db, "SELECT size FROM allocations WHERE id = 2"), 16 + 37);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT usable_size - size FROM allocations WHERE id = 2"), 8);
 	CU_ASSERT_EQUAL(one_int(db, "SELECT tid FROM allocations WHERE id = 3"), 1002);

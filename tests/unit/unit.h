@@ -10,5 +10,6 @@ int mp_suite_store(void);
 int mp_suite_symbolize(void);
 int mp_suite_finish(void);
 int mp_suite_output(void);
+int mp_suite_fold(void);
 
 #endif
