@@ -44,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_top, "top", "--by-peak", NULL);
 	run(cmd_peak, "peak", NULL, NULL);
 	run(cmd_leaks, "leaks", "--format", "csv");
+	run(cmd_leaks, "leaks", "--mismatches", "--full-stacks");
 	char *sql[] = {"sql", path, "SELECT count(*), sum(size), max(free_time_ns) FROM allocations", NULL};
 	cmd_sql(3, sql);
 	fflush(stdout);
