@@ -371,6 +371,17 @@ static inline void *cxx_fn(enum cxx_fn i)
 	return cxx_real[i];
 }
 
+static void mp_init(void);
+
+/* Before a note is taken: recording must have started, else the note
+   would be a spare one that the hook reached next does not read (the C++
+   runtime's first allocations come before our constructor). */
+static inline void cxx_begin(void)
+{
+	if (MP_UNLIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_OFF))
+		mp_init();
+}
+
 /* Whether code at pc is the C++ runtime's operator new or delete, or ours. */
 static int from_cxx_runtime(uintptr_t pc)
 {
@@ -480,6 +491,7 @@ typedef void (*del_xx_fn)(void *, size_t, size_t);
 	{ \
 		type real = (type)cxx_fn(idx); \
 		size_t *new_size; \
+		cxx_begin(); \
 		struct mp_cxx_note *note = mp_thread_note(&new_size); \
 		struct new_saved saved = \
 		        new_note_begin(note, new_size, kind, size, (uintptr_t)__builtin_return_address(0)); \
@@ -505,6 +517,7 @@ MP_NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, CXX_NA_AL_NT, MP_KIND_NEW_ARRAY,
 	{ \
 		type real = (type)cxx_fn(idx); \
 		size_t *new_size; \
+		cxx_begin(); \
 		struct mp_cxx_note *note = mp_thread_note(&new_size); \
 		uint8_t saved = free_note_begin(note, kind, (uintptr_t)__builtin_return_address(0)); \
 		if (real) \
