@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "builtin.h"
 #include "output.h"
@@ -12,8 +13,8 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof leaks [-n N] [--full-stacks] [--format text|json|csv] [--pid PID] [--run K]\n"
-	      "                     TRACE\n"
+	fputs("usage: memprof leaks [-n N] [--full-stacks] [--mismatches] [--format text|json|csv] [--pid PID]\n"
+	      "                     [--run K] TRACE\n"
 	      "\n"
 	      "Blocks still live when their process ended, grouped by the stack that\n"
 	      "allocated them (summed over processes), the most bytes first. An image\n"
@@ -21,8 +22,14 @@ static void usage(FILE *out)
 	      "In a trace of several runs (memprof run --repeat), the leaks of one run:\n"
 	      "the median run by leaked bytes, or --run K.\n"
 	      "\n"
+	      "With --mismatches: blocks released by a function that does not match the\n"
+	      "one that allocated them (free of new, delete of new[] or malloc, delete[]\n"
+	      "of new or malloc), grouped by both stacks and both kinds, the most blocks\n"
+	      "first. A block released by free or realloc has no releasing stack.\n"
+	      "\n"
 	      "    -n N            show N sites (default 0: all)\n"
 	      "    --full-stacks   show every caller in text (default: 8)\n"
+	      "    --mismatches    mismatched deallocations instead of leaks\n"
 	      "    --format FMT    text (default), json or csv\n"
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    --run K         run K of a repeated trace\n"
@@ -135,20 +142,159 @@ static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t b
 	return 0;
 }
 
+/* --- mismatched deallocations ------------------------------------------- */
+
+static void print_mismatch(const struct mp_query *q, struct mp_json *j, int64_t rank, const char *alloc_kind,
+                           const char *free_kind, int64_t blocks, int64_t bytes, const struct mp_stack *alloc,
+                           const struct mp_stack *freed)
+{
+	char a[MP_HUMAN_MAX];
+	if (q->format == MP_FMT_JSON) {
+		mp_json_object_begin(j, 0);
+		mp_json_kv_string(j, "alloc_kind", alloc_kind);
+		mp_json_kv_string(j, "free_kind", free_kind);
+		mp_json_kv_int(j, "blocks", blocks);
+		mp_json_kv_int(j, "bytes", bytes);
+		mp_json_key(j, "alloc_stack");
+		mp_stack_json(j, alloc);
+		mp_json_key(j, "free_stack");
+		if (freed)
+			mp_stack_json(j, freed);
+		else
+			mp_json_null(j);
+		mp_json_object_end(j);
+	} else if (q->format == MP_FMT_CSV) {
+		struct mp_buf al = {0}, fl = {0};
+		mp_stack_format_line(alloc, &al);
+		if (freed)
+			mp_stack_format_line(freed, &fl);
+		mp_csv_int(stdout, rank, 1);
+		mp_csv_field(stdout, alloc_kind, 0);
+		mp_csv_field(stdout, free_kind, 0);
+		mp_csv_int(stdout, blocks, 0);
+		mp_csv_int(stdout, bytes, 0);
+		mp_csv_field(stdout, mp_buf_str(&al), 0);
+		mp_csv_field(stdout, freed ? mp_buf_str(&fl) : NULL, 0);
+		mp_csv_end(stdout);
+		mp_buf_free(&al);
+		mp_buf_free(&fl);
+	} else {
+		printf("\n#%" PRId64 "  %" PRId64 " block%s (%s) allocated by %s, released by %s\n", rank, blocks,
+		       blocks == 1 ? "" : "s", mp_human_size(bytes, a, sizeof(a)), alloc_kind, free_kind);
+		mp_stack_print_text(stdout, alloc, "    ", q->full_stacks);
+		if (freed) {
+			puts("  released at:");
+			mp_stack_print_text(stdout, freed, "    ", q->full_stacks);
+		} else {
+			printf("  released at: unknown (%s)\n",
+			       strcmp(free_kind, "free") ? "MEMPROF_DELETE_STACKS=0" : "free records no stack");
+		}
+	}
+}
+
+/* Prints the mismatched deallocations; returns 0 or an exit code after a
+   message. */
+static int mismatches(sqlite3 *db, const struct mp_query *q)
+{
+	const char *where = q->pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "";
+	char sql[512];
+	sqlite3_stmt *st;
+	/* Traces of a memprof without C++ support have no such table. */
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'mismatches'", -1,
+	                       &st, NULL) != SQLITE_OK)
+		return mp_trace_fail_db(q->path, db);
+	int have = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (!have)
+		return mp_trace_fail(q->path, "no mismatches table (recorded by an older memprof)");
+	snprintf(sql, sizeof(sql), "SELECT total(count), total(bytes) FROM main.mismatches%s", where);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return mp_trace_fail_db(q->path, db);
+	if (q->pid >= 0)
+		sqlite3_bind_int64(st, 1, q->pid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		int rc = mp_trace_fail_db(q->path, db);
+		sqlite3_finalize(st);
+		return rc;
+	}
+	int64_t blocks = (int64_t)sqlite3_column_double(st, 0), bytes = (int64_t)sqlite3_column_double(st, 1);
+	sqlite3_finalize(st);
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT alloc_stack_id, free_stack_id, alloc_kind, free_kind, sum(count), sum(bytes)"
+	         " FROM main.mismatches%s GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC, 6 DESC, 1, 2, 3, 4 LIMIT ?2",
+	         where);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return mp_trace_fail_db(q->path, db);
+	if (q->pid >= 0)
+		sqlite3_bind_int64(st, 1, q->pid);
+	sqlite3_bind_int64(st, 2, q->limit > 0 ? q->limit : -1);
+	struct mp_stack_loader l;
+	if (mp_stack_loader_init(&l, db)) {
+		sqlite3_finalize(st);
+		return mp_trace_fail(q->path, l.err);
+	}
+	struct mp_json j;
+	char a[MP_HUMAN_MAX];
+	if (q->format == MP_FMT_JSON) {
+		mp_json_init(&j, stdout);
+		mp_json_object_begin(&j, 0);
+		mp_json_key(&j, "mismatches");
+		mp_json_object_begin(&j, 0);
+		mp_json_kv_int(&j, "blocks", blocks);
+		mp_json_kv_int(&j, "bytes", bytes);
+		mp_json_key(&j, "sites");
+		mp_json_array_begin(&j, 0);
+	} else if (q->format == MP_FMT_CSV) {
+		fputs("rank,alloc_kind,free_kind,blocks,bytes,alloc_stack,free_stack\n", stdout);
+	} else if (blocks > 0) {
+		printf("mismatched deallocations: %" PRId64 " block%s (%s)\n", blocks, blocks == 1 ? "" : "s",
+		       mp_human_size(bytes, a, sizeof(a)));
+	}
+	struct mp_stack alloc = {0}, freed = {0};
+	int64_t rank = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int have_free = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		if (mp_stack_load(&l, sqlite3_column_int64(st, 0), &alloc) ||
+		    (have_free && mp_stack_load(&l, sqlite3_column_int64(st, 1), &freed))) {
+			rc = -1;
+			break;
+		}
+		const char *ak = (const char *)sqlite3_column_text(st, 2),
+		           *fk = (const char *)sqlite3_column_text(st, 3);
+		print_mismatch(q, &j, ++rank, ak ? ak : "unknown", fk ? fk : "unknown", sqlite3_column_int64(st, 4),
+		               sqlite3_column_int64(st, 5), &alloc, have_free ? &freed : NULL);
+	}
+	mp_stack_free(&freed);
+	int exit_code = mp_query_sites_end(q, db, rc, st, &l, &alloc, &j);
+	if (exit_code)
+		return exit_code;
+	if (q->format == MP_FMT_TEXT && rank == 0)
+		fputs("no mismatched deallocations\n", stdout);
+	return 0;
+}
+
+enum { OPT_MISMATCHES = MP_OPT_FIRST_PRIVATE };
+
 int cmd_leaks(int argc, char **argv)
 {
 	static const struct option options[] = {
 	        MP_QUERY_LONG_OPTIONS,
 	        MP_QUERY_RUN_OPTION,
 	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
+	        {"mismatches", no_argument, NULL, OPT_MISMATCHES},
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "leaks", 0);
-	int opt, rc;
-	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1)
-		if ((rc = mp_query_option(&q, opt, argv)) != 0)
+	int opt, rc, want_mismatches = 0;
+	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
+		if (opt == OPT_MISMATCHES)
+			want_mismatches = 1;
+		else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
+	}
 	if (q.help) {
 		usage(stdout);
 		return MP_EXIT_OK;
@@ -161,15 +307,19 @@ int cmd_leaks(int argc, char **argv)
 	struct mp_processes ps;
 	int64_t run;
 	size_t nruns;
-	if (!(rc = mp_runs_choose(db, &q, MP_RUN_LEAKED, &run, &nruns)) && !(rc = mp_query_processes(&q, db, &ps))) {
-		int64_t bytes = 0, blocks = 0;
-		for (size_t i = 0; i < ps.n; i++) {
-			if (run > 0 && ps.v[i].run != run)
-				continue;
-			bytes = mp_add_sat(bytes, ps.v[i].leaked_bytes);
-			blocks = mp_add_sat(blocks, ps.v[i].leaked_blocks);
+	if (!(rc = mp_query_processes(&q, db, &ps))) {
+		if (want_mismatches) {
+			rc = mismatches(db, &q);
+		} else if (!(rc = mp_runs_choose(db, &q, MP_RUN_LEAKED, &run, &nruns))) {
+			int64_t bytes = 0, blocks = 0;
+			for (size_t i = 0; i < ps.n; i++) {
+				if (run > 0 && ps.v[i].run != run)
+					continue;
+				bytes = mp_add_sat(bytes, ps.v[i].leaked_bytes);
+				blocks = mp_add_sat(blocks, ps.v[i].leaked_blocks);
+			}
+			rc = leaks(db, &q, bytes, blocks, run, nruns);
 		}
-		rc = leaks(db, &q, bytes, blocks, run, nruns);
 		if (!rc)
 			rc = mp_finish_output();
 		mp_processes_free(&ps);

@@ -38,7 +38,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
-	        "                   [--repeat N] [--warmup N]\n"
+	        "                   [--fold PATTERN]... [--no-fold] [--repeat N] [--warmup N]\n"
 	        "                   [--start-paused] [--toggle-signal SIG] [--phase-after SECONDS NAME]...\n"
 	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
@@ -49,6 +49,11 @@ static void usage(FILE *out)
 	        "  -o, --output TRACE  where to write the trace\n"
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
+	        "  --fold PATTERN      also fold functions matching PATTERN (a glob on the\n"
+	        "                      demangled name; ';' separates several) out of the\n"
+	        "                      innermost end of stacks, as operator new and std::*\n"
+	        "                      are by default (and $MEMPROF_FOLD's)\n"
+	        "  --no-fold           fold nothing: stacks begin at the allocation function's caller\n"
 	        "  --no-mmap           do not record anonymous mappings (mmap, munmap, mremap)\n"
 	        "  -q, --quiet         no summary line\n"
 	        "  --repeat N          run PROGRAM N times, one after the other, into one trace\n"
@@ -515,6 +520,8 @@ int cmd_run(int argc, char **argv)
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"no-mmap", no_argument, NULL, 'M'},
+	        {"fold", required_argument, NULL, 'F'},
+	        {"no-fold", no_argument, NULL, 'N'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
 	        {"repeat", required_argument, NULL, OPT_REPEAT},
@@ -526,7 +533,8 @@ int cmd_run(int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
-	int force = 0, quiet = 0, max_depth = 128, c, check = 0, repeat = 1, warmup = 0;
+	int force = 0, quiet = 0, max_depth = 128, c, check = 0, repeat = 1, warmup = 0, no_fold = 0;
+	static struct mp_buf fold; /* a global: reachable until exit */
 	static struct mp_phase_after phases[64];
 	size_t nphases = 0;
 	static struct mp_check chk; /* static: its suppressions stay reachable on early returns */
@@ -585,6 +593,12 @@ int cmd_run(int argc, char **argv)
 			phases[nphases++].name = argv[optind++];
 			break;
 		}
+		case 'F':
+			mp_buf_printf(&fold, "%s%s", fold.len ? ";" : "", optarg);
+			break;
+		case 'N':
+			no_fold = 1;
+			break;
 		case 'D': {
 			int64_t v;
 			char perr[256];
@@ -665,8 +679,13 @@ int cmd_run(int argc, char **argv)
 	uint64_t now = mp_collector_now();
 	for (size_t i = 0; i < nphases; i++)
 		phases[i].time_ns += now;
-	struct mp_trace_info info = {
-	        .command = prog, .max_depth = max_depth, .force = force, .phases = phases, .nphases = nphases};
+	struct mp_trace_info info = {.command = prog,
+	                             .max_depth = max_depth,
+	                             .force = force,
+	                             .phases = phases,
+	                             .nphases = nphases,
+	                             .fold = fold.s,
+	                             .no_fold = no_fold};
 	char err[512] = "";
 	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
 		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output, err[0] ? err : strerror(errno));

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "finish.h"
+#include "fold.h"
 #include "store.h"
 #include "symbolize.h"
 #include "tracedb.h"
@@ -183,6 +184,7 @@ static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
 
 struct frame {
 	uint32_t module; /* NONE: no module */
+	uint8_t fold;    /* its function is folded: 0 not known yet, 1 no, 2 yes */
 	uint64_t addr;   /* offset in the module, or absolute */
 };
 
@@ -235,6 +237,14 @@ struct site {
 	        leaked_blocks, temporary;
 };
 
+/* Blocks released by the wrong function, per allocating and deallocating
+   stack (NONE: none recorded) and the two kinds. */
+struct mismatch {
+	uint32_t alloc_stack, free_stack;
+	uint8_t alloc_kind, free_kind;
+	int64_t count, bytes;
+};
+
 struct thread_fig {
 	uint32_t tid;
 	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks, temporary;
@@ -285,6 +295,8 @@ struct mp_replay {
 	VEC(struct site) sites;
 	struct map site_map;
 	VEC(struct thread_fig) threads;
+	VEC(struct mismatch) mismatches;
+	struct map mismatch_map; /* a key of the four -> the first entry with it */
 	uint64_t epoch;
 	int64_t live_bytes, live_usable, peak_bytes, peak_usable, peak_time, allocations, frees, allocated, temporary,
 	        unmatched, lost;
@@ -331,7 +343,9 @@ struct mp_trace {
 	VEC(struct node) nodes; /* index 0 = root */
 	struct map node_map;
 	size_t frames_written, nodes_written;
-	struct mp_sym_worker *sym; /* resolving frames while the program runs */
+	struct mp_sym_worker *sym;      /* resolving frames while the program runs */
+	struct mp_fold fold;            /* functions folded out of stacks (cli/fold.h) */
+	struct mp_symbolizer *fold_sym; /* their names, from symbol tables */
 	size_t frames_queued;
 	struct snapshot *snapshots;
 	struct mp_phase_after *outside; /* --phase-after, by time; names owned */
@@ -402,17 +416,41 @@ static uint32_t frame_intern(trace_t *f, const struct mp_image *im, uint64_t ip)
 			if (f->frames.v[i].module == module && f->frames.v[i].addr == addr)
 				return (uint32_t)i;
 	id = (uint32_t)f->frames.n;
-	if (VEC_PUSH(f->frames, ((struct frame){module, addr})) ||
+	if (VEC_PUSH(f->frames, ((struct frame){module, 0, addr})) ||
 	    (map_get(&f->frame_map, key) == NONE && map_put(&f->frame_map, key, id)))
 		return terr(f, "out of memory"), 0;
 	return id;
 }
 
-/* Returns the trie node of a stack given innermost first. */
+/* Whether frame id is in a function folded out of stacks. Looked up once
+   per frame, in the symbol table only (the full symbols come at the end). */
+static int frame_folds(trace_t *f, uint32_t id)
+{
+	if (!id || !f->fold.n || f->frames.v[id].module == NONE)
+		return 0;
+	if (!f->frames.v[id].fold) {
+		const struct frame *fr = &f->frames.v[id];
+		const struct mp_module *m = &f->c->modules[fr->module];
+		if (!f->fold_sym)
+			f->fold_sym = mp_sym_new();
+		const char *fn = f->fold_sym ? mp_sym_function(f->fold_sym, m->path, m->build_id, m->build_id_len,
+		                                               fr->addr ? fr->addr - 1 : 0)
+		                             : NULL;
+		f->frames.v[id].fold = mp_fold_match(&f->fold, fn) ? 2 : 1;
+	}
+	return f->frames.v[id].fold == 2;
+}
+
+/* Returns the trie node of a stack given innermost first, without its
+   innermost frames in folded functions (at least one frame stays). Stacks
+   that differ only there become one: their sites are one site. */
 static uint32_t stack_intern(trace_t *f, const struct mp_image *im, const uint64_t *ips, uint32_t depth)
 {
+	uint32_t skip = 0;
+	while (skip + 1 < depth && frame_folds(f, frame_intern(f, im, ips[skip])))
+		skip++;
 	uint32_t node = 0;
-	for (uint32_t i = depth; i-- > 0;) {
+	for (uint32_t i = depth; i-- > skip;) {
 		uint32_t frame = frame_intern(f, im, ips[i]);
 		uint64_t key = ((uint64_t)node << 32) | frame;
 		uint32_t next = map_get(&f->node_map, key);
@@ -591,6 +629,35 @@ static void on_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const 
 	check_peak(f, r, ev->time);
 }
 
+static void mismatch_add(trace_t *f, struct mp_replay *r, const struct block *b, uint32_t free_stack,
+                         unsigned free_kind)
+{
+	uint64_t key = ((uint64_t)b->stack << 32 ^ free_stack) * 0x9e3779b97f4a7c15ull ^ (b->kind << 4 | free_kind);
+	uint32_t i = map_get(&r->mismatch_map, key);
+	if (i != NONE) {
+		struct mismatch *m = &r->mismatches.v[i];
+		if (m->alloc_stack != b->stack || m->free_stack != free_stack || m->alloc_kind != b->kind ||
+		    m->free_kind != free_kind) /* a collision: look at every entry */
+			for (i = 0; i < r->mismatches.n; i++) {
+				m = &r->mismatches.v[i];
+				if (m->alloc_stack == b->stack && m->free_stack == free_stack &&
+				    m->alloc_kind == b->kind && m->free_kind == free_kind)
+					break;
+			}
+	}
+	if (i == NONE || i == r->mismatches.n) {
+		struct mismatch m = {b->stack, free_stack, b->kind, (uint8_t)free_kind, 0, 0};
+		i = (uint32_t)r->mismatches.n;
+		if (VEC_PUSH(r->mismatches, m) ||
+		    (map_get(&r->mismatch_map, key) == NONE && map_put(&r->mismatch_map, key, i))) {
+			terr(f, "out of memory");
+			return;
+		}
+	}
+	r->mismatches.v[i].count++;
+	r->mismatches.v[i].bytes += (int64_t)b->size;
+}
+
 static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev)
 {
 	uint32_t bi = map_del(&r->live, ev->ptr);
@@ -604,6 +671,11 @@ static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const s
 		return;
 	}
 	struct block *b = &r->blocks.v[bi];
+	if (MP_UNLIKELY_F(ev->kind != mp_free_kind_expected(b->kind))) {
+		/* Node 0, the empty stack: none was recorded (MEMPROF_DELETE_STACKS=0). */
+		uint32_t fs = ev->kind && ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : 0;
+		mismatch_add(f, r, b, fs ? fs : NONE, ev->kind);
+	}
 	account_live(r, b, -1);
 	struct site *s = &r->sites.v[b->site];
 	s->frees++;
@@ -1233,7 +1305,8 @@ static struct mp_replay *replay_new(trace_t *f, size_t idx)
 		r->live.by_address = r->pool_live.by_address = 1;
 	if (!r || map_init(&r->live, 1024) || map_init(&r->site_map, 1024) || map_init(&r->internal, 64) ||
 	    map_init(&r->msite_map, 64) || map_init(&r->pool_live, 64) || map_init(&r->pool_map, 16) ||
-	    map_init(&r->pool_site_map, 64) || !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
+	    map_init(&r->pool_site_map, 64) || map_init(&r->mismatch_map, 64) ||
+	    !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
 		if (r) {
 			map_free(&r->live);
 			map_free(&r->site_map);
@@ -1242,6 +1315,7 @@ static struct mp_replay *replay_new(trace_t *f, size_t idx)
 			map_free(&r->pool_live);
 			map_free(&r->pool_map);
 			map_free(&r->pool_site_map);
+			map_free(&r->mismatch_map);
 			free(r);
 		}
 		terr(f, "out of memory");
@@ -1267,6 +1341,7 @@ static void replay_free(struct mp_replay *r)
 	free(r->free_blocks.v);
 	free(r->sites.v);
 	free(r->threads.v);
+	free(r->mismatches.v);
 	map_free(&r->live);
 	map_free(&r->site_map);
 	map_free(&r->internal);
@@ -1280,6 +1355,7 @@ static void replay_free(struct mp_replay *r)
 	free(r->pool_sites.v);
 	free(r->phases.v);
 	free(r->pauses.v);
+	map_free(&r->mismatch_map);
 	free(r->recs);
 	free(r);
 }
@@ -1670,6 +1746,13 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	}
 	if (write_overhead(f, im, r))
 		return -1;
+	for (size_t i = 0; i < r->mismatches.n; i++) {
+		const struct mismatch *m = &r->mismatches.v[i];
+		if (mp_tracedb_mismatch(
+		            &f->w, r->process_id, m->alloc_stack, m->free_stack == NONE ? -1 : (int64_t)m->free_stack,
+		            mp_kind_name(m->alloc_kind), mp_free_kind_name(m->free_kind), m->count, m->bytes))
+			return terr(f, f->w.err);
+	}
 
 	uint64_t end = im->last_seen_mono > r->last_time ? im->last_seen_mono : r->last_time;
 	if (write_api_rows(f, im, r, end))
@@ -2019,7 +2102,8 @@ static int write_meta(trace_t *f, const char *state)
 	         mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
 	         mp_tracedb_meta_int(w, "lost_events", lost) ||
 	         mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
-	         mp_tracedb_meta(w, "env_allocator", allocator_of(f));
+	         mp_tracedb_meta(w, "env_allocator", allocator_of(f)) ||
+	         mp_tracedb_meta(w, "fold", f->fold.joined ? f->fold.joined : "");
 	free(cmd);
 	if (rc)
 		return terr(f, w->err);
@@ -2139,6 +2223,8 @@ static void trace_free(trace_t *f)
 	free(f->outside);
 	free(f->output);
 	mp_sym_worker_free(f->sym);
+	mp_sym_free(f->fold_sym);
+	mp_fold_free(&f->fold);
 	free(f->frames.v);
 	free(f->nodes.v);
 	map_free(&f->frame_map);
@@ -2181,9 +2267,13 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 		}
 	}
 	c->trace = f;
+	/* Folded: the defaults, $MEMPROF_FOLD and --fold, unless --no-fold. */
+	const char *lists[3] = {MP_FOLD_DEFAULT, getenv("MEMPROF_FOLD"), info ? info->fold : NULL};
+	int no_fold = info && info->no_fold;
 	if (!f->output || (info && info->command && !f->command) || (info && info->nphases && !f->outside) ||
-	    VEC_PUSH(f->frames, ((struct frame){NONE, 0})) || VEC_PUSH(f->nodes, ((struct node){0, 0})) ||
-	    map_init(&f->frame_map, 4096) || map_init(&f->node_map, 4096)) {
+	    mp_fold_init(&f->fold, lists, no_fold ? 0 : 3) || VEC_PUSH(f->frames, ((struct frame){NONE, 0, 0})) ||
+	    VEC_PUSH(f->nodes, ((struct node){0, 0})) || map_init(&f->frame_map, 4096) ||
+	    map_init(&f->node_map, 4096)) {
 		snprintf(err, errlen, "out of memory");
 		trace_free(f);
 		return -1;

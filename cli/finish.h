@@ -25,6 +25,10 @@ struct mp_trace_info {
 	size_t nphases;
 	int max_depth;
 	int force; /* replace an existing output file */
+	/* Functions folded out of stacks besides the defaults and
+	   $MEMPROF_FOLD: ';'-separated patterns (cli/fold.h), or NULL. */
+	const char *fold;
+	int no_fold; /* fold nothing */
 };
 
 /* Creates the trace at output (refusing an existing file unless

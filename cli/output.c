@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fold.h"
 #include "output.h"
 #include "util.h"
 
@@ -472,6 +473,17 @@ int mp_stack_loader_init(struct mp_stack_loader *l, sqlite3 *db)
 		mp_stack_loader_fini(l);
 		return -1;
 	}
+	/* A trace without meta 'fold' (an older memprof's) folds nothing. */
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM main.meta WHERE key = 'fold'", -1, &st, NULL) == SQLITE_OK) {
+		const char *patterns = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+		if (patterns && *patterns && (l->fold = malloc(sizeof(*l->fold))) &&
+		    mp_fold_init(l->fold, &patterns, 1)) {
+			free(l->fold);
+			l->fold = NULL;
+		}
+		sqlite3_finalize(st);
+	}
 	return 0;
 }
 
@@ -496,6 +508,11 @@ void mp_stack_loader_fini(struct mp_stack_loader *l)
 	free(l->nodes);
 	l->nodes = NULL;
 	l->nodes_cap = l->nodes_used = 0;
+	if (l->fold) {
+		mp_fold_free(l->fold);
+		free(l->fold);
+		l->fold = NULL;
+	}
 }
 
 static size_t slot_of(int64_t id, size_t cap)
@@ -665,6 +682,14 @@ int mp_stack_load(struct mp_stack_loader *l, int64_t stack_id, struct mp_stack *
 		for (size_t i = 0; i < node->n; i++)
 			s->v[s->n++] = &node->frames[i];
 		id = node->parent;
+	}
+	size_t skip = 0;
+	while (l->fold && skip + 1 < s->n && (s->v[skip]->flags & MP_FRAME_INLINED) &&
+	       mp_fold_match(l->fold, s->v[skip]->function))
+		skip++;
+	if (skip) {
+		memmove(s->v, s->v + skip, (s->n - skip) * sizeof(*s->v));
+		s->n -= skip;
 	}
 	return 0;
 }

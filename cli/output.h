@@ -120,11 +120,14 @@ struct mp_stack {
 
 struct mp_stack_node; /* a stacks row read, with its logical frames */
 
+struct mp_fold;
+
 /* Reads stacks of one trace with prepared statements; every stacks row
    is read once (stacks share their callers) and kept until fini. */
 struct mp_stack_loader {
 	sqlite3 *db;
 	sqlite3_stmt *walk, *inlined;
+	struct mp_fold *fold;        /* meta 'fold': inlined frames it folds (cli/fold.h); NULL: none */
 	struct mp_stack_node *nodes; /* hash table by stack id */
 	size_t nodes_cap, nodes_used;
 	char err[256]; /* why the last call failed */
@@ -135,7 +138,11 @@ int mp_stack_loader_init(struct mp_stack_loader *l, sqlite3 *db);
 /* Frees the loader and every frame it handed out. */
 void mp_stack_loader_fini(struct mp_stack_loader *l);
 /* Replaces s's frames with the stack stack_id, walking stacks.parent_id to
-   the root. Returns 0, or -1 with l->err set ("damaged trace: ..."). */
+   the root. The collector folded the stack's innermost physical frames
+   (cli/fold.h); inlined frames of folded functions at its innermost end
+   are left out here, by the trace's meta 'fold' (they depend on the
+   stack alone: figures per stack stay exact). Returns 0, or -1 with
+   l->err set ("damaged trace: ..."). */
 int mp_stack_load(struct mp_stack_loader *l, int64_t stack_id, struct mp_stack *s);
 /* Frees the frame vector (not the frames, the loader's). */
 void mp_stack_free(struct mp_stack *s);

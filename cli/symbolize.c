@@ -301,6 +301,18 @@ int mp_sym_resolve(struct mp_symbolizer *s, const char *path, const uint8_t *bui
 	return 0;
 }
 
+const char *mp_sym_function(struct mp_symbolizer *s, const char *path, const uint8_t *build_id, size_t bid_len,
+                            uint64_t addr)
+{
+	scratch_clear(s);
+	struct object *o = object_get(s, path, build_id, bid_len);
+	if (!o || !o->mod)
+		return NULL;
+	GElf_Off off;
+	GElf_Sym sym;
+	return display_name(s, dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL));
+}
+
 /* --- the worker ------------------------------------------------------------- */
 
 struct sym_item {

@@ -42,6 +42,13 @@ void mp_sym_free(struct mp_symbolizer *s);
 int mp_sym_resolve(struct mp_symbolizer *s, const char *path, const uint8_t *build_id, size_t bid_len, uint64_t addr,
                    struct mp_sym_result *r);
 
+/* The function at addr (as for mp_sym_resolve) from the symbol table
+   alone, without a version and demangled: cheap, for deciding what to
+   fold while a trace is recorded. NULL when unknown; else valid until the
+   next call with s. */
+const char *mp_sym_function(struct mp_symbolizer *s, const char *path, const uint8_t *build_id, size_t bid_len,
+                            uint64_t addr);
+
 /* The demangled form of a C++ symbol name as a malloc'ed string (the
    caller frees it), or NULL when name is not mangled or cannot be
    demangled (then use name as it is). */

@@ -70,7 +70,11 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	    prepare(w, &w->overhead,
 	            "INSERT INTO overhead(process_id, tid, events, sampled_events, sampled_waits, hook_ns, cpu_ns,"
 	            " profiler_bytes) VALUES (?,?,?,?,?,?,?,?)") ||
-	    prepare(w, &w->forget_overhead, "DELETE FROM overhead WHERE process_id = ?"))
+	    prepare(w, &w->forget_overhead, "DELETE FROM overhead WHERE process_id = ?") ||
+	    prepare(w, &w->mismatch,
+	            "INSERT INTO mismatches(process_id, alloc_stack_id, free_stack_id, alloc_kind, free_kind, count,"
+	            " bytes) VALUES (?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->forget_mismatches, "DELETE FROM mismatches WHERE process_id = ?"))
 		return fail(w, "cannot prepare the trace");
 	return 0;
 }
@@ -93,7 +97,9 @@ static void finalize_all(struct mp_tracedb *w)
 	                        &w->forget_mapping_sites,
 	                        &w->overhead,
 	                        &w->forget_overhead,
-	                        &w->run};
+	                        &w->run,
+	                        &w->mismatch,
+	                        &w->forget_mismatches};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -145,9 +151,11 @@ int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id)
 	sqlite3_bind_int64(w->forget_threads, 1, process_id);
 	sqlite3_bind_int64(w->forget_mapping_sites, 1, process_id);
 	sqlite3_bind_int64(w->forget_overhead, 1, process_id);
+	sqlite3_bind_int64(w->forget_mismatches, 1, process_id);
 	return step(w, w->forget_sites, "cannot write sites") || step(w, w->forget_threads, "cannot write threads") ||
 	                       step(w, w->forget_mapping_sites, "cannot write mapping sites") ||
-	                       step(w, w->forget_overhead, "cannot write overhead")
+	                       step(w, w->forget_overhead, "cannot write overhead") ||
+	                       step(w, w->forget_mismatches, "cannot write mismatches")
 	               ? -1
 	               : 0;
 }
@@ -250,6 +258,22 @@ int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, con
 	for (int i = 0; i < 6; i++)
 		sqlite3_bind_int64(w->thread, 3 + i, v[i]);
 	return step(w, w->thread, "cannot write a thread");
+}
+
+int mp_tracedb_mismatch(struct mp_tracedb *w, int64_t process_id, int64_t alloc_stack_id, int64_t free_stack_id,
+                        const char *alloc_kind, const char *free_kind, int64_t count, int64_t bytes)
+{
+	sqlite3_bind_int64(w->mismatch, 1, process_id);
+	sqlite3_bind_int64(w->mismatch, 2, alloc_stack_id);
+	if (free_stack_id < 0)
+		sqlite3_bind_null(w->mismatch, 3);
+	else
+		sqlite3_bind_int64(w->mismatch, 3, free_stack_id);
+	sqlite3_bind_text(w->mismatch, 4, alloc_kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w->mismatch, 5, free_kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(w->mismatch, 6, count);
+	sqlite3_bind_int64(w->mismatch, 7, bytes);
+	return step(w, w->mismatch, "cannot write a mismatch");
 }
 
 int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8])

@@ -19,6 +19,7 @@ struct mp_tracedb {
 	sqlite3_stmt *mapping_site, *rss, *forget_mapping_sites;
 	sqlite3_stmt *overhead, *forget_overhead;
 	sqlite3_stmt *api[8]; /* the tables of memprof.h, prepared on first use */
+	sqlite3_stmt *mismatch, *forget_mismatches;
 	char err[256];
 };
 
@@ -63,11 +64,15 @@ struct mp_run_row {
 };
 /* Replaces the row of that run. */
 int mp_tracedb_run(struct mp_tracedb *w, const struct mp_run_row *r);
-/* Deletes a process's sites, mapping_sites and threads rows (before writing them anew). */
+/* Deletes a process's sites, mapping_sites, threads, overhead and mismatches
+   rows (before writing them anew). */
 int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id);
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
 /* v: allocations, frees, bytes, peak_bytes, peak_blocks, leaked_bytes, leaked_blocks, temporary */
 int mp_tracedb_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);
+/* free_stack_id < 0: none (NULL). */
+int mp_tracedb_mismatch(struct mp_tracedb *w, int64_t process_id, int64_t alloc_stack_id, int64_t free_stack_id,
+                        const char *alloc_kind, const char *free_kind, int64_t count, int64_t bytes);
 int mp_tracedb_sample(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, int64_t heap, int64_t usable);
 /* A mapping site: v as for mp_tracedb_site. */
 int mp_tracedb_mapping_site(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[8]);

@@ -64,6 +64,21 @@ extern struct mp_real mp_real MP_HIDDEN;
 /* Per-thread recording state (lib/thread.c). */
 struct mp_thread;
 
+/* What the C++ runtime allocates or frees for one of our operator new or
+   delete forms (lib/preload.c), read by the hooks it reaches. Every
+   thread state begins with its busy word and then these flags, so that a
+   hook reads them from the cache line it has just written. */
+struct mp_cxx_note {
+	uint8_t new_on, new_kind; /* an operator new runs: the kind to record (size: *new_size) */
+	uint8_t free_kind;        /* an operator delete runs: enum mp_free_kind */
+	uint8_t unused;
+};
+#define MP_THREAD_NOTE(t) ((struct mp_cxx_note *)(void *)((char *)(t) + sizeof(int)))
+/* The calling thread's note (its state's, created if need be; a spare
+   one when nothing is recorded), and in *new_size where the size of the
+   allocation being noted goes. */
+MP_HIDDEN struct mp_cxx_note *mp_thread_note(size_t **new_size);
+
 /* Returns the calling thread's state, creating it, or NULL when this call
    must not be recorded (recording off, or already inside a hook). On
    success the thread's reentrancy guard is set: call mp_thread_leave. */
@@ -76,6 +91,9 @@ MP_HIDDEN int mp_thread_busy(void);
    function (mp_record_free), for allocations after it returned. */
 MP_HIDDEN void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable);
 MP_HIDDEN void mp_record_free(struct mp_thread *t, const void *ptr);
+/* A free by operator delete or delete[] (kind: enum mp_free_kind, not 0),
+   with the deallocating stack, or an empty one unless with_stack. */
+MP_HIDDEN void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind, int with_stack);
 MP_HIDDEN void mp_record_revive(struct mp_thread *t, const void *ptr);
 /* An anonymous mapping of size bytes (mapped: rounded up to pages) made by
    the caller of the hook (flags: MP_MAP_*), and an unmapped range, with
@@ -133,6 +151,8 @@ MP_HIDDEN void mp_unwind_thread_init(void);
 MP_HIDDEN extern int mp_unwind_checking;
 MP_HIDDEN void mp_unwind_disagreed(void);
 MP_HIDDEN void mp_unwind_report(void);
+/* Whether pc lies in libmemprof.so's own code. */
+MP_HIDDEN int mp_unwind_is_self(uintptr_t pc);
 
 /* The fast unwinder (lib/cfi.c). mp_cfi_unwind does what mp_unwind says
    for the frames above its caller, leaving out those in the code set by

@@ -12,6 +12,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -50,6 +52,10 @@ int mp_max_depth = 128;
 struct mp_real mp_real;
 
 static uint64_t fork_seq;
+/* operator delete and delete[] record their stack with MEMPROF_DELETE_STACKS=1
+   (an unwind per C++ deallocation: off by default, mismatches are found
+   without it). */
+static int delete_stacks;
 static int exit_status_known, exit_status;
 static int mmap_on = 1;            /* MEMPROF_MMAP=0: anonymous mappings are not recorded */
 static uintptr_t page_mask = 4095; /* page size - 1 */
@@ -159,6 +165,8 @@ static void mp_init(void)
 		int d = atoi(depth);
 		mp_max_depth = d < 1 ? 1 : d > MP_MAX_DEPTH_LIMIT ? MP_MAX_DEPTH_LIMIT : d;
 	}
+	const char *del = getenv("MEMPROF_DELETE_STACKS");
+	delete_stacks = del && *del == '1';
 	if (mp_transport_init() || mp_thread_init() || mp_unwind_init()) {
 		atomic_store(&mp_state, MP_STOPPED);
 		return;
@@ -279,6 +287,287 @@ static void on_fork_child(void)
 	mp_flusher_start();
 }
 
+/* --- C++: operator new and delete ----------------------------------------
+ *
+ * Each form of operator new and delete (the ones libstdc++ exports) calls
+ * the next definition (libstdc++'s or libc++'s), so that new_handler,
+ * std::bad_alloc and the nothrow forms behave exactly as without us: an
+ * exception thrown by the real operator new propagates through our frame
+ * (which has unwind tables and nothing to clean up). Before the call, a
+ * thread-local note says what is being allocated or freed; the malloc (or
+ * aligned_alloc, posix_memalign, memalign) or free hook that the real
+ * function reaches records that kind instead of its own. The note is
+ * honoured only when that hook was called from the C++ runtime or from
+ * here (its return address), so that a new_handler's own mallocs stay
+ * mallocs; the runtime's forms calling each other (new[] calls new, a
+ * nothrow form the plain one, delete[] delete) keep the outermost note.
+ * An exception leaves the note set: harmless, as every call from outside
+ * the runtime sets it anew and only the runtime's allocations read it.
+ * Nothing here loads libstdc++: its functions are looked up when a
+ * program (which then has it loaded) first calls one of ours.
+ */
+enum cxx_fn {
+	CXX_NW,
+	CXX_NW_NT,
+	CXX_NW_AL,
+	CXX_NW_AL_NT,
+	CXX_NA,
+	CXX_NA_NT,
+	CXX_NA_AL,
+	CXX_NA_AL_NT,
+	CXX_DL,
+	CXX_DL_SZ,
+	CXX_DL_NT,
+	CXX_DL_AL,
+	CXX_DL_AL_NT,
+	CXX_DL_SZ_AL,
+	CXX_DA,
+	CXX_DA_SZ,
+	CXX_DA_NT,
+	CXX_DA_AL,
+	CXX_DA_AL_NT,
+	CXX_DA_SZ_AL,
+	CXX_NFN
+};
+
+static const char *const cxx_names[CXX_NFN] = {
+        "_Znwm",
+        "_ZnwmRKSt9nothrow_t",
+        "_ZnwmSt11align_val_t",
+        "_ZnwmSt11align_val_tRKSt9nothrow_t",
+        "_Znam",
+        "_ZnamRKSt9nothrow_t",
+        "_ZnamSt11align_val_t",
+        "_ZnamSt11align_val_tRKSt9nothrow_t",
+        "_ZdlPv",
+        "_ZdlPvm",
+        "_ZdlPvRKSt9nothrow_t",
+        "_ZdlPvSt11align_val_t",
+        "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+        "_ZdlPvmSt11align_val_t",
+        "_ZdaPv",
+        "_ZdaPvm",
+        "_ZdaPvRKSt9nothrow_t",
+        "_ZdaPvSt11align_val_t",
+        "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+        "_ZdaPvmSt11align_val_t",
+};
+
+static void *cxx_real[CXX_NFN];
+static uintptr_t cxx_lo[CXX_NFN], cxx_hi[CXX_NFN]; /* the real functions' code */
+static int cxx_no_ranges;                          /* their sizes are unknown: trust every caller */
+static _Atomic int cxx_state;                      /* 0 unresolved, 1 resolving, 2 resolved */
+
+static void cxx_resolve(void)
+{
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&cxx_state, &expected, 1)) {
+		while (atomic_load(&cxx_state) != 2)
+			sched_yield();
+		return;
+	}
+	/* The runtime may have been loaded with RTLD_LOCAL (a plugin): then
+	   only its handle finds it. */
+	void *h = NULL;
+	if (!dlsym(RTLD_NEXT, "_Znwm") && !(h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD)))
+		h = dlopen("libc++.so.1", RTLD_NOW | RTLD_NOLOAD);
+	for (int i = 0; i < CXX_NFN; i++) {
+		void *p = h ? dlsym(h, cxx_names[i]) : dlsym(RTLD_NEXT, cxx_names[i]);
+		Dl_info info;
+		const ElfW(Sym) *sym = NULL;
+		cxx_real[i] = p;
+		if (p && dladdr1(p, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
+			cxx_lo[i] = (uintptr_t)p;
+			cxx_hi[i] = (uintptr_t)p + sym->st_size;
+		} else if (p) {
+			cxx_no_ranges = 1;
+		}
+	}
+	atomic_store(&cxx_state, 2);
+}
+
+static inline void *cxx_fn(enum cxx_fn i)
+{
+	if (MP_UNLIKELY(atomic_load_explicit(&cxx_state, memory_order_acquire) != 2))
+		cxx_resolve();
+	return cxx_real[i];
+}
+
+static void mp_init(void);
+
+/* Before a note is taken: recording must have started, else the note
+   would be a spare one that the hook reached next does not read (the C++
+   runtime's first allocations come before our constructor). */
+static inline void cxx_begin(void)
+{
+	if (MP_UNLIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_OFF))
+		mp_init();
+}
+
+/* Whether code at pc is the C++ runtime's operator new or delete, or ours. */
+static int from_cxx_runtime(uintptr_t pc)
+{
+	if (mp_unwind_is_self(pc))
+		return 1;
+	for (int i = 0; i < CXX_NFN; i++)
+		if (pc - cxx_lo[i] < cxx_hi[i] - cxx_lo[i])
+			return 1;
+	return cxx_no_ranges;
+}
+
+/* In an allocation hook reached with a note set: the note's kind and size
+   when the caller (ra) is the runtime's operator new. */
+static void new_note_apply(const struct mp_cxx_note *n, int *kind, size_t *size, uintptr_t ra)
+{
+	size_t *new_size;
+	mp_thread_note(&new_size);
+	if (from_cxx_runtime(ra)) {
+		*kind = n->new_kind;
+		*size = *new_size;
+	}
+}
+
+static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t);
+
+/* malloc with a note set (kept out of malloc's own code). */
+__attribute__((noinline, cold)) static void *malloc_noted(size_t size, struct mp_thread *t, uintptr_t ra)
+{
+	int kind = MP_KIND_MALLOC;
+	size_t rsize = size;
+	new_note_apply(MP_THREAD_NOTE(t), &kind, &rsize, ra);
+	return hook_alloc(mp_real.malloc(size), kind, rsize, t);
+}
+
+/* Records a free made with a deallocation note set. */
+__attribute__((noinline, cold)) static void free_noted(struct mp_thread *t, void *ptr, uintptr_t ra)
+{
+	if (from_cxx_runtime(ra))
+		mp_record_free_kind(t, ptr, MP_THREAD_NOTE(t)->free_kind, delete_stacks);
+	else
+		mp_record_free(t, ptr);
+}
+
+/* Sets the note n for a call of an operator new form from ra, returning
+   what to put back after it. */
+struct new_saved {
+	size_t size;
+	uint8_t on, kind;
+};
+
+static inline struct new_saved new_note_begin(struct mp_cxx_note *n, size_t *new_size, int kind, size_t size,
+                                              uintptr_t ra)
+{
+	struct new_saved saved = {*new_size, n->new_on, n->new_kind};
+	if (!saved.on || !from_cxx_runtime(ra)) {
+		*new_size = size;
+		n->new_on = 1;
+		n->new_kind = (uint8_t)kind;
+	}
+	return saved;
+}
+
+static inline void new_note_end(struct mp_cxx_note *n, size_t *new_size, const struct new_saved *saved)
+{
+	*new_size = saved->size;
+	n->new_on = saved->on;
+	n->new_kind = saved->kind;
+}
+
+static inline uint8_t free_note_begin(struct mp_cxx_note *n, int kind, uintptr_t ra)
+{
+	uint8_t saved = n->free_kind;
+	if (!saved || !from_cxx_runtime(ra))
+		n->free_kind = (uint8_t)kind;
+	return saved;
+}
+
+/* Without a C++ runtime to call (none could be found): malloc's block, and
+   abort where the runtime would throw. */
+static void *new_fallback(size_t size, size_t align, int nothrow)
+{
+	void *p;
+	if (align > 16) {
+		size_t n = (size + align - 1) & ~(align - 1);
+		p = aligned_alloc(align, n ? n : align);
+	} else {
+		p = malloc(size ? size : 1);
+	}
+	if (!p && !nothrow)
+		abort();
+	return p;
+}
+
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nt_fn)(size_t, const void *);
+typedef void *(*new_al_fn)(size_t, size_t);
+typedef void *(*new_al_nt_fn)(size_t, size_t, const void *);
+typedef void (*del_fn)(void *);
+typedef void (*del_x_fn)(void *, size_t);
+typedef void (*del_p_fn)(void *, const void *);
+typedef void (*del_xp_fn)(void *, size_t, const void *);
+typedef void (*del_xx_fn)(void *, size_t, size_t);
+
+#define MP_NEW_HOOK(name, idx, kind, type, params, args, size, align, nothrow) \
+	MP_EXPORT void *name params; \
+	MP_EXPORT void *name params \
+	{ \
+		type real = (type)cxx_fn(idx); \
+		size_t *new_size; \
+		cxx_begin(); \
+		struct mp_cxx_note *note = mp_thread_note(&new_size); \
+		struct new_saved saved = \
+		        new_note_begin(note, new_size, kind, size, (uintptr_t)__builtin_return_address(0)); \
+		void *p = real ? real args : new_fallback(size, align, nothrow); \
+		new_note_end(note, new_size, &saved); \
+		return p; \
+	}
+
+MP_NEW_HOOK(_Znwm, CXX_NW, MP_KIND_NEW, new_fn, (size_t n), (n), n, 0, 0)
+MP_NEW_HOOK(_ZnwmRKSt9nothrow_t, CXX_NW_NT, MP_KIND_NEW, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1)
+MP_NEW_HOOK(_ZnwmSt11align_val_t, CXX_NW_AL, MP_KIND_NEW, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0)
+MP_NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, CXX_NW_AL_NT, MP_KIND_NEW, new_al_nt_fn,
+            (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1)
+MP_NEW_HOOK(_Znam, CXX_NA, MP_KIND_NEW_ARRAY, new_fn, (size_t n), (n), n, 0, 0)
+MP_NEW_HOOK(_ZnamRKSt9nothrow_t, CXX_NA_NT, MP_KIND_NEW_ARRAY, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1)
+MP_NEW_HOOK(_ZnamSt11align_val_t, CXX_NA_AL, MP_KIND_NEW_ARRAY, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0)
+MP_NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, CXX_NA_AL_NT, MP_KIND_NEW_ARRAY, new_al_nt_fn,
+            (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1)
+
+#define MP_DELETE_HOOK(name, idx, kind, type, params, args) \
+	MP_EXPORT void name params; \
+	MP_EXPORT void name params \
+	{ \
+		type real = (type)cxx_fn(idx); \
+		size_t *new_size; \
+		cxx_begin(); \
+		struct mp_cxx_note *note = mp_thread_note(&new_size); \
+		uint8_t saved = free_note_begin(note, kind, (uintptr_t)__builtin_return_address(0)); \
+		if (real) \
+			real args; \
+		else \
+			free(p); \
+		note->free_kind = saved; \
+	}
+
+MP_DELETE_HOOK(_ZdlPv, CXX_DL, MP_FREE_DELETE, del_fn, (void *p), (p))
+MP_DELETE_HOOK(_ZdlPvm, CXX_DL_SZ, MP_FREE_DELETE, del_x_fn, (void *p, size_t n), (p, n))
+MP_DELETE_HOOK(_ZdlPvRKSt9nothrow_t, CXX_DL_NT, MP_FREE_DELETE, del_p_fn, (void *p, const void *nt), (p, nt))
+MP_DELETE_HOOK(_ZdlPvSt11align_val_t, CXX_DL_AL, MP_FREE_DELETE, del_x_fn, (void *p, size_t al), (p, al))
+MP_DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, CXX_DL_AL_NT, MP_FREE_DELETE, del_xp_fn,
+               (void *p, size_t al, const void *nt), (p, al, nt))
+MP_DELETE_HOOK(_ZdlPvmSt11align_val_t, CXX_DL_SZ_AL, MP_FREE_DELETE, del_xx_fn, (void *p, size_t n, size_t al),
+               (p, n, al))
+MP_DELETE_HOOK(_ZdaPv, CXX_DA, MP_FREE_DELETE_ARRAY, del_fn, (void *p), (p))
+MP_DELETE_HOOK(_ZdaPvm, CXX_DA_SZ, MP_FREE_DELETE_ARRAY, del_x_fn, (void *p, size_t n), (p, n))
+MP_DELETE_HOOK(_ZdaPvRKSt9nothrow_t, CXX_DA_NT, MP_FREE_DELETE_ARRAY, del_p_fn, (void *p, const void *nt), (p, nt))
+MP_DELETE_HOOK(_ZdaPvSt11align_val_t, CXX_DA_AL, MP_FREE_DELETE_ARRAY, del_x_fn, (void *p, size_t al), (p, al))
+MP_DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, CXX_DA_AL_NT, MP_FREE_DELETE_ARRAY, del_xp_fn,
+               (void *p, size_t al, const void *nt), (p, al, nt))
+MP_DELETE_HOOK(_ZdaPvmSt11align_val_t, CXX_DA_SZ_AL, MP_FREE_DELETE_ARRAY, del_xx_fn, (void *p, size_t n, size_t al),
+               (p, n, al))
+
+/* --- the allocation functions ---------------------------------------------- */
+
 static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t)
 {
 	if (MP_LIKELY(t)) {
@@ -307,6 +596,8 @@ MP_EXPORT void *malloc(size_t size)
 			return boot_alloc(size, 16);
 	}
 	struct mp_thread *t = hook_begin();
+	if (MP_UNLIKELY(t && MP_THREAD_NOTE(t)->new_on))
+		return malloc_noted(size, t, (uintptr_t)__builtin_return_address(0));
 	return hook_alloc(mp_real.malloc(size), MP_KIND_MALLOC, size, t);
 }
 
@@ -321,7 +612,10 @@ MP_EXPORT void free(void *ptr)
 	}
 	struct mp_thread *t = mp_thread_enter();
 	if (t) {
-		mp_record_free(t, ptr);
+		if (MP_UNLIKELY(MP_THREAD_NOTE(t)->free_kind))
+			free_noted(t, ptr, (uintptr_t)__builtin_return_address(0));
+		else
+			mp_record_free(t, ptr);
 		mp_real.free(ptr);
 		mp_thread_leave(t);
 		return;
@@ -407,12 +701,18 @@ MP_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	if (MP_UNLIKELY(!mp_real.posix_memalign))
 		resolve_real();
 	struct mp_thread *t = hook_begin();
+	int kind = MP_KIND_POSIX_MEMALIGN;
+	size_t rsize = size;
+	if (MP_UNLIKELY(t && MP_THREAD_NOTE(t)->new_on))
+		new_note_apply(MP_THREAD_NOTE(t), &kind, &rsize, (uintptr_t)__builtin_return_address(0));
 	int r = mp_real.posix_memalign(out, align, size);
-	hook_alloc(r == 0 ? *out : NULL, MP_KIND_POSIX_MEMALIGN, size, t);
+	hook_alloc(r == 0 ? *out : NULL, kind, rsize, t);
 	return r;
 }
 
-#define MP_SIMPLE_HOOK(name, kind, params, args, size_expr) \
+/* The aligned allocation functions serve aligned operator new (libstdc++
+   calls aligned_alloc, libc++ posix_memalign or aligned_alloc). */
+#define MP_SIMPLE_HOOK(name, kind0, params, args, size_expr) \
 	MP_EXPORT void *name params \
 	{ \
 		if (MP_UNLIKELY(!mp_real.name)) \
@@ -422,7 +722,11 @@ MP_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 			return NULL; \
 		} \
 		struct mp_thread *t = hook_begin(); \
-		return hook_alloc(mp_real.name args, kind, size_expr, t); \
+		int kind = kind0; \
+		size_t rsize = size_expr; \
+		if (MP_UNLIKELY(t && MP_THREAD_NOTE(t)->new_on)) \
+			new_note_apply(MP_THREAD_NOTE(t), &kind, &rsize, (uintptr_t)__builtin_return_address(0)); \
+		return hook_alloc(mp_real.name args, kind, rsize, t); \
 	}
 
 MP_SIMPLE_HOOK(aligned_alloc, MP_KIND_ALIGNED_ALLOC, (size_t align, size_t size), (align, size), size)

@@ -45,6 +45,8 @@ static const char *const kind_names[MP_KIND_COUNT] = {
         "mallocx",
         "rallocx",
         "xallocx",
+        "new",
+        "new[]",
         [MP_KIND_MMAP] = "mmap",
         [MP_KIND_POOL] = "pool",
 };
@@ -52,6 +54,22 @@ static const char *const kind_names[MP_KIND_COUNT] = {
 const char *mp_kind_name(unsigned kind)
 {
 	return kind < MP_KIND_COUNT && kind_names[kind] ? kind_names[kind] : "unknown";
+}
+
+static const char *const free_kind_names[MP_FREE_KIND_COUNT] = {"free", "delete", "delete[]", "munmap", "pool"};
+
+const char *mp_free_kind_name(unsigned kind)
+{
+	return kind < MP_FREE_KIND_COUNT ? free_kind_names[kind] : "unknown";
+}
+
+unsigned mp_free_kind_expected(unsigned kind)
+{
+	return kind == MP_KIND_NEW         ? MP_FREE_DELETE
+	       : kind == MP_KIND_NEW_ARRAY ? MP_FREE_DELETE_ARRAY
+	       : kind == MP_KIND_MMAP      ? MP_FREE_MUNMAP
+	       : kind == MP_KIND_POOL      ? MP_FREE_POOL
+	                                   : MP_FREE_FREE;
 }
 
 static int by_id(const void *a, const void *b)

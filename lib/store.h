@@ -33,5 +33,9 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 
 /* The name of an allocation kind ("malloc", ...), or "unknown". */
 const char *mp_kind_name(unsigned kind);
+/* The name of a deallocation kind ("free", "delete", "delete[]"), or "unknown". */
+const char *mp_free_kind_name(unsigned kind);
+/* The deallocation kind that matches an allocation kind (enum mp_free_kind). */
+unsigned mp_free_kind_expected(unsigned kind);
 
 #endif

@@ -37,6 +37,7 @@ struct mp_stack_ent {
 
 struct mp_thread {
 	_Atomic int busy;
+	struct mp_cxx_note note; /* right after busy: MP_THREAD_NOTE */
 	int immediate;
 	int residual; /* lives in TLS after the thread's state was retired */
 	uint32_t stream, tid;
@@ -271,6 +272,22 @@ void mp_thread_leave(struct mp_thread *t)
 	atomic_store_explicit(&t->busy, 0, memory_order_release);
 }
 
+static __thread struct mp_cxx_note tls_spare_note __attribute__((tls_model("initial-exec")));
+static __thread size_t tls_new_size __attribute__((tls_model("initial-exec")));
+
+struct mp_cxx_note *mp_thread_note(size_t **new_size)
+{
+	_Static_assert(offsetof(struct mp_thread, note) == sizeof(int), "MP_THREAD_NOTE");
+	*new_size = &tls_new_size;
+	struct mp_thread *t = tls_thread;
+	if (MP_LIKELY(t && t != MP_THREAD_DEAD))
+		return &t->note;
+	if (!(t = mp_thread_enter()))
+		return &tls_spare_note;
+	mp_thread_leave(t);
+	return &t->note;
+}
+
 int mp_thread_busy(void)
 {
 	struct mp_thread *t = tls_thread;
@@ -351,7 +368,8 @@ static inline uint64_t fmix(uint64_t h)
    multiplications do not wait on each other (a chained hash costs a
    multiply's latency per frame), and which, for the frames unchanged, are
    kept from the last call. */
-static uint64_t stack_id(struct mp_thread *t, const uint64_t *ips, int depth, int same)
+__attribute__((always_inline)) static inline uint64_t stack_id(struct mp_thread *t, const uint64_t *ips, int depth,
+                                                               int same)
 {
 	if (MP_UNLIKELY(t->residual))
 		goto define;
@@ -615,6 +633,19 @@ void mp_record_unmap(struct mp_thread *t, uint64_t stamp, const void *ptr, size_
 	ensure_room(t, MP_EVENT_MAX);
 	uint8_t *p = put_head_at(t, t->pos, MP_EV_FREE | (MP_FREE_MUNMAP << 4), ptr, stamp);
 	t->pos = mp_put_varint(p, len);
+	event_done(t);
+}
+
+void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind, int with_stack)
+{
+	uint64_t local[MP_UNWIND_BUF];
+	uint64_t *ips = t->last ? t->last : local;
+	int same = 0;
+	int depth = with_stack ? mp_unwind(ips, mp_max_depth, &same) : 0;
+	uint64_t sid = stack_id(t, ips, depth, same);
+	ensure_room(t, MP_EVENT_MAX);
+	uint8_t *p = put_head(t, t->pos, MP_EV_FREE | (kind << 4), ptr);
+	t->pos = mp_put_varint(p, sid);
 	event_done(t);
 }
 

@@ -68,6 +68,11 @@ int mp_unwind_init(void)
 	return 0;
 }
 
+int mp_unwind_is_self(uintptr_t pc)
+{
+	return pc - self_lo < self_hi - self_lo;
+}
+
 static int slow_unwind(uint64_t *ips, int max);
 
 void mp_unwind_thread_init(void)

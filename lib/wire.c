@@ -42,10 +42,15 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 		ev->ptr = r->ptr;
 		ev->flags = 0;
 		ev->pool = 0;
-		if (ev->type == MP_EV_FREE && ev->kind == MP_FREE_MUNMAP)
-			return mp_get_varint(&r->p, r->end, &ev->size) ? -1 : 1;
-		if (ev->type == MP_EV_FREE && ev->kind == MP_FREE_POOL)
-			return mp_get_varint(&r->p, r->end, &ev->pool) ? -1 : 1;
+		if (ev->type == MP_EV_FREE && ev->kind) {
+			if (ev->kind >= MP_FREE_KIND_COUNT)
+				return -1;
+			if (ev->kind == MP_FREE_MUNMAP)
+				return mp_get_varint(&r->p, r->end, &ev->size) ? -1 : 1;
+			if (ev->kind == MP_FREE_POOL)
+				return mp_get_varint(&r->p, r->end, &ev->pool) ? -1 : 1;
+			return mp_get_varint(&r->p, r->end, &ev->stack) ? -1 : 1; /* delete, delete[] */
+		}
 		if (ev->type != MP_EV_ALLOC)
 			return 1;
 		if (ev->kind >= MP_KIND_COUNT)

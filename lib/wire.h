@@ -110,8 +110,10 @@ struct mp_module_rec {
 /* Event tags: low nibble the event, high nibble the allocation kind
    (MP_EV_ALLOC) or the deallocation kind (MP_EV_FREE, enum mp_free_kind). */
 enum mp_event {
-	MP_EV_ALLOC = 1,    /* seq, time, ptr, size, slack, stack; kind MP_KIND_MMAP: then flags (MP_MAP_*) */
-	MP_EV_FREE = 2,     /* seq, time, ptr; kind MP_FREE_MUNMAP: then the length unmapped */
+	MP_EV_ALLOC = 1,    /* seq, time, ptr, size, slack, stack; kind MP_KIND_MMAP: then flags (MP_MAP_*);
+	                       kind MP_KIND_POOL: then the pool id */
+	MP_EV_FREE = 2,     /* seq, time, ptr; then, by deallocation kind: delete, delete[]: the
+	                       deallocating stack; munmap: the length unmapped; pool: the pool id */
 	MP_EV_STACK = 3,    /* depth, ips (first absolute, then zigzag deltas) */
 	MP_EV_REVIVE = 4,   /* seq, time, ptr: a realloc failed, its old block lives on */
 	MP_EV_INTERNAL = 5, /* seq, time, ptr: a block the program's allocator gave the profiler's
@@ -139,21 +141,24 @@ enum mp_kind {
 	MP_KIND_MALLOCX = 9,
 	MP_KIND_RALLOCX = 10,
 	MP_KIND_XALLOCX = 11,
-	/* 12, 13: C++ operator new, new[] (another branch) */
-	MP_KIND_MMAP = 14, /* an anonymous private mapping (mmap, mmap64, mremap); not heap */
-	MP_KIND_POOL = 15, /* a block a pool allocator reported (memprof.h); its event ends
-	                      with a varint: the pool id */
+	MP_KIND_NEW = 12,       /* operator new, and its nothrow and aligned forms */
+	MP_KIND_NEW_ARRAY = 13, /* operator new[], and its nothrow and aligned forms */
+	MP_KIND_MMAP = 14,      /* an anonymous private mapping (mmap, mmap64, mremap); not heap */
+	MP_KIND_POOL = 15,      /* a block a pool allocator reported (memprof.h); its event ends
+	                           with a varint: the pool id */
 	MP_KIND_COUNT
 };
 
 /* Deallocation kinds: the high nibble of an MP_EV_FREE tag. */
 enum mp_free_kind {
-	MP_FREE_FREE = 0,
-	/* 1, 2: C++ operator delete, delete[] (another branch) */
-	MP_FREE_MUNMAP = 3, /* munmap, or the old range of an mremap: ptr and length, page-aligned;
-	                       may cover part of a mapping, or several, or none recorded */
-	MP_FREE_POOL = 4,   /* a block reported freed to its pool (memprof.h); its event ends
-	                       with a varint: the pool id */
+	MP_FREE_FREE = 0,         /* free, realloc's release, dallocx, sdallocx */
+	MP_FREE_DELETE = 1,       /* operator delete, every form: then the deallocating stack */
+	MP_FREE_DELETE_ARRAY = 2, /* operator delete[], every form: then the deallocating stack */
+	MP_FREE_MUNMAP = 3,       /* munmap, or the old range of an mremap: ptr and length, page-aligned;
+	                             may cover part of a mapping, or several, or none recorded */
+	MP_FREE_POOL = 4,         /* a block reported freed to its pool (memprof.h); its event ends
+	                             with a varint: the pool id */
+	MP_FREE_KIND_COUNT
 };
 
 /* Flags of an MP_KIND_MMAP allocation. */

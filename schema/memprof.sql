@@ -161,6 +161,21 @@ CREATE TABLE overhead (
     profiler_bytes INTEGER            -- the profiler's own memory in the process, at its largest
 );
 
+-- Blocks released by a function that does not match the one that
+-- allocated them (free of a new block, delete of a new[] or malloc block,
+-- delete[] of a new or malloc block), per process, allocating stack,
+-- deallocating stack and the two kinds.
+CREATE TABLE mismatches (
+    process_id     INTEGER NOT NULL REFERENCES processes(id),
+    alloc_stack_id INTEGER NOT NULL,  -- stacks.id of the allocation
+    free_stack_id  INTEGER,           -- stacks.id of the deallocation; NULL when it recorded
+                                      -- no stack (free, realloc: only delete and delete[] do)
+    alloc_kind     TEXT NOT NULL,     -- as allocations.kind: 'new', 'new[]', 'malloc', ...
+    free_kind      TEXT NOT NULL,     -- 'free' (free, realloc, dallocx, sdallocx), 'delete', 'delete[]'
+    count          INTEGER NOT NULL,  -- blocks so released
+    bytes          INTEGER NOT NULL   -- their requested bytes
+);
+
 -- Live heap over time, at most one sample per 10 ms of a process and at its peak.
 CREATE TABLE heap_samples (
     process_id   INTEGER NOT NULL REFERENCES processes(id),

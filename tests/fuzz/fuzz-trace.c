@@ -54,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(cmd_timeline, "timeline", out_opt, NULL);
 	run(cmd_histogram, "histogram", "--lifetimes", NULL);
 	run(cmd_histogram, "histogram", "--format", "json");
+	run(cmd_leaks, "leaks", "--mismatches", "--full-stacks");
 	char *sql[] = {"sql", path, "SELECT count(*), sum(size), max(free_time_ns) FROM allocations", NULL};
 	cmd_sql(3, sql);
 	char *diff[] = {"diff", "--format", "json", "--fail-if", "peak_bytes>+1%", path, path, NULL};

@@ -3,7 +3,7 @@
 # MEMPROF_UNWIND=check runs both on every stack of these programs and
 # counts the disagreements, at each process's exit.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
-for prog in acceptance threads forks signals lifecycle; do
+for prog in acceptance threads forks signals lifecycle cxx mismatch; do
 	MEMPROF_UNWIND=check "$MEMPROF" run -q -o "$work/$prog.db" "$FIXTURES/$prog" >/dev/null 2>"$work/err"
 	check_match "$prog: stacks checked" "$(grep -c 'unwind check: [1-9][0-9]* stacks' "$work/err")" "^[1-9]"
 	check "$prog: none disagreed" "$(grep 'unwind check' "$work/err" | grep -vc ' 0 disagreed')" 0

@@ -326,13 +326,48 @@ static void test_stacks(void)
 	sqlite3_close(db);
 }
 
+/* The trace's meta 'fold': inlined frames of folded functions at the
+   innermost end of a stack are left out, elsewhere kept. */
+static void test_stacks_folded(void)
+{
+	sqlite3 *db = trace_db();
+	const char *rows =
+	        "INSERT INTO meta VALUES ('fold', 'operator new*;std::*');"
+	        "INSERT INTO frames VALUES (6, 1, 12288, 'user', 'u.c', 7,"
+	        " '[{\"function\":\"std::__new_allocator<int>::allocate(unsigned long, void const*)\",\"file\":\"n.h\","
+	        "\"line\":1},{\"function\":\"std::vector<int>::push_back(int const&)\",\"file\":\"v.h\",\"line\":2}]'),"
+	        " (7, 1, 16384, 'outer', 'o.c', 3, '[{\"function\":\"std::sort(int*, "
+	        "int*)\",\"file\":\"s.h\",\"line\":4}]');"
+	        "INSERT INTO stacks VALUES (60, 0, 7), (61, 60, 6), (62, 60, 1);";
+	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
+	struct mp_stack_loader l;
+	struct mp_stack s = {0};
+	struct mp_buf b = {0};
+	CU_ASSERT_EQUAL_FATAL(mp_stack_loader_init(&l, db), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_stack_load(&l, 61, &s), 0);
+	mp_stack_format_line(&s, &b);
+	CU_ASSERT_STRING_EQUAL(mp_buf_str(&b),
+	                       "user (u.c:7) <- std::sort(int*, int*) (s.h:4) [inlined] <- outer (o.c:3)");
+	mp_buf_reset(&b);
+	/* A physical frame first: nothing to leave out. */
+	CU_ASSERT_EQUAL_FATAL(mp_stack_load(&l, 62, &s), 0);
+	mp_stack_format_line(&s, &b);
+	CU_ASSERT_STRING_EQUAL(mp_buf_str(&b),
+	                       "alloc_here (a.c:10) <- std::sort(int*, int*) (s.h:4) [inlined] <- outer (o.c:3)");
+	mp_buf_free(&b);
+	mp_stack_free(&s);
+	mp_stack_loader_fini(&l);
+	sqlite3_close(db);
+}
+
 int mp_suite_output(void)
 {
 	CU_pSuite s = CU_add_suite("output", NULL, NULL);
 	if (!s || !CU_add_test(s, "human sizes and durations", test_human) ||
 	    !CU_add_test(s, "numbers, sizes and formats", test_parse) ||
 	    !CU_add_test(s, "JSON escaping and layout", test_json) || !CU_add_test(s, "CSV quoting", test_csv) ||
-	    !CU_add_test(s, "stacks: loading and rendering", test_stacks))
+	    !CU_add_test(s, "stacks: loading and rendering", test_stacks) ||
+	    !CU_add_test(s, "stacks: folded inlined frames", test_stacks_folded))
 		return -1;
 	return 0;
 }

@@ -2,6 +2,7 @@
  * `allocations` (lib/vtab.c) over a trace made in memory. */
 #include <CUnit/CUnit.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,7 +190,17 @@ static void test_kind_names(void)
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_POSIX_MEMALIGN), "posix_memalign");
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_XALLOCX), "xallocx");
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_MMAP), "mmap");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_NEW), "new");
+	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_NEW_ARRAY), "new[]");
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(MP_KIND_COUNT), "unknown");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_FREE), "free");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_DELETE), "delete");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_DELETE_ARRAY), "delete[]");
+	CU_ASSERT_STRING_EQUAL(mp_free_kind_name(MP_FREE_KIND_COUNT), "unknown");
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_NEW), MP_FREE_DELETE);
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_NEW_ARRAY), MP_FREE_DELETE_ARRAY);
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_MALLOC), MP_FREE_FREE);
+	CU_ASSERT_EQUAL(mp_free_kind_expected(MP_KIND_REALLOC), MP_FREE_FREE);
 	CU_ASSERT_STRING_EQUAL(mp_kind_name(200), "unknown");
 }
 

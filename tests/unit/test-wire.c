@@ -93,6 +93,34 @@ static void test_chunk_decode(void)
 	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), -1);
 }
 
+/* A free by delete or delete[] carries its stack; free's does not. */
+static void test_free_kinds(void)
+{
+	uint8_t buf[64], *p = buf;
+	*p++ = 0;
+	p = put_event(p, MP_EV_FREE | (MP_FREE_DELETE_ARRAY << 4), 1, 1, 0x9000);
+	p = mp_put_varint(p, 7);
+	p = put_event(p, MP_EV_FREE, 1, 1, 0x10);
+	struct mp_chunk_reader r;
+	struct mp_event_rec ev;
+	mp_chunk_reader_init(&r, buf, (size_t)(p - buf));
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), 1);
+	CU_ASSERT_EQUAL(ev.type, MP_EV_FREE);
+	CU_ASSERT_EQUAL(ev.kind, MP_FREE_DELETE_ARRAY);
+	CU_ASSERT_EQUAL(ev.ptr, 0x9000);
+	CU_ASSERT_EQUAL(ev.stack, 7);
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), 1);
+	CU_ASSERT_EQUAL(ev.kind, MP_FREE_FREE);
+	CU_ASSERT_EQUAL(ev.ptr, 0x9010);
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), 0);
+	/* Cut before its stack, or of a kind that does not exist: damaged. */
+	mp_chunk_reader_init(&r, buf, 5);
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), -1);
+	uint8_t badkind[] = {0, MP_EV_FREE | (MP_FREE_KIND_COUNT << 4), 1, 1, 1, 1};
+	mp_chunk_reader_init(&r, badkind, sizeof(badkind));
+	CU_ASSERT_EQUAL(mp_chunk_next(&r, &ev), -1);
+}
+
 static void test_chunk_tsc(void)
 {
 	uint8_t buf[64], *p = buf;
@@ -122,7 +150,8 @@ int mp_suite_wire(void)
 {
 	CU_pSuite s = CU_add_suite("wire", NULL, NULL);
 	if (!s || !CU_add_test(s, "varint round trip", test_varint_round_trip) ||
-	    !CU_add_test(s, "chunk decode", test_chunk_decode) || !CU_add_test(s, "TSC chunks", test_chunk_tsc))
+	    !CU_add_test(s, "chunk decode", test_chunk_decode) || !CU_add_test(s, "TSC chunks", test_chunk_tsc) ||
+	    !CU_add_test(s, "deallocation kinds", test_free_kinds))
 		return -1;
 	return 0;
 }
