@@ -11,6 +11,7 @@
 
 #include "builtin.h"
 #include "check.h"
+#include "env.h"
 #include "output.h"
 #include "trace.h"
 #include "util.h"
@@ -537,8 +538,10 @@ int cmd_diff(int argc, char **argv)
 			rc = open_side(&sides[0]);
 			if (!rc)
 				rc = open_side(&sides[1]);
-			if (!rc)
+			if (!rc) {
+				mp_env_warn(sides[0].db, sides[0].q.path, sides[1].db, sides[1].q.path);
 				rc = diff(sides, q, th, exprs, nth);
+			}
 		}
 	}
 	for (int i = 0; i < 2; i++) {

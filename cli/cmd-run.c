@@ -20,6 +20,7 @@
 #include "check.h"
 #include "collector.h"
 #include "config.h"
+#include "env.h"
 #include "finish.h"
 #include "output.h"
 #include "trace.h"
@@ -33,7 +34,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
-	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
+	        "                   [--allocator glibc|jemalloc] [--check CHECK-OPTIONS]\n"
+	        "                   [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
 	        "by default memprof.PROGRAM.PID.db, then prints a one-line summary to stderr.\n"
@@ -43,6 +45,9 @@ static void usage(FILE *out)
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
 	        "  --no-mmap           do not record anonymous mappings (mmap, munmap, mremap)\n"
+	        "  --allocator NAME    run PROGRAM on this malloc: glibc (the default: nothing\n"
+	        "                      is preloaded) or jemalloc (libjemalloc.so.2, preloaded\n"
+	        "                      after libmemprof.so)\n"
 	        "  -q, --quiet         no summary line\n"
 	        "  --check             then check the trace as 'memprof check' does (verdicts\n"
 	        "                      on stderr): exits with 1 when a limit fails, unless\n"
@@ -84,9 +89,11 @@ static int find_lib(char *out, size_t size)
 
 #define CHILD_ENV_OWNED 3 /* the last entries of child_env's result, malloc'ed */
 
-/* The program's environment: ours with LD_PRELOAD, MEMPROF_FD and
+/* The program's environment: ours with LD_PRELOAD (libmemprof.so first,
+   so that its hooks see every call and their RTLD_NEXT look-ups find the
+   allocator preloaded after it, when alloc is not NULL), MEMPROF_FD and
    MEMPROF_MAX_DEPTH set. Free it with free_child_env. */
-static char **child_env(const char *lib, int fd, int max_depth)
+static char **child_env(const char *lib, const char *alloc, int fd, int max_depth)
 {
 	size_t n = 0;
 	while (environ[n])
@@ -107,8 +114,8 @@ static char **child_env(const char *lib, int fd, int max_depth)
 		env[k++] = environ[i];
 	}
 	char *preload = NULL, *fdvar = NULL, *depthvar = NULL;
-	if (asprintf(&preload, "LD_PRELOAD=%s%s%s", lib, old_preload && *old_preload ? " " : "",
-	             old_preload ? old_preload : "") < 0 ||
+	if (asprintf(&preload, "LD_PRELOAD=%s%s%s%s%s", lib, alloc ? " " : "", alloc ? alloc : "",
+	             old_preload && *old_preload ? " " : "", old_preload ? old_preload : "") < 0 ||
 	    asprintf(&fdvar, "MEMPROF_FD=%d", fd) < 0 || asprintf(&depthvar, "MEMPROF_MAX_DEPTH=%d", max_depth) < 0) {
 		free(preload);
 		free(fdvar);
@@ -222,12 +229,14 @@ int cmd_run(int argc, char **argv)
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"no-mmap", no_argument, NULL, 'M'},
+	        {"allocator", required_argument, NULL, 'A'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
 	        MP_CHECK_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
+	const struct mp_env_allocator *alloc = mp_env_allocator("glibc");
 	int force = 0, quiet = 0, max_depth = 128, c, check = 0;
 	static struct mp_check chk; /* static: its suppressions stay reachable on early returns */
 	mp_check_init(&chk);
@@ -240,6 +249,12 @@ int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'C':
 			check = 1;
+			break;
+		case 'A':
+			alloc = mp_env_allocator(optarg);
+			if (!alloc)
+				return mp_usage_error("run", "unknown allocator '%s' (%s)", optarg,
+				                      mp_env_allocator_names());
 			break;
 		case 'o':
 			output = optarg;
@@ -309,6 +324,12 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot find libmemprof.so at '%s' (set MEMPROF_LIB)\n", lib);
 		return MP_EXIT_USAGE;
 	}
+	char alloc_path[PATH_MAX];
+	if (alloc->soname && mp_env_find_library(alloc->soname, alloc_path, sizeof(alloc_path))) {
+		fprintf(stderr, "memprof: cannot find %s for --allocator %s (install Debian's %s package)\n",
+		        alloc->soname, alloc->name, alloc->package);
+		return MP_EXIT_USAGE;
+	}
 	struct mp_collector col;
 	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
 	char err[512] = "";
@@ -331,7 +352,7 @@ int cmd_run(int argc, char **argv)
 	if (child_fd < 0)
 		child_fd = fcntl(sv[1], F_DUPFD, 3);
 	close(sv[1]);
-	char **env = child_env(lib, child_fd, max_depth);
+	char **env = child_env(lib, alloc->soname ? alloc_path : NULL, child_fd, max_depth);
 	if (!env) {
 		fprintf(stderr, "memprof: out of memory\n");
 		return MP_EXIT_TRACE;
