@@ -38,7 +38,8 @@ fi
 
 # jemalloc: preloaded after libmemprof.so (its hooks see every call and
 # reach jemalloc through RTLD_NEXT), before the user's own LD_PRELOAD.
-pre=$(LD_PRELOAD=libm.so.6 "$MEMPROF" run -q --allocator jemalloc -o "$work/env-j.db" -- sh -c 'printf %s "$LD_PRELOAD"')
+# (memprof itself runs with that LD_PRELOAD: an ASan build must accept it.)
+pre=$(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" LD_PRELOAD=libm.so.6 "$MEMPROF" run -q --allocator jemalloc -o "$work/env-j.db" -- sh -c 'printf %s "$LD_PRELOAD"')
 check_match "jemalloc: LD_PRELOAD order" "$pre" "^$MEMPROF_LIB /[^ ]*/libjemalloc\.so\.2 libm\.so\.6\$"
 
 j=$work/jemalloc.db
