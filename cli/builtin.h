@@ -5,7 +5,11 @@
  *     argv[0] is the command's name;
  *  2. declare it below and add it to the table in cli/memprof.c;
  *  3. add the file to cli_memprof_SOURCES in Makefile.am;
- *  4. document it in README.md (and its JSON keys), test it in tests/.
+ *  4. document it in README.md (and its JSON keys), test it in tests/;
+ *  5. write its man page cli/man/memprof-NAME.1 (copy a similar command's),
+ *     add it to dist_man1_MANS and to memprof.1's COMMANDS and SEE ALSO,
+ *     and its options to cli/completion/memprof (tests/integration/man.sh
+ *     and completion.sh fail until then).
  * Query commands open the trace with mp_trace_open (cli/trace.h), take
  * --format text|json|csv and --pid, and exit with the MP_EXIT_* codes.
  */

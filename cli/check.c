@@ -10,6 +10,7 @@
 #include "check.h"
 #include "env.h"
 #include "output.h"
+#include "runs.h"
 #include "trace.h"
 #include "util.h"
 
@@ -37,35 +38,46 @@ void mp_metric_format(enum mp_metric m, int64_t v, int sign, struct mp_buf *b)
 	}
 }
 
+/* The runs figure of a metric. */
+static enum mp_run_figure run_figure(enum mp_metric m)
+{
+	static const enum mp_run_figure f[MP_METRIC_N] = {MP_RUN_ALLOCATIONS, MP_RUN_BYTES, MP_RUN_PEAK, MP_RUN_LEAKED,
+	                                                  MP_RUN_LEAKED_BLOCKS};
+	return f[m];
+}
+
+/* The runs of the processes with that pid. Returns 0, or -1 (err set). */
+static int runs_of(sqlite3 *db, int64_t pid, struct mp_runs *r, size_t *processes, char *err, size_t errlen)
+{
+	struct mp_processes ps;
+	if (mp_processes_load(db, pid, &ps, err, errlen))
+		return -1;
+	*processes = ps.n;
+	int rc = mp_runs_load(db, &ps, r, err, errlen);
+	mp_processes_free(&ps);
+	return rc;
+}
+
 int mp_totals_load(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, size_t errlen)
 {
 	memset(t, 0, sizeof(*t));
 	t->peak_process_id = -1;
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT id, allocations, allocated_bytes, peak_bytes, leaked_bytes, leaked_blocks"
-	                       " FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		mp_trace_errmsg(db, err, errlen);
+	struct mp_runs r;
+	if (runs_of(db, pid, &r, &t->processes, err, errlen))
 		return -1;
-	}
-	sqlite3_bind_int64(st, 1, pid);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t peak = sqlite3_column_int64(st, 3);
-		t->v[MP_METRIC_ALLOCATIONS] = mp_add_sat(t->v[MP_METRIC_ALLOCATIONS], sqlite3_column_int64(st, 1));
-		t->v[MP_METRIC_BYTES] = mp_add_sat(t->v[MP_METRIC_BYTES], sqlite3_column_int64(st, 2));
-		t->v[MP_METRIC_LEAKED] = mp_add_sat(t->v[MP_METRIC_LEAKED], sqlite3_column_int64(st, 4));
-		t->v[MP_METRIC_LEAKED_BLOCKS] = mp_add_sat(t->v[MP_METRIC_LEAKED_BLOCKS], sqlite3_column_int64(st, 5));
-		if (t->processes++ == 0 || peak > t->v[MP_METRIC_PEAK]) {
-			t->v[MP_METRIC_PEAK] = peak;
-			t->peak_process_id = sqlite3_column_int64(st, 0);
+	t->runs = r.n;
+	for (int m = 0; m < MP_METRIC_N; m++) {
+		struct mp_run_stat st;
+		mp_runs_stat(&r, run_figure((enum mp_metric)m), &st);
+		t->v[m] = st.median;
+		t->median_run[m] = r.total > 1 ? st.median_run : 0;
+		if (m == MP_METRIC_PEAK) {
+			const struct mp_run *x = mp_runs_find(&r, st.median_run);
+			t->peak_process_id = x ? x->peak_process_id : -1;
 		}
 	}
-	if (rc != SQLITE_DONE)
-		mp_trace_errmsg(db, err, errlen);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	mp_runs_free(&r);
+	return 0;
 }
 
 /* --- thresholds ------------------------------------------------------------ */
@@ -440,15 +452,20 @@ static int print_sites(struct mp_check *c, sqlite3 *db, const char *path, const 
 
 /* The top sites by peak or allocations into *s. Returns 0 or an exit code. */
 static int top_sites(struct mp_check *c, sqlite3 *db, const char *path, enum show show, int64_t peak_process_id,
-                     struct sites *s)
+                     int64_t run, struct sites *s)
 {
 	const char *sql = show == SHOW_PEAK
 	                          ? "SELECT stack_id, peak_bytes, peak_blocks FROM main.sites WHERE process_id = ?1"
 	                            " AND peak_bytes > 0 ORDER BY peak_bytes DESC, peak_blocks DESC, stack_id LIMIT ?3"
-	                          : "SELECT stack_id, sum(allocations), sum(bytes) FROM main.sites"
-	                            " WHERE ?2 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?2)"
-	                            " GROUP BY stack_id HAVING sum(allocations) > 0"
-	                            " ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?3";
+	                  : run > 0 ? "SELECT stack_id, sum(allocations), sum(bytes) FROM main.sites"
+	                              " WHERE (?2 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?2))"
+	                              " AND process_id IN (SELECT id FROM main.processes WHERE run = ?4)"
+	                              " GROUP BY stack_id HAVING sum(allocations) > 0"
+	                              " ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?3"
+	                            : "SELECT stack_id, sum(allocations), sum(bytes) FROM main.sites"
+	                              " WHERE ?2 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?2)"
+	                              " GROUP BY stack_id HAVING sum(allocations) > 0"
+	                              " ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?3";
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(path, db);
@@ -457,6 +474,8 @@ static int top_sites(struct mp_check *c, sqlite3 *db, const char *path, enum sho
 	else
 		sqlite3_bind_int64(st, 2, c->pid);
 	sqlite3_bind_int64(st, 3, c->sites);
+	if (run > 0 && show != SHOW_PEAK)
+		sqlite3_bind_int64(st, 4, run);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		sites_add(s, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
@@ -475,21 +494,27 @@ struct leaks {
 	struct sites top;                            /* the largest ones not suppressed */
 };
 
-/* Reads the leak sites of the processes with pid (every one when < 0),
-   matching them with the suppressions (counting their use when count).
-   Returns 0 or an exit code after the message; the caller frees lk->top. */
-static int leak_pass(struct mp_check *c, sqlite3 *db, const char *path, int64_t pid, int count, struct leaks *lk)
+/* Reads the leak sites of the processes with pid (every one when < 0) of
+   run (every run when 0), matching them with the suppressions (counting
+   their use when count). Returns 0 or an exit code after the message; the
+   caller frees lk->top. */
+static int leak_pass(struct mp_check *c, sqlite3 *db, const char *path, int64_t pid, int64_t run, int count,
+                     struct leaks *lk)
 {
 	memset(lk, 0, sizeof(*lk));
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM main.sites"
-	                       " WHERE leaked_blocks > 0 AND (?1 < 0 OR process_id IN"
-	                       " (SELECT id FROM main.processes WHERE pid = ?1))"
-	                       " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id",
-	                       -1, &st, NULL) != SQLITE_OK)
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM main.sites"
+	         " WHERE leaked_blocks > 0 AND (?1 < 0 OR process_id IN"
+	         " (SELECT id FROM main.processes WHERE pid = ?1))%s"
+	         " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id",
+	         run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?2)" : "");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(path, db);
 	sqlite3_bind_int64(st, 1, pid);
+	if (run > 0)
+		sqlite3_bind_int64(st, 2, run);
 	struct mp_stack_loader l;
 	if (mp_stack_loader_init(&l, db)) {
 		sqlite3_finalize(st);
@@ -531,11 +556,47 @@ static int leak_pass(struct mp_check *c, sqlite3 *db, const char *path, int64_t 
 }
 
 /* The leaked bytes a limit sees: the processes' figure less what
-   suppressions took (the sites hold the same blocks). */
-static int64_t leaked_net(const struct mp_totals *t, const struct leaks *lk)
+   suppressions took (the sites hold the same blocks), in the median run by
+   that figure in a trace of several runs. lk gets that run's leaks (the
+   suppressions' use counted when count), *run that run (0: the trace has
+   one). Returns 0 or an exit code after the message. */
+static int leaks_median(struct mp_check *c, sqlite3 *db, const char *path, int64_t pid, int count, struct leaks *lk,
+                        int64_t *net, int64_t *run)
 {
-	int64_t v = t->v[MP_METRIC_LEAKED] - lk->suppressed_bytes;
-	return v < 0 ? 0 : v;
+	struct mp_runs r;
+	char err[512];
+	size_t processes;
+	*net = 0;
+	*run = 0;
+	memset(lk, 0, sizeof(*lk));
+	if (runs_of(db, pid, &r, &processes, err, sizeof(err)))
+		return mp_trace_fail(path, err);
+	int rc = 0;
+	if (r.total > 1 && r.n > 0) {
+		int64_t *nets = mp_xmalloc(r.n * sizeof(*nets)), *sorted = mp_xmalloc(r.n * sizeof(*sorted));
+		for (size_t i = 0; i < r.n && !rc; i++) {
+			struct leaks one;
+			rc = leak_pass(c, db, path, pid, r.v[i].run, 0, &one);
+			int64_t v = r.v[i].v[MP_RUN_LEAKED] - one.suppressed_bytes;
+			sorted[i] = nets[i] = v < 0 ? 0 : v;
+			free(one.top.v);
+		}
+		if (!rc) {
+			*net = mp_median(sorted, r.n);
+			for (size_t i = 0; i < r.n && !*run; i++)
+				if (nets[i] == *net)
+					*run = r.v[i].run;
+			rc = leak_pass(c, db, path, pid, *run, count, lk);
+		}
+		free(nets);
+		free(sorted);
+	} else {
+		rc = leak_pass(c, db, path, pid, 0, count, lk);
+		int64_t v = (r.n ? r.v[0].v[MP_RUN_LEAKED] : 0) - lk->suppressed_bytes;
+		*net = v < 0 ? 0 : v;
+	}
+	mp_runs_free(&r);
+	return rc;
 }
 
 /* Prints one verdict line: "ok: " or "FAIL: " and the text. */
@@ -544,20 +605,30 @@ static void verdict(FILE *out, int failed, const char *text)
 	fprintf(out, "%s: %s\n", failed ? "FAIL" : "ok", text);
 }
 
-/* Prints the sites behind a failed figure. Returns 0 or an exit code. */
+/* Prints the sites behind a failed figure, of run (0: every process).
+   Returns 0 or an exit code. */
 static int offenders(struct mp_check *c, sqlite3 *db, const char *path, enum show show, const struct mp_totals *t,
-                     const struct leaks *lk, FILE *out)
+                     const struct leaks *lk, int64_t run, FILE *out)
 {
 	if (c->sites == 0)
 		return 0;
+	if (run > 0)
+		fprintf(out, "  sites of run %" PRId64 ", the median run:\n", run);
 	if (show == SHOW_LEAKED)
 		return print_sites(c, db, path, &lk->top, show, out);
 	struct sites s = {0};
-	int rc = top_sites(c, db, path, show, t->peak_process_id, &s);
+	int rc = top_sites(c, db, path, show, t->peak_process_id, run, &s);
 	if (!rc)
 		rc = print_sites(c, db, path, &s, show, out);
 	free(s.v);
 	return rc;
+}
+
+/* " (median of N runs)" after a figure of a trace of several runs. */
+static void runs_note(struct mp_buf *line, size_t runs)
+{
+	if (runs > 1)
+		mp_buf_printf(line, " (median of %zu runs)", runs);
 }
 
 int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
@@ -569,6 +640,7 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 		return rc;
 	struct mp_totals t, bt;
 	struct leaks lk = {0}, blk = {0};
+	int64_t lnet = 0, blnet = 0, lrun = 0, blrun = 0;
 	if (mp_totals_load(db, c->pid, &t, err, sizeof(err))) {
 		rc = mp_trace_fail(path, err);
 		goto out;
@@ -578,7 +650,7 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 		rc = MP_EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = leak_pass(c, db, path, c->pid, 1, &lk)))
+	if ((rc = leaks_median(c, db, path, c->pid, 1, &lk, &lnet, &lrun)))
 		goto out;
 	if (c->baseline) {
 		if ((rc = mp_trace_open(c->baseline, &base)))
@@ -588,7 +660,7 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 			rc = mp_trace_fail(c->baseline, err);
 			goto out;
 		}
-		if ((rc = leak_pass(c, base, c->baseline, -1, 0, &blk)))
+		if ((rc = leaks_median(c, base, c->baseline, -1, 0, &blk, &blnet, &blrun)))
 			goto out;
 	}
 
@@ -597,36 +669,39 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 	struct mp_buf line = {0};
 	if (c->max_peak >= 0) {
 		int failed = t.v[MP_METRIC_PEAK] > c->max_peak;
-		mp_buf_printf(&line, "peak %s %s %s", mp_human_size(t.v[MP_METRIC_PEAK], a, sizeof(a)),
-		              failed ? ">" : "<=", mp_human_size(c->max_peak, b, sizeof(b)));
+		mp_buf_printf(&line, "peak %s", mp_human_size(t.v[MP_METRIC_PEAK], a, sizeof(a)));
+		runs_note(&line, t.runs);
+		mp_buf_printf(&line, " %s %s", failed ? ">" : "<=", mp_human_size(c->max_peak, b, sizeof(b)));
 		verdict(out, failed, mp_buf_str(&line));
 		mp_buf_reset(&line);
-		if (failed && (rc = offenders(c, db, path, SHOW_PEAK, &t, &lk, out)))
+		if (failed && (rc = offenders(c, db, path, SHOW_PEAK, &t, &lk, t.median_run[MP_METRIC_PEAK], out)))
 			goto out_line;
 		failed_any |= failed;
 	}
 	if (c->max_leaked >= 0) {
-		int64_t leaked = leaked_net(&t, &lk);
-		int failed = leaked > c->max_leaked;
-		mp_buf_printf(&line, "leaked %s %s %s", mp_human_size(leaked, a, sizeof(a)),
-		              failed ? ">" : "<=", mp_human_size(c->max_leaked, b, sizeof(b)));
+		int failed = lnet > c->max_leaked;
+		mp_buf_printf(&line, "leaked %s", mp_human_size(lnet, a, sizeof(a)));
+		runs_note(&line, t.runs);
+		mp_buf_printf(&line, " %s %s", failed ? ">" : "<=", mp_human_size(c->max_leaked, b, sizeof(b)));
 		if (c->suppressions_path)
 			mp_buf_printf(&line, " (%s in %" PRId64 " block%s suppressed)",
 			              mp_human_size(lk.suppressed_bytes, a, sizeof(a)), lk.suppressed_blocks,
 			              lk.suppressed_blocks == 1 ? "" : "s");
 		verdict(out, failed, mp_buf_str(&line));
 		mp_buf_reset(&line);
-		if (failed && (rc = offenders(c, db, path, SHOW_LEAKED, &t, &lk, out)))
+		if (failed && (rc = offenders(c, db, path, SHOW_LEAKED, &t, &lk, lrun, out)))
 			goto out_line;
 		failed_any |= failed;
 	}
 	if (c->max_allocations >= 0) {
 		int failed = t.v[MP_METRIC_ALLOCATIONS] > c->max_allocations;
-		mp_buf_printf(&line, "allocations %" PRId64 " %s %" PRId64, t.v[MP_METRIC_ALLOCATIONS],
-		              failed ? ">" : "<=", c->max_allocations);
+		mp_buf_printf(&line, "allocations %" PRId64, t.v[MP_METRIC_ALLOCATIONS]);
+		runs_note(&line, t.runs);
+		mp_buf_printf(&line, " %s %" PRId64, failed ? ">" : "<=", c->max_allocations);
 		verdict(out, failed, mp_buf_str(&line));
 		mp_buf_reset(&line);
-		if (failed && (rc = offenders(c, db, path, SHOW_ALLOCATIONS, &t, &lk, out)))
+		if (failed &&
+		    (rc = offenders(c, db, path, SHOW_ALLOCATIONS, &t, &lk, t.median_run[MP_METRIC_ALLOCATIONS], out)))
 			goto out_line;
 		failed_any |= failed;
 	}
@@ -644,14 +719,18 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 		for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
 			th.metric = figures[i].metric;
 			int64_t now = t.v[th.metric], then = bt.v[th.metric];
+			int64_t run = t.median_run[th.metric];
 			if (th.metric == MP_METRIC_LEAKED) {
-				now = leaked_net(&t, &lk);
-				then = leaked_net(&bt, &blk);
+				now = lnet;
+				then = blnet;
+				run = lrun;
 			}
 			int failed = mp_threshold_eval(&th, figures[i].label, "baseline", then, now, &line);
+			if (t.runs > 1 || bt.runs > 1)
+				mp_buf_printf(&line, " (medians of %zu and %zu runs)", t.runs, bt.runs);
 			verdict(out, failed, mp_buf_str(&line));
 			mp_buf_reset(&line);
-			if (failed && (rc = offenders(c, db, path, figures[i].show, &t, &lk, out)))
+			if (failed && (rc = offenders(c, db, path, figures[i].show, &t, &lk, run, out)))
 				goto out_line;
 			failed_any |= failed;
 		}

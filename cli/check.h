@@ -27,11 +27,14 @@ enum mp_metric {
 const char *mp_metric_name(enum mp_metric m);
 
 /* The totals of some processes of a trace: sums, and the largest peak of
-   any one of them (as summary counts). */
+   any one of them (as summary counts). In a trace of several runs (memprof
+   run --repeat), each figure is the median of the runs' (cli/runs.h). */
 struct mp_totals {
 	int64_t v[MP_METRIC_N];
-	int64_t peak_process_id; /* processes.id with the largest peak, -1: none */
+	int64_t peak_process_id; /* processes.id with the largest peak (of the median run by peak), -1: none */
 	size_t processes;
+	size_t runs;                     /* runs among the processes (1 in a trace of one run) */
+	int64_t median_run[MP_METRIC_N]; /* the run whose figure is the median (0 in a trace of one run) */
 };
 
 /* Totals of the processes with that pid (every one when pid < 0). Returns

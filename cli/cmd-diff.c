@@ -2,7 +2,10 @@
  * their symbolized stacks (function and source file name of each frame,
  * or module name and offset without a function), so that a rebuilt binary
  * still matches; the sites that changed are listed by the largest change
- * of bytes allocated, and --fail-if thresholds on the totals exit 1. */
+ * of bytes allocated, and --fail-if thresholds on the totals exit 1. A
+ * trace of several runs (memprof run --repeat) counts by its medians: the
+ * totals are the median of each figure over its runs, and each site's
+ * figures the median of that site's over the runs (0 in a run without it). */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "check.h"
 #include "env.h"
 #include "output.h"
+#include "runs.h"
 #include "trace.h"
 #include "util.h"
 
@@ -29,7 +33,9 @@ static void usage(FILE *out)
 	      "or lines, so that a rebuilt program still matches). Sites whose figures\n"
 	      "changed, appeared (new) or disappeared (gone) are listed, the largest\n"
 	      "change of bytes allocated first. Figures are summed over processes (a\n"
-	      "trace's peak is the largest of any one process).\n"
+	      "trace's peak is the largest of any one process). A trace of several runs\n"
+	      "(memprof run --repeat) counts by medians: of each total over the runs,\n"
+	      "and of each site's figures over the runs.\n"
 	      "\n"
 	      "    --pid PID          only the process(es) with that pid, in both traces\n"
 	      "    --pid B:A          pid B in BEFORE.db and pid A in AFTER.db\n"
@@ -56,6 +62,8 @@ struct dsite {
 	int64_t stack[2];     /* stack id shown: the stack with the most bytes */
 	int64_t rep_bytes[2]; /* bytes of that stack */
 	int64_t stacks[2];    /* stacks of this trace merged into the site */
+	int64_t last_id[2];   /* the stack id read last (rows come by stack id) */
+	int64_t *per_run[2];  /* a trace of several runs: NFIG figures per run */
 };
 
 struct dsites {
@@ -107,15 +115,18 @@ static struct dsite *dsite_get(struct dsites *d, const char *key)
 	struct dsite *s = &d->v[d->n];
 	memset(s, 0, sizeof(*s));
 	s->key = mp_xstrdup(key);
-	s->stack[0] = s->stack[1] = -1;
+	s->stack[0] = s->stack[1] = s->last_id[0] = s->last_id[1] = -1;
 	index_put(d, d->n++);
 	return s;
 }
 
 static void dsites_free(struct dsites *d)
 {
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n; i++) {
 		free(d->v[i].key);
+		free(d->v[i].per_run[0]);
+		free(d->v[i].per_run[1]);
+	}
 	free(d->v);
 	free(d->index);
 }
@@ -149,16 +160,34 @@ struct side {
 	struct mp_totals t;
 	struct mp_stack_loader l;
 	int loader;
+	int64_t *runs; /* the run numbers among the processes, when several */
+	size_t nruns;
 };
+
+/* The index of run in sd->runs, or -1. */
+static long run_index(const struct side *sd, int64_t run)
+{
+	for (size_t i = 0; i < sd->nruns; i++)
+		if (sd->runs[i] == run)
+			return (long)i;
+	return -1;
+}
 
 /* Adds the sites of one side. Returns 0 or an exit code after the message. */
 static int load_sites(struct side *sd, int which, struct dsites *d)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(sd->db,
-	                       "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(leaked_bytes),"
-	                       " sum(leaked_blocks) FROM main.sites WHERE ?1 < 0 OR process_id IN"
-	                       " (SELECT id FROM main.processes WHERE pid = ?1) GROUP BY stack_id ORDER BY stack_id",
+	                       sd->nruns > 1 ? "SELECT s.stack_id, sum(s.allocations), sum(s.bytes), sum(s.peak_bytes),"
+	                                       " sum(s.leaked_bytes), sum(s.leaked_blocks), p.run"
+	                                       " FROM main.sites s JOIN main.processes p ON p.id = s.process_id"
+	                                       " WHERE ?1 < 0 OR p.pid = ?1"
+	                                       " GROUP BY s.stack_id, p.run ORDER BY s.stack_id, p.run"
+	                                     : "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes),"
+	                                       " sum(leaked_bytes), sum(leaked_blocks), 1 FROM main.sites"
+	                                       " WHERE ?1 < 0 OR process_id IN"
+	                                       " (SELECT id FROM main.processes WHERE pid = ?1)"
+	                                       " GROUP BY stack_id ORDER BY stack_id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(sd->q.path, sd->db);
 	sqlite3_bind_int64(st, 1, sd->q.pid);
@@ -173,12 +202,27 @@ static int load_sites(struct side *sd, int which, struct dsites *d)
 		}
 		stack_key(&stack, &key);
 		struct dsite *s = dsite_get(d, mp_buf_str(&key));
+		int64_t *f = s->f[which];
+		long ri = run_index(sd, sqlite3_column_int64(st, 6));
+		if (sd->nruns > 1 && ri >= 0) {
+			if (!s->per_run[which]) {
+				s->per_run[which] = calloc(sd->nruns * NFIG, sizeof(int64_t));
+				if (!s->per_run[which]) {
+					mp_error("out of memory");
+					exit(MP_EXIT_TRACE);
+				}
+			}
+			f = s->per_run[which] + (size_t)ri * NFIG;
+		}
 		for (int i = 0; i < NFIG; i++)
-			s->f[which][i] = mp_add_sat(s->f[which][i], sqlite3_column_int64(st, 1 + i));
+			f[i] = mp_add_sat(f[i], sqlite3_column_int64(st, 1 + i));
 		int64_t bytes = sqlite3_column_int64(st, 2);
-		if (s->stacks[which]++ == 0 || bytes > s->rep_bytes[which]) {
-			s->stack[which] = id;
-			s->rep_bytes[which] = bytes;
+		if (s->last_id[which] != id) {
+			s->last_id[which] = id;
+			if (s->stacks[which]++ == 0 || bytes > s->rep_bytes[which]) {
+				s->stack[which] = id;
+				s->rep_bytes[which] = bytes;
+			}
 		}
 	}
 	if (!exit_code && rc != SQLITE_DONE)
@@ -187,6 +231,42 @@ static int load_sites(struct side *sd, int which, struct dsites *d)
 	mp_buf_free(&key);
 	sqlite3_finalize(st);
 	return exit_code;
+}
+
+/* Each site's figures on a side of several runs: the median over the
+   runs (0 in a run without it). A site whose medians are all 0 (it is
+   missing from half the runs or more) is absent from that side; one
+   absent from both is dropped. */
+static void site_medians(struct dsites *d, const struct side *sides)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		struct dsite *s = &d->v[i];
+		for (int w = 0; w < 2; w++) {
+			size_t n = sides[w].nruns;
+			if (n < 2 || !s->per_run[w])
+				continue;
+			int64_t *v = mp_xmalloc(n * sizeof(*v));
+			int any = 0;
+			for (int f = 0; f < NFIG; f++) {
+				for (size_t r = 0; r < n; r++)
+					v[r] = s->per_run[w][r * NFIG + f];
+				s->f[w][f] = mp_median(v, n);
+				any |= s->f[w][f] != 0;
+			}
+			free(v);
+			if (!any)
+				s->stacks[w] = 0;
+		}
+		if (!s->stacks[0] && !s->stacks[1]) {
+			free(s->key);
+			free(s->per_run[0]);
+			free(s->per_run[1]);
+			continue;
+		}
+		d->v[k++] = *s;
+	}
+	d->n = k; /* the index is not used after this */
 }
 
 static int64_t delta(const struct dsite *s, int i)
@@ -239,6 +319,7 @@ static void json_totals(struct mp_json *j, const char *path, const struct mp_tot
 {
 	mp_json_object_begin(j, 0);
 	mp_json_kv_string(j, "path", path);
+	mp_json_kv_int(j, "runs", (int64_t)t->runs);
 	for (int i = 0; i < MP_METRIC_N; i++)
 		mp_json_kv_int(j, mp_metric_name((enum mp_metric)i), t->v[i]);
 	mp_json_object_end(j);
@@ -266,7 +347,10 @@ static void text_totals(const char *label, const char *path, const struct mp_tot
 	text_figures(&b, f, 0);
 	printf("%s", label);
 	mp_text_puts(stdout, path);
-	printf(": %s\n", mp_buf_str(&b));
+	printf(": %s", mp_buf_str(&b));
+	if (t->runs > 1)
+		printf(" (medians of %zu runs)", t->runs);
+	fputc('\n', stdout);
 	mp_buf_free(&b);
 }
 
@@ -360,6 +444,21 @@ static int open_side(struct side *sd)
 		return mp_trace_fail(sd->q.path, err);
 	if (sd->q.pid >= 0 && sd->t.processes == 0)
 		return mp_query_no_process(&sd->q);
+	if (sd->t.runs > 1) {
+		struct mp_processes ps;
+		struct mp_runs r;
+		if (mp_processes_load(sd->db, sd->q.pid, &ps, err, sizeof(err)))
+			return mp_trace_fail(sd->q.path, err);
+		int bad = mp_runs_load(sd->db, &ps, &r, err, sizeof(err));
+		mp_processes_free(&ps);
+		if (bad)
+			return mp_trace_fail(sd->q.path, err);
+		sd->runs = mp_xmalloc(r.n * sizeof(*sd->runs));
+		for (size_t i = 0; i < r.n; i++)
+			sd->runs[i] = r.v[i].run;
+		sd->nruns = r.n;
+		mp_runs_free(&r);
+	}
 	if (mp_stack_loader_init(&sd->l, sd->db))
 		return mp_trace_fail(sd->q.path, sd->l.err);
 	sd->loader = 1;
@@ -396,6 +495,7 @@ static int diff(struct side *sides, const struct mp_query *q, const struct mp_th
 		dsites_free(&d);
 		return rc;
 	}
+	site_medians(&d, sides);
 	/* The changed sites first, sorted; the unchanged ones are counted. */
 	size_t nchanged = 0;
 	for (size_t i = 0; i < d.n; i++) {
@@ -549,6 +649,7 @@ int cmd_diff(int argc, char **argv)
 			mp_stack_loader_fini(&sides[i].l);
 		if (sides[i].db)
 			mp_trace_close(sides[i].db);
+		free(sides[i].runs);
 	}
 	free(th);
 	free(exprs);

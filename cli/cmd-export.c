@@ -35,7 +35,7 @@ static void usage(FILE *out)
 	      "                heap over time and what was live at the peak, of the\n"
 	      "                process with the largest peak (or of --pid's)\n"
 	      "\n"
-	      "    -o FILE         write to FILE (default: standard output)\n"
+	      "    -o, --output FILE  write to FILE (default: standard output)\n"
 	      "    --by FIGURE     the weight of folded and speedscope: bytes allocated (the\n"
 	      "                    default), count, peak, leaked or temporary; of pprof, the\n"
 	      "                    default sample type: bytes, count or leaked\n"

@@ -35,7 +35,7 @@ static void usage(FILE *out)
 	      "frames matching a regular expression and tells their share. The file is\n"
 	      "self-contained (open it in a web browser).\n"
 	      "\n"
-	      "    -o FILE         write to FILE (default: standard output)\n"
+	      "    -o, --output FILE  write to FILE (default: standard output)\n"
 	      "    --by FIGURE     bytes allocated (the default), count of allocations,\n"
 	      "                    peak (bytes live at the peak), leaked (bytes never\n"
 	      "                    freed) or temporary (allocations freed at once)\n"

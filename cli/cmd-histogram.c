@@ -185,8 +185,9 @@ static int cell_cmp(const void *a, const void *b)
 static int scan(sqlite3 *db, const struct mp_query *q, int lifetimes, struct bucket *buckets, struct cells *cells)
 {
 	char sql[256];
-	snprintf(sql, sizeof(sql), "SELECT size, stack_id%s FROM allocations%s",
-	         lifetimes ? ", alloc_time_ns, free_time_ns" : "", q->pid >= 0 ? " WHERE pid = ?1" : "");
+	/* The heap's blocks: a pool's (memprof.h) lie inside them. */
+	snprintf(sql, sizeof(sql), "SELECT size, stack_id%s FROM allocations WHERE kind != 'pool'%s",
+	         lifetimes ? ", alloc_time_ns, free_time_ns" : "", q->pid >= 0 ? " AND pid = ?1" : "");
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);

@@ -6,33 +6,45 @@
 
 #include "builtin.h"
 #include "output.h"
+#include "runs.h"
 #include "trace.h"
 #include "util.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof peak [-n N] [--full-stacks] [--format text|json|csv] [--pid PID] TRACE\n"
+	fputs("usage: memprof peak [-n N] [--full-stacks] [--format text|json|csv] [--pid PID] [--run K]\n"
+	      "                    TRACE\n"
 	      "\n"
 	      "The peak of live requested bytes of the process with the largest one (or\n"
 	      "of the process chosen by --pid), when it was first reached, and the sites\n"
-	      "whose blocks were live at that moment, largest first.\n"
+	      "whose blocks were live at that moment, largest first. In a trace of\n"
+	      "several runs (memprof run --repeat), the peak of one run: the median run\n"
+	      "by peak, or --run K.\n"
 	      "\n"
 	      "    -n N            show N sites (default 10; 0: all)\n"
 	      "    --full-stacks   show every caller in text (default: 8)\n"
 	      "    --format FMT    text (default), json or csv\n"
 	      "    --pid PID       the process with that pid (the largest peak of its images)\n"
+	      "    --run K         run K of a repeated trace\n"
 	      "    -h, --help      this help\n",
 	      out);
 }
 
-static void print_head(const struct mp_query *q, struct mp_json *j, const struct mp_process *p)
+static void print_head(const struct mp_query *q, struct mp_json *j, const struct mp_process *p, int64_t run,
+                       size_t nruns)
 {
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX];
+	if (q->format == MP_FMT_TEXT)
+		mp_runs_note(stdout, q, MP_RUN_PEAK, run, nruns);
 	if (q->format == MP_FMT_JSON) {
 		mp_json_init(j, stdout);
 		mp_json_object_begin(j, 0);
 		mp_json_key(j, "peak");
 		mp_json_object_begin(j, 0);
+		if (run > 0) {
+			mp_json_kv_int(j, "run", run);
+			mp_json_kv_int(j, "runs", (int64_t)nruns);
+		}
 		mp_json_key(j, "pid");
 		if (p)
 			mp_json_int(j, p->pid);
@@ -93,7 +105,7 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 }
 
 /* Prints the peak of p (NULL: no process); returns 0 or an exit code. */
-static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *p)
+static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *p, int64_t run, size_t nruns)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db,
@@ -110,7 +122,7 @@ static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *
 		return mp_trace_fail(q->path, l.err);
 	}
 	struct mp_json j;
-	print_head(q, &j, p);
+	print_head(q, &j, p, run, nruns);
 	struct mp_stack stack = {0};
 	int64_t rank = 0;
 	int rc;
@@ -132,6 +144,7 @@ int cmd_peak(int argc, char **argv)
 {
 	static const struct option options[] = {
 	        MP_QUERY_LONG_OPTIONS,
+	        MP_QUERY_RUN_OPTION,
 	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
 	        {NULL, 0, NULL, 0},
 	};
@@ -151,12 +164,14 @@ int cmd_peak(int argc, char **argv)
 	if ((rc = mp_trace_open(q.path, &db)))
 		return rc;
 	struct mp_processes ps;
-	if (!(rc = mp_query_processes(&q, db, &ps))) {
+	int64_t run;
+	size_t nruns;
+	if (!(rc = mp_runs_choose(db, &q, MP_RUN_PEAK, &run, &nruns)) && !(rc = mp_query_processes(&q, db, &ps))) {
 		const struct mp_process *best = NULL; /* the first of the largest peaks */
 		for (size_t i = 0; i < ps.n; i++)
-			if (!best || ps.v[i].peak_bytes > best->peak_bytes)
+			if ((run <= 0 || ps.v[i].run == run) && (!best || ps.v[i].peak_bytes > best->peak_bytes))
 				best = &ps.v[i];
-		rc = peak(db, &q, best);
+		rc = peak(db, &q, best, run, nruns);
 		if (!rc)
 			rc = mp_finish_output();
 		mp_processes_free(&ps);

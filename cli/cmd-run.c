@@ -1,8 +1,11 @@
 /* memprof run: runs a program under libmemprof.so, hosts the collector,
- * finishes the trace, and exits with the program's own status. */
+ * finishes the trace, and exits with the program's own status. With
+ * --repeat N it runs the program N times, one after the other, into one
+ * trace (each run's processes carry its number, cli/runs.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -23,19 +26,22 @@
 #include "env.h"
 #include "finish.h"
 #include "output.h"
+#include "runs.h"
 #include "trace.h"
 #include "util.h"
 
 extern char **environ;
 
 static volatile pid_t child_pid;
+static volatile sig_atomic_t interrupted; /* no further run after SIGINT, SIGTERM, SIGHUP, SIGQUIT */
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
-	        "                   [--allocator glibc|jemalloc] [--check CHECK-OPTIONS]\n"
-	        "                   [--] PROGRAM [ARGS...]\n"
+	        "                   [--allocator glibc|jemalloc] [--repeat N] [--warmup N]\n"
+	        "                   [--start-paused] [--toggle-signal SIG] [--phase-after SECONDS NAME]...\n"
+	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
 	        "by default memprof.PROGRAM.PID.db, then prints a one-line summary to stderr.\n"
@@ -49,6 +55,21 @@ static void usage(FILE *out)
 	        "                      is preloaded) or jemalloc (libjemalloc.so.2, preloaded\n"
 	        "                      after libmemprof.so)\n"
 	        "  -q, --quiet         no summary line\n"
+	        "  --repeat N          run PROGRAM N times, one after the other, into one trace\n"
+	        "                      (each run its own entry; 'memprof summary' shows each\n"
+	        "                      figure's minimum, median and maximum); standard input\n"
+	        "                      is replayed to every run; exits with the last run's\n"
+	        "                      status, or the first failed run's\n"
+	        "  --warmup N          run PROGRAM N times first, without recording\n"
+	        "                      (MEMPROF_RUN is the run number: 1..N, 0 in warm-ups)\n"
+	        "  --start-paused      record no allocation until the program calls memprof_resume()\n"
+	        "                      or receives the toggle signal\n"
+	        "  --toggle-signal SIG the signal that pauses and resumes recording: a number,\n"
+	        "                      USR1 or USR2 (the default), or 0 for none; sent to\n"
+	        "                      memprof run, it is passed to PROGRAM\n"
+	        "  --phase-after SECONDS NAME\n"
+	        "                      a phase NAME starts SECONDS (a decimal number) after the\n"
+	        "                      start, in every process then running (repeatable)\n"
 	        "  --check             then check the trace as 'memprof check' does (verdicts\n"
 	        "                      on stderr): exits with 1 when a limit fails, unless\n"
 	        "                      PROGRAM failed (then with PROGRAM's status)\n"
@@ -58,10 +79,30 @@ static void usage(FILE *out)
 	fputs(mp_check_options_help, out);
 }
 
+/* --toggle-signal's argument: a number, USR1, USR2 (SIG prefix allowed),
+   or -1 when it is none of them. */
+static int parse_signal(const char *arg)
+{
+	const char *name = strncmp(arg, "SIG", 3) ? arg : arg + 3;
+	if (!strcmp(name, "USR1"))
+		return SIGUSR1;
+	if (!strcmp(name, "USR2"))
+		return SIGUSR2;
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (end == arg || *end || errno || v < 0 || v >= NSIG || v == SIGKILL || v == SIGSTOP)
+		return -1;
+	return (int)v;
+}
+
 /* Signals sent to memprof by another process go to the program; those
    from the terminal reach the program directly. */
 static void forward(int sig, siginfo_t *si, void *ctx)
 {
+	(void)ctx;
+	if (sig != SIGUSR1 && sig != SIGUSR2)
+		interrupted = 1;
 	if (child_pid > 0 && si->si_code <= 0)
 		kill(child_pid, sig);
 }
@@ -87,56 +128,176 @@ static int find_lib(char *out, size_t size)
 	return access(out, R_OK);
 }
 
-#define CHILD_ENV_OWNED 3 /* the last entries of child_env's result, malloc'ed */
+/* A program's environment: ours, with MEMPROF_RUN set to the run number
+   and, when lib is given, LD_PRELOAD, MEMPROF_FD and MEMPROF_MAX_DEPTH
+   (a warm-up run is not recorded: lib is NULL). */
+struct child_env {
+	char **v;
+	size_t owned; /* v[owned..] are malloc'ed */
+};
 
-/* The program's environment: ours with LD_PRELOAD (libmemprof.so first,
-   so that its hooks see every call and their RTLD_NEXT look-ups find the
-   allocator preloaded after it, when alloc is not NULL), MEMPROF_FD and
-   MEMPROF_MAX_DEPTH set. Free it with free_child_env. */
-static char **child_env(const char *lib, const char *alloc, int fd, int max_depth)
+/* alloc (--allocator), when not NULL, is preloaded after lib, in warm-ups
+   too: libmemprof.so comes first so that its hooks see every call and
+   their RTLD_NEXT look-ups find that allocator. Returns 0, or -1 when out
+   of memory. Free it with free_child_env. */
+static int child_env(struct child_env *ce, const char *lib, const char *alloc, int fd, int max_depth, int run)
 {
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **env = calloc(n + 4, sizeof(char *));
+	char **env = calloc(n + 5, sizeof(char *));
 	if (!env)
-		return NULL;
+		return -1;
 	size_t k = 0;
 	const char *old_preload = NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (!strncmp(environ[i], "LD_PRELOAD=", 11)) {
+		if ((lib || alloc) && !strncmp(environ[i], "LD_PRELOAD=", 11)) {
 			old_preload = environ[i] + 11;
 			continue;
 		}
 		if (!strncmp(environ[i], "MEMPROF_FD=", 11) || !strncmp(environ[i], "MEMPROF_OUTPUT=", 15) ||
-		    !strncmp(environ[i], "MEMPROF_DONE_FD=", 16) || !strncmp(environ[i], "MEMPROF_MAX_DEPTH=", 18))
+		    !strncmp(environ[i], "MEMPROF_DONE_FD=", 16) || !strncmp(environ[i], "MEMPROF_MAX_DEPTH=", 18) ||
+		    !strncmp(environ[i], "MEMPROF_RUN=", 12))
 			continue;
 		env[k++] = environ[i];
 	}
-	char *preload = NULL, *fdvar = NULL, *depthvar = NULL;
-	if (asprintf(&preload, "LD_PRELOAD=%s%s%s%s%s", lib, alloc ? " " : "", alloc ? alloc : "",
-	             old_preload && *old_preload ? " " : "", old_preload ? old_preload : "") < 0 ||
-	    asprintf(&fdvar, "MEMPROF_FD=%d", fd) < 0 || asprintf(&depthvar, "MEMPROF_MAX_DEPTH=%d", max_depth) < 0) {
-		free(preload);
-		free(fdvar);
-		free(env);
-		return NULL;
+	ce->v = env;
+	ce->owned = k;
+	char *runvar = NULL;
+	if (asprintf(&runvar, "MEMPROF_RUN=%d", run) < 0)
+		goto oom;
+	env[k++] = runvar;
+	if (lib || alloc) {
+		char *preload = NULL;
+		if (asprintf(&preload, "LD_PRELOAD=%s%s%s%s%s", lib ? lib : "", lib && alloc ? " " : "",
+		             alloc ? alloc : "", old_preload && *old_preload ? " " : "",
+		             old_preload ? old_preload : "") < 0)
+			goto oom;
+		env[k++] = preload;
 	}
-	env[k++] = preload;
-	env[k++] = fdvar;
-	env[k++] = depthvar;
+	if (lib) {
+		char *fdvar = NULL, *depthvar = NULL;
+		if (asprintf(&fdvar, "MEMPROF_FD=%d", fd) < 0)
+			goto oom;
+		env[k++] = fdvar;
+		if (asprintf(&depthvar, "MEMPROF_MAX_DEPTH=%d", max_depth) < 0)
+			goto oom;
+		env[k++] = depthvar;
+	}
 	env[k] = NULL;
-	return env;
-}
-
-static void free_child_env(char **env)
-{
-	size_t n = 0;
-	while (env[n])
-		n++;
-	for (size_t i = n - CHILD_ENV_OWNED; i < n; i++)
+	return 0;
+oom:
+	env[k] = NULL;
+	for (size_t i = ce->owned; i < k; i++)
 		free(env[i]);
 	free(env);
+	ce->v = NULL;
+	return -1;
+}
+
+static void free_child_env(struct child_env *ce)
+{
+	if (!ce->v)
+		return;
+	for (size_t i = ce->owned; ce->v[i]; i++)
+		free(ce->v[i]);
+	free(ce->v);
+	ce->v = NULL;
+}
+
+/* Gives every run the same standard input: a regular file is rewound to
+   where it was before each run; a pipe or socket is read to its end into
+   an unlinked temporary file first, which every run then reads from the
+   start. A terminal, /dev/null or another device is left as it is (each
+   run reads what comes). Returns the offset to rewind to, -1 when none,
+   or -2 after a message. */
+static off_t stdin_prepare(void)
+{
+	struct stat sb;
+	if (fstat(0, &sb) != 0)
+		return -1;
+	if (S_ISREG(sb.st_mode)) {
+		off_t off = lseek(0, 0, SEEK_CUR);
+		return off >= 0 ? off : -1;
+	}
+	if (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode))
+		return -1;
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/memprof-stdin.XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0) {
+		fprintf(stderr, "memprof: cannot keep the standard input for every run: '%s': %s\n", path,
+		        strerror(errno));
+		return -2;
+	}
+	unlink(path);
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(0, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "memprof: cannot read the standard input: %s\n", strerror(errno));
+			close(fd);
+			return -2;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t w = 0; w < n;) {
+			ssize_t m = write(fd, buf + w, (size_t)(n - w));
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0) {
+				fprintf(stderr, "memprof: cannot keep the standard input for every run: %s\n",
+				        strerror(errno));
+				close(fd);
+				return -2;
+			}
+			w += m;
+		}
+	}
+	if (dup2(fd, 0) < 0) {
+		fprintf(stderr, "memprof: cannot replay the standard input: %s\n", strerror(errno));
+		close(fd);
+		return -2;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The last is the toggle signal (--toggle-signal), SIGUSR2 by default. */
+static int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGUSR2};
+#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+
+/* Forks and execs the program. Returns its pid, or -1 after a message. */
+static pid_t spawn(char **prog, char **env)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "memprof: cannot fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		for (size_t i = 0; i < NFORWARDED; i++)
+			sigaction(forwarded[i], &dfl, NULL);
+		execvpe(prog[0], prog, env);
+		int e = errno;
+		fprintf(stderr, "memprof: cannot run '%s': %s\n", prog[0], strerror(e));
+		_exit(e == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	return pid;
+}
+
+/* The status memprof run passes on: 128+N for signal N. */
+static int exit_code_of(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 }
 
 struct run_state {
@@ -194,10 +355,49 @@ static int run_stop(struct mp_collector *c, void *arg)
 	return ++st->quiet_polls >= 10;
 }
 
-static void print_summary(const char *output)
+/* The one-line summary of a trace of several runs: medians, and the
+   figures that were not the same in every run. */
+static void print_runs_summary(sqlite3 *db, const char *output)
+{
+	struct mp_processes ps;
+	struct mp_runs r;
+	char err[256];
+	if (mp_processes_load(db, -1, &ps, err, sizeof(err)))
+		return;
+	if (mp_runs_load(db, &ps, &r, err, sizeof(err))) {
+		mp_processes_free(&ps);
+		return;
+	}
+	struct mp_run_stat st[MP_RUN_NFIG];
+	for (int f = 0; f < MP_RUN_NFIG; f++)
+		mp_runs_stat(&r, (enum mp_run_figure)f, &st[f]);
+	char peak[MP_HUMAN_MAX], leaked[MP_HUMAN_MAX];
+	fprintf(stderr,
+	        "memprof: %zu runs, medians: %" PRId64 " allocations, peak %s, leaked %s in %" PRId64 " block%s", r.n,
+	        st[MP_RUN_ALLOCATIONS].median, mp_human_size(st[MP_RUN_PEAK].median, peak, sizeof(peak)),
+	        mp_human_size(st[MP_RUN_LEAKED].median, leaked, sizeof(leaked)), st[MP_RUN_LEAKED_BLOCKS].median,
+	        st[MP_RUN_LEAKED_BLOCKS].median == 1 ? "" : "s");
+	int varies = 0;
+	for (int f = 0; f < MP_RUN_NFIG; f++)
+		if (st[f].varies)
+			fprintf(stderr, "%s%s",
+			        varies++ ? ", " : "; varies: ", mp_run_figure_name((enum mp_run_figure)f));
+	if (!varies)
+		fputs(" (the same in every run)", stderr);
+	fprintf(stderr, "; trace in '%s' (try 'memprof summary %s')\n", output, output);
+	mp_runs_free(&r);
+	mp_processes_free(&ps);
+}
+
+static void print_summary(const char *output, int runs)
 {
 	sqlite3 *db;
 	if (sqlite3_open_v2(output, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return;
+	}
+	if (runs > 1) {
+		print_runs_summary(db, output);
 		sqlite3_close(db);
 		return;
 	}
@@ -221,23 +421,127 @@ static void print_summary(const char *output)
 	sqlite3_close(db);
 }
 
+/* Says on stderr how run k of n failed. */
+static void report_failed_run(int k, int n, int status)
+{
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "memprof: run %d of %d failed: killed by signal %d\n", k, n, WTERMSIG(status));
+	else
+		fprintf(stderr, "memprof: run %d of %d failed: exit status %d\n", k, n, exit_code_of(status));
+}
+
+/* Runs the program once without recording (a warm-up), waiting for it. */
+static void warm_up(char **prog, const char *alloc, int run_env)
+{
+	struct child_env ce;
+	if (child_env(&ce, NULL, alloc, -1, 0, run_env)) {
+		fprintf(stderr, "memprof: out of memory\n");
+		return;
+	}
+	pid_t pid = spawn(prog, ce.v);
+	free_child_env(&ce);
+	if (pid < 0)
+		return;
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	child_pid = 0;
+}
+
+/* Records one run of the program into the collector's current run.
+   Returns 0 with st filled; 1 when it ran (st filled) but recording
+   failed; -1 when it could not be started. Messages are printed. */
+static int record_run(struct mp_collector *col, char **prog, const char *lib, const char *alloc, int max_depth, int run,
+                      const char *output, struct run_state *st)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		fprintf(stderr, "memprof: cannot create a socket: %s\n", strerror(errno));
+		return -1;
+	}
+	/* A unix socket's queue is charged to the sender: the program's end
+	   gets the room (beyond net.core.wmem_max only for root). */
+	int big = 8 << 20;
+	if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)))
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	int child_fd = fcntl(sv[1], F_DUPFD, 900); /* out of the program's way; kept across exec */
+	if (child_fd < 0)
+		child_fd = fcntl(sv[1], F_DUPFD, 3);
+	close(sv[1]);
+	struct child_env ce;
+	if (child_env(&ce, lib, alloc, child_fd, max_depth, run)) {
+		fprintf(stderr, "memprof: out of memory\n");
+		close(child_fd);
+		close(sv[0]);
+		return -1;
+	}
+	struct mp_run_info *ri = &col->runs[col->run - 1];
+	ri->start_mono = mp_collector_now();
+	pid_t pid = spawn(prog, ce.v);
+	close(child_fd);
+	free_child_env(&ce);
+	if (pid < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	memset(st, 0, sizeof(*st));
+	st->pid = pid;
+	int rc = mp_collector_run(col, sv[0], run_stop, st);
+	close(sv[0]);
+	reap(st, 0);
+	ri->end_mono = mp_collector_now();
+	ri->have_status = 1;
+	ri->status = st->status;
+	mp_collector_set_wait_status(col, pid, st->status);
+	/* Orphans whose sockets closed may take a moment to become reapable;
+	   a descendant still running after 200 ms is left alone. */
+	for (int i = 0; i < 200; i++) {
+		reap_orphans(col, st);
+		siginfo_t si;
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
+			break; /* no child left */
+		usleep(1000);
+	}
+	if (rc && col->errbuf[0])
+		fprintf(stderr, "memprof: recording into '%s' failed: %s\n", output, col->errbuf);
+	return rc ? 1 : 0;
+}
+
+/* Whether run (the current one) recorded no process: the program could
+   not be started at all. */
+static int run_recorded_nothing(const struct mp_collector *c)
+{
+	for (size_t i = 0; i < c->nimages; i++)
+		if (c->images[i].run == c->run)
+			return 0;
+	return 1;
+}
+
 int cmd_run(int argc, char **argv)
 {
+	enum { OPT_REPEAT = 0x200, OPT_WARMUP, OPT_ALLOCATOR };
 	static const struct option opts[] = {
 	        {"output", required_argument, NULL, 'o'},
 	        {"force", no_argument, NULL, 'f'},
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"no-mmap", no_argument, NULL, 'M'},
-	        {"allocator", required_argument, NULL, 'A'},
+	        {"allocator", required_argument, NULL, OPT_ALLOCATOR},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
+	        {"repeat", required_argument, NULL, OPT_REPEAT},
+	        {"warmup", required_argument, NULL, OPT_WARMUP},
+	        {"start-paused", no_argument, NULL, 'P'},
+	        {"toggle-signal", required_argument, NULL, 'S'},
+	        {"phase-after", required_argument, NULL, 'A'},
 	        MP_CHECK_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	const struct mp_env_allocator *alloc = mp_env_allocator("glibc");
-	int force = 0, quiet = 0, max_depth = 128, c, check = 0;
+	int force = 0, quiet = 0, max_depth = 128, c, check = 0, repeat = 1, warmup = 0;
+	static struct mp_phase_after phases[64];
+	size_t nphases = 0;
 	static struct mp_check chk; /* static: its suppressions stay reachable on early returns */
 	mp_check_init(&chk);
 	while ((c = getopt_long(argc, argv, "+o:fqh", opts, NULL)) != -1) {
@@ -250,7 +554,7 @@ int cmd_run(int argc, char **argv)
 		case 'C':
 			check = 1;
 			break;
-		case 'A':
+		case OPT_ALLOCATOR:
 			alloc = mp_env_allocator(optarg);
 			if (!alloc)
 				return mp_usage_error("run", "unknown allocator '%s' (%s)", optarg,
@@ -270,6 +574,36 @@ int cmd_run(int argc, char **argv)
 			   reads it too). */
 			setenv("MEMPROF_MMAP", "0", 1);
 			break;
+		case 'P': /* for the program, as MEMPROF_MMAP */
+			setenv("MEMPROF_START_PAUSED", "1", 1);
+			break;
+		case 'S': {
+			int sig = parse_signal(optarg);
+			if (sig < 0)
+				return mp_usage_error(
+				        "run", "--toggle-signal needs a signal number, USR1 or USR2, not '%s'", optarg);
+			char num[16];
+			snprintf(num, sizeof(num), "%d", sig);
+			setenv("MEMPROF_TOGGLE_SIGNAL", num, 1);
+			if (sig > 0)
+				forwarded[NFORWARDED - 1] = sig;
+			break;
+		}
+		case 'A': {
+			char *end;
+			errno = 0;
+			double secs = strtod(optarg, &end);
+			if (end == optarg || *end || errno || !(secs >= 0) || secs > 1e9)
+				return mp_usage_error("run", "--phase-after needs a number of seconds, not '%s'",
+				                      optarg);
+			if (optind >= argc)
+				return mp_usage_error("run", "--phase-after needs a name after '%s'", optarg);
+			if (nphases == sizeof(phases) / sizeof(phases[0]))
+				return mp_usage_error("run", "at most %zu --phase-after", nphases);
+			phases[nphases].time_ns = (uint64_t)(secs * 1e9 + 0.5);
+			phases[nphases++].name = argv[optind++];
+			break;
+		}
 		case 'D': {
 			int64_t v;
 			char perr[256];
@@ -281,6 +615,21 @@ int cmd_run(int argc, char **argv)
 				return MP_EXIT_USAGE;
 			}
 			max_depth = (int)v;
+			break;
+		}
+		case OPT_REPEAT:
+		case OPT_WARMUP: {
+			int64_t v;
+			char perr[256];
+			const char *name = c == OPT_REPEAT ? "--repeat" : "--warmup";
+			if (mp_parse_uint(name, optarg, &v, perr, sizeof(perr)))
+				return mp_usage_error("run", "%s", perr);
+			if (v > 100000 || (c == OPT_REPEAT && v < 1)) {
+				fprintf(stderr, "memprof: %s must be between %d and 100000, not '%s'\n", name,
+				        c == OPT_REPEAT ? 1 : 0, optarg);
+				return MP_EXIT_USAGE;
+			}
+			*(c == OPT_REPEAT ? &repeat : &warmup) = (int)v;
 			break;
 		}
 		case 'h':
@@ -330,93 +679,91 @@ int cmd_run(int argc, char **argv)
 		        alloc->soname, alloc->name, alloc->package);
 		return MP_EXIT_USAGE;
 	}
+	const char *alloc_lib = alloc->soname ? alloc_path : NULL;
+	off_t stdin_at = -1;
+	if (repeat > 1 || warmup > 0) {
+		stdin_at = stdin_prepare();
+		if (stdin_at == -2)
+			return MP_EXIT_USAGE;
+	}
 	struct mp_collector col;
-	struct mp_trace_info info = {.command = prog, .max_depth = max_depth, .force = force};
+	/* --phase-after counts from now, a moment before the program starts. */
+	uint64_t now = mp_collector_now();
+	for (size_t i = 0; i < nphases; i++)
+		phases[i].time_ns += now;
+	struct mp_trace_info info = {
+	        .command = prog, .max_depth = max_depth, .force = force, .phases = phases, .nphases = nphases};
 	char err[512] = "";
 	if (mp_collector_init(&col) || mp_trace_start(&col, output, &info, err, sizeof(err))) {
 		fprintf(stderr, "memprof: cannot write the trace '%s': %s\n", output, err[0] ? err : strerror(errno));
 		mp_collector_release(&col);
 		return MP_EXIT_TRACE;
 	}
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
-		fprintf(stderr, "memprof: cannot create a socket: %s\n", strerror(errno));
-		return MP_EXIT_TRACE;
-	}
-	/* A unix socket's queue is charged to the sender: the program's end
-	   gets the room (beyond net.core.wmem_max only for root). */
-	int big = 8 << 20;
-	if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)))
-		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	int child_fd = fcntl(sv[1], F_DUPFD, 900); /* out of the program's way; kept across exec */
-	if (child_fd < 0)
-		child_fd = fcntl(sv[1], F_DUPFD, 3);
-	close(sv[1]);
-	char **env = child_env(lib, alloc->soname ? alloc_path : NULL, child_fd, max_depth);
-	if (!env) {
-		fprintf(stderr, "memprof: out of memory\n");
-		return MP_EXIT_TRACE;
-	}
 
 	struct sigaction sa = {.sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART};
 	sigemptyset(&sa.sa_mask);
-	int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	for (size_t i = 0; i < NFORWARDED; i++)
+		sigaction(forwarded[i], &sa, NULL);
 
 	/* Orphaned descendants become ours to reap (reap_orphans). */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "memprof: cannot fork: %s\n", strerror(errno));
-		return MP_EXIT_TRACE;
+	for (int w = 0; w < warmup && !interrupted; w++) {
+		if (stdin_at >= 0)
+			lseek(0, stdin_at, SEEK_SET);
+		warm_up(prog, alloc_lib, 0);
 	}
-	if (pid == 0) {
-		struct sigaction dfl = {.sa_handler = SIG_DFL};
-		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			sigaction(sigs[i], &dfl, NULL);
-		execvpe(prog[0], prog, env);
-		int e = errno;
-		fprintf(stderr, "memprof: cannot run '%s': %s\n", prog[0], strerror(e));
-		_exit(e == ENOENT ? 127 : 126);
+
+	int final_status = 0, have_failed = 0, recorded = 0;
+	for (int k = 1; k <= repeat; k++) {
+		if (k > 1 && mp_collector_run_begin(&col)) {
+			fprintf(stderr, "memprof: out of memory\n");
+			break;
+		}
+		if (stdin_at >= 0)
+			lseek(0, stdin_at, SEEK_SET);
+		struct run_state st;
+		int rr = record_run(&col, prog, lib, alloc_lib, max_depth, k, output, &st);
+		if (rr < 0)
+			break;
+		recorded = k;
+		int failed_run = exit_code_of(st.status) != 0;
+		if (failed_run && repeat > 1)
+			report_failed_run(k, repeat, st.status);
+		if (!have_failed)
+			final_status = st.status;
+		have_failed |= failed_run;
+		if (rr > 0)
+			break;
+		if (k < repeat) {
+			if (mp_trace_run_end(&col)) {
+				fprintf(stderr, "memprof: recording into '%s' failed: %s\n", output, col.errbuf);
+				break;
+			}
+			if (interrupted || (failed_run && run_recorded_nothing(&col)))
+				break; /* stopped by a signal, or the program cannot run */
+		}
 	}
-	child_pid = pid;
-	close(child_fd);
-	free_child_env(env);
-	struct run_state st = {.pid = pid};
-	int rc = mp_collector_run(&col, sv[0], run_stop, &st);
-	close(sv[0]);
-	reap(&st, 0);
-	mp_collector_set_wait_status(&col, pid, st.status);
-	/* Orphans whose sockets closed may take a moment to become reapable;
-	   a descendant still running after 200 ms is left alone. */
-	for (int i = 0; i < 200; i++) {
-		reap_orphans(&col, &st);
-		siginfo_t si;
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD)
-			break; /* no child left */
-		usleep(1000);
-	}
-	if (rc && col.errbuf[0])
-		fprintf(stderr, "memprof: recording into '%s' failed: %s\n", output, col.errbuf);
+	if (recorded < repeat && recorded > 0)
+		fprintf(stderr, "memprof: stopped after run %d of %d\n", recorded, repeat);
 
 	int failed = mp_finish(&col, output, &info, err, sizeof(err));
 	mp_collector_release(&col);
 	if (failed)
 		fprintf(stderr, "memprof: cannot finish the trace '%s': %s\n", output, err);
 	else if (!quiet)
-		print_summary(output);
+		print_summary(output, recorded);
 
 	int check_rc = MP_EXIT_OK;
 	if (check && !failed)
 		check_rc = mp_check_trace(&chk, output, stderr);
 	mp_check_fini(&chk);
 
-	if (WIFSIGNALED(st.status))
-		return 128 + WTERMSIG(st.status);
-	if (WIFEXITED(st.status) && (WEXITSTATUS(st.status) || !check))
-		return WEXITSTATUS(st.status);
+	if (!recorded)
+		return MP_EXIT_TRACE;
+	if (WIFSIGNALED(final_status))
+		return 128 + WTERMSIG(final_status);
+	if (WIFEXITED(final_status) && (WEXITSTATUS(final_status) || !check))
+		return WEXITSTATUS(final_status);
 	if (check)
 		return failed ? MP_EXIT_TRACE : check_rc;
 	return failed ? MP_EXIT_TRACE : 0;

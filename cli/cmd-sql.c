@@ -14,6 +14,7 @@
 #include "output.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 #include "vtab.h"
 
 enum { OPT_MATERIALIZE = MP_OPT_FIRST_PRIVATE };
@@ -196,13 +197,16 @@ static int run(sqlite3 *db, const char *path, const char *sql, struct out *o)
 			tail = next;
 			continue;
 		}
-		int ncol = sqlite3_column_count(st), rc, rows = 0;
-		if (ncol > 0)
+		/* The header once the first step succeeded: a statement that
+		   fails at once prints its error alone. */
+		int ncol = sqlite3_column_count(st), rows = 0;
+		int rc = sqlite3_step(st);
+		if (ncol > 0 && (rc == SQLITE_ROW || rc == SQLITE_DONE))
 			set_begin(o, st, ncol);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (; rc == SQLITE_ROW; rc = sqlite3_step(st))
 			if (ncol > 0)
 				row(o, st, ncol, rows++ == 0);
-		if (ncol > 0)
+		if (ncol > 0 && (rows || rc == SQLITE_DONE))
 			set_end(o);
 		if (rc != SQLITE_DONE) {
 			rc = sql_fail(path, db);
@@ -235,14 +239,16 @@ static char *read_stdin(void)
 /* Shadows the per-process tables with TEMP views of pid's rows. */
 static int restrict_pid(sqlite3 *db, const char *path, int64_t pid)
 {
-	static const char *const per_process[] = {"threads", "sites", "heap_samples", "alloc_chunks"};
+	static const char *const per_process[] = {"threads", "sites",      "heap_samples", "alloc_chunks",
+	                                          "pools",   "pool_sites", "phases",       "pauses"};
 	struct mp_buf sql = {0};
 	mp_buf_printf(&sql, "CREATE TEMP VIEW processes AS SELECT * FROM main.processes WHERE pid = %" PRId64 ";", pid);
 	for (size_t i = 0; i < sizeof(per_process) / sizeof(per_process[0]); i++)
-		mp_buf_printf(&sql,
-		              "CREATE TEMP VIEW %s AS SELECT * FROM main.%s"
-		              " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = %" PRId64 ");",
-		              per_process[i], per_process[i], pid);
+		if (mp_trace_has_table(db, per_process[i])) /* traces before memprof.h lack some */
+			mp_buf_printf(&sql,
+			              "CREATE TEMP VIEW %s AS SELECT * FROM main.%s"
+			              " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = %" PRId64 ");",
+			              per_process[i], per_process[i], pid);
 	mp_buf_printf(&sql, "CREATE TEMP VIEW allocations AS SELECT * FROM main.allocations WHERE pid = %" PRId64 ";",
 	              pid);
 	int rc = sqlite3_exec(db, mp_buf_str(&sql), NULL, NULL, NULL);
@@ -305,9 +311,9 @@ static int materialize(sqlite3 *db, const char *path, const char *out, int force
 		        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN;"
 		        " CREATE TABLE allocations_table (id INTEGER, pid INTEGER, process_id INTEGER,"
 		        " tid INTEGER, kind TEXT, size INTEGER, usable_size INTEGER, address INTEGER,"
-		        " stack_id INTEGER, alloc_time_ns INTEGER, free_time_ns INTEGER);"
+		        " stack_id INTEGER, alloc_time_ns INTEGER, free_time_ns INTEGER, pool_id INTEGER);"
 		        " INSERT INTO allocations_table SELECT id, pid, process_id, tid, kind, size, usable_size,"
-		        " address, stack_id, alloc_time_ns, free_time_ns FROM allocations;",
+		        " address, stack_id, alloc_time_ns, free_time_ns, pool_id FROM allocations;",
 		        NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		rows = sqlite3_changes64(w);

@@ -53,6 +53,19 @@ int mp_collector_init(struct mp_collector *c)
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	mp_collector_clock(&c->cal_tsc, &c->cal_mono);
+	c->run = 1;
+	c->runs = calloc(1, sizeof(*c->runs));
+	return c->runs ? 0 : -1;
+}
+
+int mp_collector_run_begin(struct mp_collector *c)
+{
+	struct mp_run_info *nr = realloc(c->runs, (c->run + 1) * sizeof(*nr));
+	if (!nr)
+		return -1;
+	c->runs = nr;
+	memset(&nr[c->run], 0, sizeof(*nr));
+	c->run++;
 	return 0;
 }
 
@@ -82,6 +95,47 @@ static int fork_add(struct mp_image *im, uint64_t seq)
 	return 0;
 }
 
+/* Notes a pool's name. Returns 0 or -1. */
+static int pool_add(struct mp_image *im, const uint8_t *p, size_t len)
+{
+	uint32_t id;
+	memcpy(&id, p, sizeof(id));
+	char *name = strndup((const char *)p + sizeof(id), len - sizeof(id));
+	struct mp_image_pool *np = realloc(im->pools, (im->npools + 1) * sizeof(*np));
+	if (!name || !np) {
+		free(name);
+		if (np)
+			im->pools = np;
+		return -1;
+	}
+	im->pools = np;
+	np[im->npools++] = (struct mp_image_pool){id, name};
+	return 0;
+}
+
+/* Notes a control, kept in stamp order. Returns 0 or -1. */
+static int control_add(struct mp_image *im, const uint8_t *p, size_t len)
+{
+	struct mp_control c;
+	memcpy(&c, p, sizeof(c));
+	struct mp_image_control ic = {c.stamp, c.time_ns, c.what, c.flags, 0, NULL};
+	if (c.what == MP_CONTROL_PHASE && !(ic.name = strndup((const char *)p + sizeof(c), len - sizeof(c))))
+		return -1;
+	struct mp_image_control *nc = realloc(im->controls, (im->ncontrols + 1) * sizeof(*nc));
+	if (!nc) {
+		free(ic.name);
+		return -1;
+	}
+	im->controls = nc;
+	size_t i = im->ncontrols;
+	while (i > 0 && nc[i - 1].stamp > c.stamp)
+		i--;
+	memmove(nc + i + 1, nc + i, (im->ncontrols - i) * sizeof(*nc));
+	nc[i] = ic;
+	im->ncontrols++;
+	return 0;
+}
+
 static struct mp_image *image_get(struct mp_collector *c, uint32_t pid, uint64_t image)
 {
 	/* Newest first: messages mostly come from recent images. */
@@ -100,6 +154,7 @@ static struct mp_image *image_get(struct mp_collector *c, uint32_t pid, uint64_t
 	memset(im, 0, sizeof(*im));
 	im->pid = pid;
 	im->image = image;
+	im->run = c->run;
 	return im;
 }
 
@@ -286,6 +341,23 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 		im->rss[im->nrss++] = rs;
 		return 0;
 	}
+	case MP_MSG_POOL:
+		if (h.len < sizeof(uint32_t) || h.len > sizeof(uint32_t) + MP_NAME_MAX)
+			goto bad;
+		if (pool_add(im, payload, h.len))
+			goto oom;
+		return 0;
+	case MP_MSG_CONTROL: {
+		struct mp_control ctl;
+		if (h.len < sizeof(ctl) || h.len > sizeof(ctl) + MP_NAME_MAX)
+			goto bad;
+		memcpy(&ctl, payload, sizeof(ctl));
+		if (ctl.what < MP_CONTROL_PAUSE || ctl.what > MP_CONTROL_PHASE)
+			goto bad;
+		if (control_add(im, payload, h.len))
+			goto oom;
+		return 0;
+	}
 	case MP_MSG_CHILD: {
 		uint32_t v[2];
 		if (h.len < sizeof(v))
@@ -339,7 +411,7 @@ int mp_collector_any_alive(struct mp_collector *c)
 {
 	for (size_t i = 0; i < c->nimages; i++) {
 		struct mp_image *im = &c->images[i];
-		if (im->exit_sent || im->waited)
+		if (im->exit_sent || im->waited || im->run != c->run)
 			continue;
 		int superseded = 0;
 		for (size_t j = i + 1; j < c->nimages && !superseded; j++)
@@ -420,6 +492,12 @@ void mp_collector_release(struct mp_collector *c)
 		free(im->streams);
 		free(im->forks);
 		free(im->rss);
+		for (size_t j = 0; j < im->npools; j++)
+			free(im->pools[j].name);
+		free(im->pools);
+		for (size_t j = 0; j < im->ncontrols; j++)
+			free(im->controls[j].name);
+		free(im->controls);
 		free(im->mods);
 		free(im->argv);
 	}
@@ -427,5 +505,6 @@ void mp_collector_release(struct mp_collector *c)
 	for (size_t i = 0; i < c->nmodules; i++)
 		free(c->modules[i].path);
 	free(c->modules);
+	free(c->runs);
 	memset(c, 0, sizeof(*c));
 }

@@ -32,10 +32,25 @@ struct mp_image_module {
 
 struct mp_replay; /* the trace writer's state of one image (cli/finish.c) */
 
+/* A pool the image created (MP_MSG_POOL). */
+struct mp_image_pool {
+	uint32_t id;
+	char *name;
+};
+
+/* A pause, resumption or phase of the image (MP_MSG_CONTROL). */
+struct mp_image_control {
+	uint64_t stamp, time_ns;
+	uint32_t what, flags; /* enum mp_control_what, MP_CONTROL_TSC */
+	int applied;          /* the replay has placed it */
+	char *name;           /* a phase's name */
+};
+
 /* One program image: a process from its start (or fork, or exec) to its
    exit (or exec). */
 struct mp_image {
 	uint32_t pid, ppid;
+	uint32_t run;          /* the collector's run when its first message came */
 	uint64_t image;        /* start time in the target's CLOCK_MONOTONIC ns */
 	uint64_t parent_image; /* fork child: the parent's image */
 	uint64_t fork_seq;
@@ -58,6 +73,10 @@ struct mp_image {
 	size_t nforks;
 	struct mp_rss *rss; /* its resident-set samples (MP_MSG_RSS), as received */
 	size_t nrss, cap_rss;
+	struct mp_image_pool *pools;
+	size_t npools;
+	struct mp_image_control *controls; /* by stamp, ascending */
+	size_t ncontrols;
 	struct mp_replay *replay;
 };
 
@@ -69,6 +88,13 @@ struct mp_module {
 
 struct mp_trace; /* the trace being written (cli/finish.c) */
 
+/* One run of the program, as memprof run saw it (memprof run --repeat
+   records several into one trace). */
+struct mp_run_info {
+	uint64_t start_mono, end_mono; /* fork and reap, CLOCK_MONOTONIC ns; 0: unknown */
+	int have_status, status;       /* the program's waitpid status */
+};
+
 struct mp_collector {
 	struct mp_image *images;
 	size_t nimages, cap_images;
@@ -77,6 +103,8 @@ struct mp_collector {
 	uint64_t messages, bad_messages;
 	uint64_t cal_tsc, cal_mono; /* a (TSC, CLOCK_MONOTONIC) pair taken at start */
 	struct mp_trace *trace;     /* set by mp_trace_start */
+	uint32_t run;               /* the run new images belong to, from 1 */
+	struct mp_run_info *runs;   /* runs[k - 1]: run k, for k up to run */
 	char errbuf[256];
 };
 
@@ -88,7 +116,10 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len);
 /* Marks the last image of pid as ended with a waitpid status, and so
    complete: a dead process sends nothing more. */
 void mp_collector_set_wait_status(struct mp_collector *c, pid_t pid, int status);
-/* Whether any image that has not ended is still alive. */
+/* Starts run number c->run + 1: images that appear from now on belong to
+   it. Returns 0, or -1 when out of memory. */
+int mp_collector_run_begin(struct mp_collector *c);
+/* Whether any image of the current run that has not ended is still alive. */
 int mp_collector_any_alive(struct mp_collector *c);
 void mp_collector_release(struct mp_collector *c);
 /* Reads the time-stamp counter and CLOCK_MONOTONIC ns together (the TSC

@@ -193,8 +193,34 @@ struct node {
 
 struct block {
 	uint64_t id, addr, size, usable, alloc_ns;
-	uint32_t stack, tid, site, thread;
+	uint32_t stack, tid, site, thread; /* site: into pool_sites for a pool's block */
 	uint8_t kind, inherited;
+	uint32_t pool; /* the pool id of a pool's block (memprof.h), else 0 */
+};
+
+/* What a program told memprof (memprof.h): its pools' figures, kept
+   apart from the heap's, phases and pauses. */
+struct pool_fig {
+	uint32_t id;
+	int64_t allocations, frees, bytes, live_bytes, peak_bytes, leaked_bytes, leaked_blocks, unmatched;
+};
+
+struct pool_site {
+	uint32_t pool, stack; /* pool: index into the replay's pools */
+	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks;
+};
+
+struct phase {
+	const char *name; /* the image's control's, or the trace's --phase-after */
+	int outside;      /* from --phase-after */
+	uint64_t time;    /* CLOCK_MONOTONIC ns */
+	uint64_t first_id;
+	int64_t allocations, bytes; /* of the heap, made during the phase */
+};
+
+struct pause {
+	uint64_t start, end; /* end 0: not resumed */
+	int64_t unrecorded_frees;
 };
 
 /* A live anonymous mapping: its page-rounded extent and its block. */
@@ -264,6 +290,15 @@ struct mp_replay {
 	int64_t live_bytes, live_usable, peak_bytes, peak_usable, peak_time, allocations, frees, allocated, temporary,
 	        unmatched, lost;
 	uint64_t last_sample, last_time;
+	size_t next_control, next_outside; /* into the image's controls, the trace's outside phases */
+	int paused;
+	VEC(struct phase) phases;
+	VEC(struct pause) pauses;
+	struct map pool_live;
+	VEC(struct pool_fig) pools;
+	struct map pool_map; /* pool id -> index into pools */
+	VEC(struct pool_site) pool_sites;
+	struct map pool_site_map; /* pool index << 32 | stack -> index into pool_sites */
 	struct mp_alloc_rec *recs;
 	size_t nrecs;
 	/* Anonymous mappings, apart from the heap: their own sites and figures,
@@ -300,6 +335,8 @@ struct mp_trace {
 	struct mp_sym_worker *sym; /* resolving frames while the program runs */
 	size_t frames_queued;
 	struct snapshot *snapshots;
+	struct mp_phase_after *outside; /* --phase-after, by time; names owned */
+	size_t noutside;
 	uint64_t last_checkpoint;
 	size_t chunk_bytes; /* of allocation chunks written since then */
 	int64_t budget;     /* events to replay before looking for messages again */
@@ -449,6 +486,7 @@ static int emit(trace_t *f, struct mp_replay *r, const struct block *b, int64_t 
 	rec->stack_id = b->stack;
 	rec->alloc_ns = rel(f, b->alloc_ns);
 	rec->free_ns = free_ns < 0 ? -1 : (int64_t)rel(f, (uint64_t)free_ns);
+	rec->pool = b->pool;
 	return r->nrecs == MP_STORE_CHUNK_RECORDS ? flush_recs(f, r) : 0;
 }
 
@@ -544,6 +582,10 @@ static void on_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const 
 	th->last_alloc_id = b.id;
 	r->allocations++;
 	r->allocated += (int64_t)b.size;
+	if (MP_UNLIKELY_F(r->phases.n)) {
+		r->phases.v[r->phases.n - 1].allocations++;
+		r->phases.v[r->phases.n - 1].bytes += (int64_t)b.size;
+	}
 	if (live_insert(f, r, &b))
 		return;
 	account_live(r, &b, +1);
@@ -554,8 +596,12 @@ static void on_free(trace_t *f, struct mp_replay *r, struct cursor *cur, const s
 {
 	uint32_t bi = map_del(&r->live, ev->ptr);
 	if (bi == NONE) {
-		if (!r->internal.count || map_del(&r->internal, ev->ptr) == NONE)
-			r->unmatched++;
+		if (!r->internal.count || map_del(&r->internal, ev->ptr) == NONE) {
+			if (r->pauses.n) /* a block allocated while paused, most likely */
+				r->pauses.v[r->pauses.n - 1].unrecorded_frees++;
+			else
+				r->unmatched++;
+		}
 		return;
 	}
 	struct block *b = &r->blocks.v[bi];
@@ -796,6 +842,235 @@ static void rss_until(trace_t *f, struct mp_replay *r, struct mp_image *im, uint
 		r->next_rss = im->nrss = 0; /* all stored: the queue starts again */
 }
 
+/* --- pools, phases, pauses (memprof.h) ------------------------------------ */
+
+static struct pool_fig *pool_get(trace_t *f, struct mp_replay *r, uint32_t id, uint32_t *idx)
+{
+	uint32_t i = map_get(&r->pool_map, id);
+	if (i == NONE) {
+		i = (uint32_t)r->pools.n;
+		if (VEC_PUSH(r->pools, ((struct pool_fig){.id = id})) || map_put(&r->pool_map, id, i)) {
+			terr(f, "out of memory");
+			return NULL;
+		}
+	}
+	*idx = i;
+	return &r->pools.v[i];
+}
+
+static struct pool_site *pool_site_get(trace_t *f, struct mp_replay *r, uint32_t pool, uint32_t stack, uint32_t *idx)
+{
+	uint64_t key = (uint64_t)pool << 32 | stack;
+	uint32_t i = map_get(&r->pool_site_map, key);
+	if (i == NONE) {
+		i = (uint32_t)r->pool_sites.n;
+		if (VEC_PUSH(r->pool_sites, ((struct pool_site){.pool = pool, .stack = stack})) ||
+		    map_put(&r->pool_site_map, key, i)) {
+			terr(f, "out of memory");
+			return NULL;
+		}
+	}
+	*idx = i;
+	return &r->pool_sites.v[i];
+}
+
+/* Ends a pool's live block bi at time t; freed: by a reported free. */
+static void pool_block_end(trace_t *f, struct mp_replay *r, uint32_t bi, uint64_t t, int freed)
+{
+	struct block *b = &r->blocks.v[bi];
+	struct pool_site *s = &r->pool_sites.v[b->site];
+	struct pool_fig *p = &r->pools.v[s->pool];
+	p->live_bytes -= (int64_t)b->size;
+	if (freed) {
+		s->frees++;
+		p->frees++;
+	}
+	emit(f, r, b, (int64_t)t);
+	VEC_PUSH(r->free_blocks, bi);
+}
+
+static void on_pool_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, const struct mp_event_rec *ev,
+                          const struct mp_stream *st)
+{
+	uint32_t old = map_del(&r->pool_live, ev->ptr);
+	if (old != NONE) /* a free we never saw: the old block ends here */
+		pool_block_end(f, r, old, ev->time, 0);
+	uint32_t pi;
+	struct pool_fig *p = pool_get(f, r, (uint32_t)ev->pool, &pi);
+	struct block b = {
+	        .id = ++f->next_alloc_id,
+	        .addr = ev->ptr,
+	        .size = ev->size,
+	        .usable = ev->size,
+	        .alloc_ns = ev->time,
+	        .stack = ev->stack < cur->stackmap.n ? cur->stackmap.v[ev->stack] : 0,
+	        .tid = st->tid,
+	        .thread = cur->thread,
+	        .kind = MP_KIND_POOL,
+	        .pool = (uint32_t)ev->pool,
+	};
+	struct pool_site *s = p ? pool_site_get(f, r, pi, b.stack, &b.site) : NULL;
+	if (!s)
+		return;
+	p = &r->pools.v[pi];
+	s->allocations++;
+	s->bytes += (int64_t)b.size;
+	p->allocations++;
+	p->bytes += (int64_t)b.size;
+	p->live_bytes += (int64_t)b.size;
+	if (p->live_bytes > p->peak_bytes)
+		p->peak_bytes = p->live_bytes;
+	uint32_t bi;
+	if (r->free_blocks.n) {
+		bi = r->free_blocks.v[--r->free_blocks.n];
+		r->blocks.v[bi] = b;
+	} else {
+		bi = (uint32_t)r->blocks.n;
+		if (VEC_PUSH(r->blocks, b))
+			return (void)terr(f, "out of memory");
+	}
+	if (map_put(&r->pool_live, b.addr, bi))
+		terr(f, "out of memory");
+}
+
+static void on_pool_free(trace_t *f, struct mp_replay *r, const struct mp_event_rec *ev)
+{
+	uint32_t bi = map_del(&r->pool_live, ev->ptr);
+	if (bi != NONE) {
+		pool_block_end(f, r, bi, ev->time, 1);
+		return;
+	}
+	uint32_t pi;
+	struct pool_fig *p;
+	if (r->pauses.n)
+		r->pauses.v[r->pauses.n - 1].unrecorded_frees++;
+	else if ((p = pool_get(f, r, (uint32_t)ev->pool, &pi)))
+		p->unmatched++;
+}
+
+/* The time of a control: derived from its stamp as for events. */
+static uint64_t control_time(trace_t *f, const struct mp_image_control *c)
+{
+	if (c->flags & MP_CONTROL_TSC)
+		return (uint64_t)((double)f->c->cal_mono +
+		                  (double)(int64_t)(c->stamp - f->c->cal_tsc) * f->ns_per_tick);
+	return c->time_ns;
+}
+
+static void apply_control(trace_t *f, struct mp_replay *r, struct mp_image_control *c)
+{
+	uint64_t t = control_time(f, c);
+	c->applied = 1;
+	if (c->what == MP_CONTROL_PHASE) {
+		if (VEC_PUSH(r->phases, ((struct phase){c->name, 0, t, f->next_alloc_id + 1, 0, 0})))
+			terr(f, "out of memory");
+	} else if (c->what == MP_CONTROL_PAUSE && !r->paused) {
+		r->paused = 1;
+		if (VEC_PUSH(r->pauses, ((struct pause){t, 0, 0})))
+			terr(f, "out of memory");
+	} else if (c->what == MP_CONTROL_RESUME && r->paused) {
+		r->paused = 0;
+		r->pauses.v[r->pauses.n - 1].end = t ? t : 1;
+	}
+}
+
+static void outside_phase(trace_t *f, struct mp_replay *r)
+{
+	const struct mp_phase_after *ph = &f->outside[r->next_outside++];
+	if (VEC_PUSH(r->phases, ((struct phase){ph->name, 1, ph->time_ns, f->next_alloc_id + 1, 0, 0})))
+		terr(f, "out of memory");
+}
+
+/* Places the controls and phases that come before an event at stamp seq
+   and time t. */
+static inline void place_controls(trace_t *f, struct mp_replay *r, struct mp_image *im, uint64_t seq, uint64_t t)
+{
+	while (r->next_control < im->ncontrols && im->controls[r->next_control].stamp < seq) {
+		struct mp_image_control *c = &im->controls[r->next_control++];
+		if (!c->applied)
+			apply_control(f, r, c);
+	}
+	while (MP_UNLIKELY_F(r->next_outside < f->noutside) && f->outside[r->next_outside].time_ns <= t)
+		outside_phase(f, r);
+}
+
+/* At the image's end (time end): the controls after its last event, and
+   any that came too late to be placed. */
+static void place_final_controls(trace_t *f, struct mp_replay *r, struct mp_image *im, uint64_t end)
+{
+	for (size_t i = 0; i < im->ncontrols; i++)
+		if (!im->controls[i].applied)
+			apply_control(f, r, &im->controls[i]);
+	r->next_control = im->ncontrols;
+	while (r->next_outside < f->noutside && f->outside[r->next_outside].time_ns <= end)
+		outside_phase(f, r);
+}
+
+/* The name of pool id in im, or in the image it forked from. */
+static const char *pool_name(trace_t *f, const struct mp_image *im, uint32_t id)
+{
+	for (int depth = 0; im && depth < 64; depth++) {
+		for (size_t i = 0; i < im->npools; i++)
+			if (im->pools[i].id == id)
+				return im->pools[i].name;
+		const struct mp_image *parent = NULL;
+		for (size_t j = 0; im->parent_image && j < f->c->nimages; j++)
+			if (f->c->images[j].image == im->parent_image && f->c->images[j].pid == im->ppid)
+				parent = &f->c->images[j];
+		im = parent;
+	}
+	return NULL;
+}
+
+/* Writes the image's rows of pools, pool_sites, phases and pauses; end is
+   the image's end (CLOCK_MONOTONIC ns). */
+static int write_api_rows(trace_t *f, struct mp_image *im, struct mp_replay *r, uint64_t end)
+{
+	if (mp_tracedb_forget_api(&f->w, r->process_id))
+		return terr(f, f->w.err);
+	for (size_t i = 0; i < im->npools; i++) { /* created, maybe never used */
+		uint32_t pi;
+		if (!pool_get(f, r, im->pools[i].id, &pi))
+			return -1;
+	}
+	for (size_t i = 0; i < r->pools.n; i++) {
+		const struct pool_fig *p = &r->pools.v[i];
+		const int64_t v[7] = {p->allocations,  p->frees,         p->bytes,    p->peak_bytes,
+		                      p->leaked_bytes, p->leaked_blocks, p->unmatched};
+		if (mp_tracedb_pool(&f->w, r->process_id, p->id, pool_name(f, im, p->id), v))
+			return terr(f, f->w.err);
+	}
+	for (size_t i = 0; i < r->pool_sites.n; i++) {
+		const struct pool_site *s = &r->pool_sites.v[i];
+		const int64_t v[5] = {s->allocations, s->frees, s->bytes, s->leaked_bytes, s->leaked_blocks};
+		if (mp_tracedb_pool_site(&f->w, r->process_id, r->pools.v[s->pool].id, s->stack, v))
+			return terr(f, f->w.err);
+	}
+	for (size_t i = 0; i < r->phases.n; i++) {
+		const struct phase *ph = &r->phases.v[i], *next = i + 1 < r->phases.n ? ph + 1 : NULL;
+		if (next && next->time <= im->image)
+			continue; /* over before the image started */
+		uint64_t start = ph->time > im->image ? ph->time : im->image;
+		uint64_t stop = next ? next->time : end;
+		if (stop < start)
+			stop = start;
+		if (mp_tracedb_phase(&f->w, r->process_id, ph->name, ph->outside ? "run" : "program",
+		                     (int64_t)rel(f, start), (int64_t)rel(f, stop), (int64_t)ph->first_id,
+		                     (int64_t)(next ? next->first_id : f->next_alloc_id + 1), ph->allocations,
+		                     ph->bytes))
+			return terr(f, f->w.err);
+	}
+	for (size_t i = 0; i < r->pauses.n; i++) {
+		const struct pause *pa = &r->pauses.v[i];
+		uint64_t start = pa->start > im->image ? pa->start : im->image;
+		uint64_t stop = pa->end ? pa->end : end > start ? end : start;
+		if (mp_tracedb_pause(&f->w, r->process_id, (int64_t)rel(f, start), (int64_t)rel(f, stop),
+		                     pa->unrecorded_frees))
+			return terr(f, f->w.err);
+	}
+	return 0;
+}
+
 /* --- reading the streams -------------------------------------------------- */
 
 /* Reads the stream's next event into cur->ev, defining stacks and taking
@@ -946,7 +1221,7 @@ static int image_ended_by_exec(trace_t *f, size_t idx)
 		return 0;
 	for (size_t j = idx + 1; j < f->c->nimages; j++) {
 		const struct mp_image *next = &f->c->images[j];
-		if (next->pid == im->pid && !next->parent_image)
+		if (next->pid == im->pid && !next->parent_image && next->run == im->run)
 			return 1;
 	}
 	return 0;
@@ -956,14 +1231,18 @@ static struct mp_replay *replay_new(trace_t *f, size_t idx)
 {
 	struct mp_replay *r = calloc(1, sizeof(*r));
 	if (r)
-		r->live.by_address = 1;
+		r->live.by_address = r->pool_live.by_address = 1;
 	if (!r || map_init(&r->live, 1024) || map_init(&r->site_map, 1024) || map_init(&r->internal, 64) ||
-	    map_init(&r->msite_map, 64) || !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
+	    map_init(&r->msite_map, 64) || map_init(&r->pool_live, 64) || map_init(&r->pool_map, 16) ||
+	    map_init(&r->pool_site_map, 64) || !(r->recs = malloc(MP_STORE_CHUNK_RECORDS * sizeof(*r->recs)))) {
 		if (r) {
 			map_free(&r->live);
 			map_free(&r->site_map);
 			map_free(&r->internal);
 			map_free(&r->msite_map);
+			map_free(&r->pool_live);
+			map_free(&r->pool_map);
+			map_free(&r->pool_site_map);
 			free(r);
 		}
 		terr(f, "out of memory");
@@ -995,6 +1274,13 @@ static void replay_free(struct mp_replay *r)
 	map_free(&r->msite_map);
 	free(r->msites.v);
 	free(r->maps.v);
+	map_free(&r->pool_live);
+	map_free(&r->pool_map);
+	map_free(&r->pool_site_map);
+	free(r->pools.v);
+	free(r->pool_sites.v);
+	free(r->phases.v);
+	free(r->pauses.v);
 	free(r->recs);
 	free(r);
 }
@@ -1108,16 +1394,21 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 			rss_until(f, r, im, ev->seq);
 		if (ev->time > r->last_time)
 			r->last_time = ev->time;
+		place_controls(f, r, im, ev->seq, ev->time);
 		if (ev->type != MP_EV_REVIVE)
 			settle(f, r, cur);
 		if (ev->type != MP_EV_INTERNAL)
 			r->threads.v[cur->thread].events++;
 		if (ev->type == MP_EV_ALLOC && MP_UNLIKELY_F(ev->kind == MP_KIND_MMAP))
 			on_map(f, r, cur, ev, &im->streams[cur->stream]);
+		else if (ev->type == MP_EV_ALLOC && MP_UNLIKELY_F(ev->kind == MP_KIND_POOL))
+			on_pool_alloc(f, r, cur, ev, &im->streams[cur->stream]);
 		else if (ev->type == MP_EV_ALLOC)
 			on_alloc(f, r, cur, ev, &im->streams[cur->stream]);
 		else if (ev->type == MP_EV_FREE && MP_UNLIKELY_F(ev->kind == MP_FREE_MUNMAP))
 			on_unmap(f, r, cur, ev);
+		else if (ev->type == MP_EV_FREE && MP_UNLIKELY_F(ev->kind == MP_FREE_POOL))
+			on_pool_free(f, r, ev);
 		else if (ev->type == MP_EV_FREE)
 			on_free(f, r, cur, ev);
 		else if (ev->type == MP_EV_REVIVE)
@@ -1155,6 +1446,7 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 	while (r->next_fork < im->nforks)
 		snapshot_take(f, r, im, im->forks[r->next_fork++]);
 	rss_until(f, r, im, UINT64_MAX);
+	place_final_controls(f, r, im, im->last_seen_mono > r->last_time ? im->last_seen_mono : r->last_time);
 }
 
 /* --- text of rows ------------------------------------------------------------ */
@@ -1320,6 +1612,24 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		if (final && !b->inherited)
 			emit(f, r, b, -1);
 	}
+	for (size_t i = 0; i < r->pools.n; i++)
+		r->pools.v[i].leaked_bytes = r->pools.v[i].leaked_blocks = 0;
+	for (size_t i = 0; i < r->pool_sites.n; i++)
+		r->pool_sites.v[i].leaked_bytes = r->pool_sites.v[i].leaked_blocks = 0;
+	for (size_t k = 0; r->pool_live.count && k <= r->pool_live.mask; k++) {
+		if (r->pool_live.s[k].val == NONE)
+			continue;
+		struct block *b = &r->blocks.v[r->pool_live.s[k].val];
+		if (!by_exec) {
+			struct pool_site *s = &r->pool_sites.v[b->site];
+			s->leaked_bytes += (int64_t)b->size;
+			s->leaked_blocks++;
+			r->pools.v[s->pool].leaked_bytes += (int64_t)b->size;
+			r->pools.v[s->pool].leaked_blocks++;
+		}
+		if (final)
+			emit(f, r, b, -1);
+	}
 	if (final) {
 		if (flush_recs(f, r))
 			return -1;
@@ -1363,6 +1673,8 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		return -1;
 
 	uint64_t end = im->last_seen_mono > r->last_time ? im->last_seen_mono : r->last_time;
+	if (write_api_rows(f, im, r, end))
+		return -1;
 	struct mp_process_row row = {
 	        .id = r->process_id,
 	        .pid = im->pid,
@@ -1389,6 +1701,7 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	        .have_rss = r->have_rss,
 	        .rss_peak_bytes = r->rss_hwm > r->rss_top ? r->rss_hwm : r->rss_top,
 	        .rss_peak_time_ns = (int64_t)rel(f, (uint64_t)r->rss_top_time),
+	        .run = im->run,
 	};
 	if (im->parent_image) {
 		row.origin = "fork";
@@ -1398,6 +1711,8 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	} else {
 		row.origin = "start";
 		for (size_t j = idx; j-- > 0;) {
+			if (f->c->images[j].run != im->run)
+				continue; /* an earlier run's process that had the same pid */
 			if (f->c->images[j].pid == im->pid) {
 				row.origin = "exec";
 				row.parent_id = (int64_t)j + 1;
@@ -1405,7 +1720,7 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			}
 		}
 		for (size_t j = idx; !row.parent_id && j-- > 0;) {
-			if (f->c->images[j].pid == im->ppid) {
+			if (f->c->images[j].pid == im->ppid && f->c->images[j].run == im->run) {
 				row.origin = "spawn"; /* posix_spawn, vfork+exec */
 				row.parent_id = (int64_t)j + 1;
 			}
@@ -1598,6 +1913,84 @@ static int64_t peak_rss(void)
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? (int64_t)ru.ru_maxrss * 1024 : 0;
 }
 
+/* How the program of a run ended: what memprof run saw (its waitpid
+   status), else what its first process (after its execs) told. */
+static void run_end(trace_t *f, uint32_t run, int final, struct mp_run_row *row)
+{
+	const struct mp_collector *c = f->c;
+	int have = 0, status = 0;
+	if (run <= c->run && c->runs && c->runs[run - 1].have_status) {
+		have = 1;
+		status = c->runs[run - 1].status;
+	} else {
+		const struct mp_image *first = NULL, *last = NULL;
+		for (size_t i = 0; i < c->nimages; i++) {
+			const struct mp_image *im = &c->images[i];
+			if (im->run != run)
+				continue;
+			if (!first)
+				first = im;
+			if (im->pid == first->pid && !im->parent_image)
+				last = im;
+		}
+		if (last && last->waited) {
+			have = 1;
+			status = last->wait_status;
+		} else if (last && last->exit_sent && last->have_status) {
+			have = 1;
+			status = last->status;
+		}
+	}
+	if (have && WIFSIGNALED(status)) {
+		row->ended_by = "signal";
+		row->have_signal = 1;
+		row->signal = WTERMSIG(status);
+	} else if (have && WIFEXITED(status)) {
+		row->ended_by = "exit";
+		row->have_exit_status = 1;
+		row->exit_status = WEXITSTATUS(status);
+	} else {
+		row->ended_by = final || run < c->run ? "unknown" : "running";
+	}
+}
+
+/* The runs rows: each run's span is its processes' (when it has none,
+   when memprof started and reaped it). */
+static int write_runs(trace_t *f, int final)
+{
+	const struct mp_collector *c = f->c;
+	for (uint32_t run = 1; run <= c->run; run++) {
+		struct mp_run_row row = {.run = run};
+		int any = 0;
+		uint64_t start = 0, end = 0;
+		for (size_t i = 0; i < c->nimages; i++) {
+			const struct mp_image *im = &c->images[i];
+			if (im->run != run)
+				continue;
+			uint64_t e = im->last_seen_mono;
+			if (im->replay && im->replay->last_time > e)
+				e = im->replay->last_time;
+			if (!any || im->image < start)
+				start = im->image;
+			if (!any || e > end)
+				end = e;
+			any = 1;
+		}
+		if (!any && c->runs) {
+			start = c->runs[run - 1].start_mono;
+			end = c->runs[run - 1].end_mono;
+		}
+		if (!any && (!c->runs || !c->runs[run - 1].start_mono))
+			continue; /* not started yet, or never started */
+		row.start_ns = f->have_t0 ? (int64_t)rel(f, start) : 0;
+		row.end_ns = f->have_t0 ? (int64_t)rel(f, end > start ? end : start) : 0;
+		run_end(f, run, final, &row);
+		if (mp_tracedb_run(&f->w, &row))
+			return terr(f, f->w.err);
+	}
+	return 0;
+}
+
 static int write_meta(trace_t *f, const char *state)
 {
 	struct mp_tracedb *w = &f->w;
@@ -1646,7 +2039,9 @@ static int write_meta(trace_t *f, const char *state)
 	         mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
 	         mp_tracedb_meta(w, "env_allocator", allocator_of(f, allocator, sizeof(allocator)));
 	free(cmd);
-	return rc ? terr(f, w->err) : 0;
+	if (rc)
+		return terr(f, w->err);
+	return write_runs(f, !strcmp(state, "complete"));
 }
 
 /* An interrupted trace as of now: what was replayed, figures so far. */
@@ -1712,6 +2107,7 @@ static int progress(trace_t *f, int final)
 				done->idx = r->idx;
 				done->process_id = r->process_id;
 				done->lost = r->lost;
+				done->last_time = r->last_time;
 				replay_free(r);
 				im->replay = done;
 			}
@@ -1756,6 +2152,9 @@ static void trace_free(trace_t *f)
 		for (char **a = f->command; *a; a++)
 			free(*a);
 	free(f->command);
+	for (size_t i = 0; i < f->noutside; i++)
+		free((char *)f->outside[i].name);
+	free(f->outside);
 	free(f->output);
 	mp_sym_worker_free(f->sym);
 	free(f->frames.v);
@@ -1786,10 +2185,23 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 		for (size_t i = 0; f->command && i < n; i++)
 			f->command[i] = strdup(info->command[i]);
 	}
+	if (info && info->nphases) {
+		f->outside = calloc(info->nphases, sizeof(*f->outside));
+		for (size_t i = 0; f->outside && i < info->nphases; i++) {
+			size_t k = i; /* insertion by time: the list is short */
+			while (k > 0 && f->outside[k - 1].time_ns > info->phases[i].time_ns) {
+				f->outside[k] = f->outside[k - 1];
+				k--;
+			}
+			f->outside[k].time_ns = info->phases[i].time_ns;
+			f->outside[k].name = strdup(info->phases[i].name ? info->phases[i].name : "");
+			f->noutside++;
+		}
+	}
 	c->trace = f;
-	if (!f->output || (info && info->command && !f->command) || VEC_PUSH(f->frames, ((struct frame){NONE, 0})) ||
-	    VEC_PUSH(f->nodes, ((struct node){0, 0})) || map_init(&f->frame_map, 4096) ||
-	    map_init(&f->node_map, 4096)) {
+	if (!f->output || (info && info->command && !f->command) || (info && info->nphases && !f->outside) ||
+	    VEC_PUSH(f->frames, ((struct frame){NONE, 0})) || VEC_PUSH(f->nodes, ((struct node){0, 0})) ||
+	    map_init(&f->frame_map, 4096) || map_init(&f->node_map, 4096)) {
 		snprintf(err, errlen, "out of memory");
 		trace_free(f);
 		return -1;
@@ -1823,6 +2235,26 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
 		mp_tracedb_abort(&f->w);
 		unlink(output);
 		trace_free(f);
+		return -1;
+	}
+	return 0;
+}
+
+int mp_trace_run_end(struct mp_collector *c)
+{
+	trace_t *f = c->trace;
+	if (!f || f->failed)
+		return -1;
+	for (size_t i = 0; i < c->nimages; i++)
+		if (c->images[i].run == c->run)
+			c->images[i].complete = 1;
+	progress(f, 1);
+	if (!f->failed)
+		queue_symbols(f);
+	if (!f->failed)
+		checkpoint(f);
+	if (f->failed) {
+		snprintf(c->errbuf, sizeof(c->errbuf), "%s", f->err);
 		return -1;
 	}
 	return 0;

@@ -13,8 +13,16 @@
 
 #include "collector.h"
 
+/* A phase marked from outside the programs (memprof run --phase-after). */
+struct mp_phase_after {
+	uint64_t time_ns; /* CLOCK_MONOTONIC */
+	const char *name;
+};
+
 struct mp_trace_info {
-	char *const *command; /* what memprof ran (NULL-terminated), or NULL */
+	char *const *command;                /* what memprof ran (NULL-terminated), or NULL */
+	const struct mp_phase_after *phases; /* in every process running then, by time */
+	size_t nphases;
 	int max_depth;
 	int force; /* replace an existing output file */
 };
@@ -29,6 +37,11 @@ int mp_trace_start(struct mp_collector *c, const char *output, const struct mp_t
    looking for messages), or -1 with the reason in c->errbuf (the trace
    then stays as last checkpointed). */
 int mp_trace_progress(struct mp_collector *c);
+
+/* Ends the current run (memprof run --repeat): every image of it is
+   complete, and is replayed and written now; the trace is checkpointed.
+   Returns 0, or -1 with the reason in c->errbuf. */
+int mp_trace_run_end(struct mp_collector *c);
 
 /* Finishes the trace of everything c received (starting it first if
    mp_trace_start was not called): every image is complete now. Returns 0,

@@ -428,22 +428,27 @@ static int64_t col_or(sqlite3_stmt *st, int i, int64_t dflt)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(st, i);
 }
 
+int mp_trace_has_runs(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int ok = sqlite3_prepare_v2(db, "SELECT run FROM main.processes LIMIT 0", -1, &st, NULL) == SQLITE_OK;
+	sqlite3_finalize(st);
+	return ok;
+}
+
 int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	sqlite3_stmt *st;
 	int mappings = mp_trace_has_mappings(db);
-	if (sqlite3_prepare_v2(db,
-	                       mappings ? "SELECT id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
-	                                  " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes,"
-	                                  " peak_time_ns, leaked_bytes, leaked_blocks, temporary, threads,"
-	                                  " unmatched_frees, " MAPPING_COLUMNS
-	                                  " FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id"
-	                                : "SELECT id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by,"
-	                                  " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes,"
-	                                  " peak_time_ns, leaked_bytes, leaked_blocks, temporary, threads,"
-	                                  " unmatched_frees FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
+	         "SELECT id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by, exit_status,"
+	         " signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, leaked_bytes,"
+	         " leaked_blocks, temporary, threads, unmatched_frees, %s%s"
+	         " FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id",
+	         mp_trace_has_runs(db) ? "run" : "1", mappings ? ", " MAPPING_COLUMNS : "");
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		mp_trace_errmsg(db, err, errlen);
 		return -1;
 	}
@@ -474,6 +479,7 @@ int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *
 		                      &p->threads,      &p->unmatched_frees};
 		for (size_t k = 0; k < sizeof(figures) / sizeof(figures[0]); k++)
 			*figures[k] = sqlite3_column_int64(st, i++);
+		p->run = col_or(st, i++, 1);
 		p->have_mappings = mappings;
 		if (mappings) {
 			int64_t *m[] = {&p->mmap_calls,        &p->munmap_calls,      &p->mmap_bytes,

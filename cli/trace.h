@@ -77,12 +77,17 @@ struct mp_process {
 	int have_mappings, have_rss;
 	int64_t mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns;
 	int64_t mmap_leaked_bytes, mmap_leaked_blocks, rss_peak_bytes, rss_peak_time_ns;
+	int64_t run; /* processes.run: 1 in a trace without runs */
 };
 
 struct mp_processes {
 	struct mp_process *v;
 	size_t n, cap;
 };
+
+/* 1 when the trace's processes have a run column (memprof run --repeat
+   writes several runs into one trace; older traces hold one run). */
+int mp_trace_has_runs(sqlite3 *db);
 
 /* Loads the processes with that pid (every one when pid < 0) in id order.
    Returns 0, or -1 with a message in err. */

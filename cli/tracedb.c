@@ -39,8 +39,11 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	            " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
 	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, mmap_calls, munmap_calls,"
 	            " mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns, mmap_leaked_bytes, mmap_leaked_blocks,"
-	            " rss_peak_bytes, rss_peak_time_ns)"
-	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	            " rss_peak_bytes, rss_peak_time_ns, run)"
+	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(w, &w->run,
+	            "INSERT OR REPLACE INTO runs(run, start_ns, end_ns, ended_by, exit_status, signal)"
+	            " VALUES (?,?,?,?,?,?)") ||
 	    prepare(w, &w->thread,
 	            "INSERT INTO threads(process_id, tid, allocations, frees, allocated_bytes, leaked_bytes,"
 	            " leaked_blocks, temporary) VALUES (?,?,?,?,?,?,?,?)") ||
@@ -89,10 +92,15 @@ static void finalize_all(struct mp_tracedb *w)
 	                        &w->rss,
 	                        &w->forget_mapping_sites,
 	                        &w->overhead,
-	                        &w->forget_overhead};
+	                        &w->forget_overhead,
+	                        &w->run};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
+	}
+	for (size_t i = 0; i < sizeof(w->api) / sizeof(w->api[0]); i++) {
+		sqlite3_finalize(w->api[i]);
+		w->api[i] = NULL;
 	}
 }
 
@@ -213,7 +221,26 @@ int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r)
 		sqlite3_bind_null(st, i++);
 		sqlite3_bind_null(st, i++);
 	}
+	sqlite3_bind_int64(st, i++, r->run > 0 ? r->run : 1);
 	return step(w, st, "cannot write a process");
+}
+
+int mp_tracedb_run(struct mp_tracedb *w, const struct mp_run_row *r)
+{
+	sqlite3_stmt *st = w->run;
+	sqlite3_bind_int64(st, 1, r->run);
+	sqlite3_bind_int64(st, 2, r->start_ns);
+	sqlite3_bind_int64(st, 3, r->end_ns);
+	bind_text(st, 4, r->ended_by);
+	if (r->have_exit_status)
+		sqlite3_bind_int64(st, 5, r->exit_status);
+	else
+		sqlite3_bind_null(st, 5);
+	if (r->have_signal)
+		sqlite3_bind_int64(st, 6, r->signal);
+	else
+		sqlite3_bind_null(st, 6);
+	return step(w, st, "cannot write a run");
 }
 
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6])
@@ -349,4 +376,104 @@ size_t mp_json_quote(char *buf, size_t size, size_t len, const char *s)
 	buf[len++] = '"';
 	buf[len] = 0;
 	return len;
+}
+
+/* --- the tables of memprof.h --------------------------------------------- */
+
+enum { API_POOL, API_POOL_SITE, API_PHASE, API_PAUSE };
+
+static const char *const api_sql[] = {
+        [API_POOL] = "INSERT OR REPLACE INTO pools(process_id, pool_id, name, allocations, frees, bytes, peak_bytes,"
+                     " leaked_bytes, leaked_blocks, unmatched_frees) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [API_POOL_SITE] = "INSERT OR REPLACE INTO pool_sites(process_id, pool_id, stack_id, allocations, frees,"
+                          " bytes, leaked_bytes, leaked_blocks) VALUES (?,?,?,?,?,?,?,?)",
+        [API_PHASE] = "INSERT INTO phases(process_id, name, source, start_ns, end_ns, first_alloc_id,"
+                      " end_alloc_id, allocations, bytes) VALUES (?,?,?,?,?,?,?,?,?)",
+        [API_PAUSE] = "INSERT INTO pauses(process_id, start_ns, end_ns, unrecorded_frees) VALUES (?,?,?,?)",
+};
+
+/* The statement `which`, prepared on first use; NULL after a failure. */
+static sqlite3_stmt *api_stmt(struct mp_tracedb *w, int which)
+{
+	if (!w->api[which] && prepare(w, &w->api[which], api_sql[which])) {
+		fail(w, "cannot prepare the trace");
+		return NULL;
+	}
+	return w->api[which];
+}
+
+int mp_tracedb_forget_api(struct mp_tracedb *w, int64_t process_id)
+{
+	static const char *const tables[] = {"pools", "pool_sites", "phases", "pauses"};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char sql[80];
+		sqlite3_stmt *st;
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE process_id = ?", tables[i]);
+		if (sqlite3_prepare_v2(w->db, sql, -1, &st, NULL) != SQLITE_OK)
+			return fail(w, "cannot write the trace");
+		sqlite3_bind_int64(st, 1, process_id);
+		int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return fail(w, "cannot write the trace");
+	}
+	return 0;
+}
+
+int mp_tracedb_pool(struct mp_tracedb *w, int64_t process_id, int64_t pool_id, const char *name, const int64_t v[7])
+{
+	sqlite3_stmt *st = api_stmt(w, API_POOL);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, process_id);
+	sqlite3_bind_int64(st, 2, pool_id);
+	bind_text(st, 3, name);
+	for (int i = 0; i < 7; i++)
+		sqlite3_bind_int64(st, 4 + i, v[i]);
+	return step(w, st, "cannot write pools");
+}
+
+int mp_tracedb_pool_site(struct mp_tracedb *w, int64_t process_id, int64_t pool_id, int64_t stack_id,
+                         const int64_t v[5])
+{
+	sqlite3_stmt *st = api_stmt(w, API_POOL_SITE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, process_id);
+	sqlite3_bind_int64(st, 2, pool_id);
+	sqlite3_bind_int64(st, 3, stack_id);
+	for (int i = 0; i < 5; i++)
+		sqlite3_bind_int64(st, 4 + i, v[i]);
+	return step(w, st, "cannot write pool_sites");
+}
+
+int mp_tracedb_phase(struct mp_tracedb *w, int64_t process_id, const char *name, const char *source, int64_t start_ns,
+                     int64_t end_ns, int64_t first_alloc_id, int64_t end_alloc_id, int64_t allocations, int64_t bytes)
+{
+	sqlite3_stmt *st = api_stmt(w, API_PHASE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, process_id);
+	bind_text(st, 2, name ? name : "");
+	bind_text(st, 3, source);
+	sqlite3_bind_int64(st, 4, start_ns);
+	sqlite3_bind_int64(st, 5, end_ns);
+	sqlite3_bind_int64(st, 6, first_alloc_id);
+	sqlite3_bind_int64(st, 7, end_alloc_id);
+	sqlite3_bind_int64(st, 8, allocations);
+	sqlite3_bind_int64(st, 9, bytes);
+	return step(w, st, "cannot write phases");
+}
+
+int mp_tracedb_pause(struct mp_tracedb *w, int64_t process_id, int64_t start_ns, int64_t end_ns,
+                     int64_t unrecorded_frees)
+{
+	sqlite3_stmt *st = api_stmt(w, API_PAUSE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, process_id);
+	sqlite3_bind_int64(st, 2, start_ns);
+	sqlite3_bind_int64(st, 3, end_ns);
+	sqlite3_bind_int64(st, 4, unrecorded_frees);
+	return step(w, st, "cannot write pauses");
 }

@@ -15,9 +15,10 @@ extern const char mp_schema_sql[];
 struct mp_tracedb {
 	sqlite3 *db;
 	sqlite3_stmt *meta, *process, *thread, *site, *sample, *chunk, *module, *frame, *stack;
-	sqlite3_stmt *forget_sites, *forget_threads;
+	sqlite3_stmt *forget_sites, *forget_threads, *run;
 	sqlite3_stmt *mapping_site, *rss, *forget_mapping_sites;
 	sqlite3_stmt *overhead, *forget_overhead;
+	sqlite3_stmt *api[8]; /* the tables of memprof.h, prepared on first use */
 	char err[256];
 };
 
@@ -49,9 +50,19 @@ struct mp_process_row {
 	int64_t mmap_leaked_bytes, mmap_leaked_blocks;
 	int have_rss; /* rss_peak_*: NULL without */
 	int64_t rss_peak_bytes, rss_peak_time_ns;
+	int64_t run; /* runs.run (1-based); 0 is written as 1 */
 };
 /* Rows replace those with the same id (processes, modules, frames, meta). */
 int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);
+/* One run of the program (memprof run --repeat). */
+struct mp_run_row {
+	int64_t run, start_ns, end_ns;
+	const char *ended_by;
+	int have_exit_status, have_signal;
+	int64_t exit_status, signal;
+};
+/* Replaces the row of that run. */
+int mp_tracedb_run(struct mp_tracedb *w, const struct mp_run_row *r);
 /* Deletes a process's sites, mapping_sites and threads rows (before writing them anew). */
 int mp_tracedb_forget(struct mp_tracedb *w, int64_t process_id);
 int mp_tracedb_thread(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
@@ -71,6 +82,21 @@ int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const 
 int mp_tracedb_frame(struct mp_tracedb *w, int64_t id, int64_t module_id, int64_t address, const char *function,
                      const char *file, int64_t line, const char *inlined_json);
 int mp_tracedb_stack(struct mp_tracedb *w, int64_t id, int64_t parent_id, int64_t frame_id);
+
+/* The tables of what a program told memprof (memprof.h): pools,
+   pool_sites, phases, pauses. mp_tracedb_forget_api deletes a process's
+   rows before they are written anew. Each returns 0, or -1 with w->err. */
+int mp_tracedb_forget_api(struct mp_tracedb *w, int64_t process_id);
+/* v: allocations, frees, bytes, peak_bytes, leaked_bytes, leaked_blocks, unmatched_frees. name may be NULL. */
+int mp_tracedb_pool(struct mp_tracedb *w, int64_t process_id, int64_t pool_id, const char *name, const int64_t v[7]);
+/* v: allocations, frees, bytes, leaked_bytes, leaked_blocks */
+int mp_tracedb_pool_site(struct mp_tracedb *w, int64_t process_id, int64_t pool_id, int64_t stack_id,
+                         const int64_t v[5]);
+/* allocations, bytes: heap allocations made during the phase. */
+int mp_tracedb_phase(struct mp_tracedb *w, int64_t process_id, const char *name, const char *source, int64_t start_ns,
+                     int64_t end_ns, int64_t first_alloc_id, int64_t end_alloc_id, int64_t allocations, int64_t bytes);
+int mp_tracedb_pause(struct mp_tracedb *w, int64_t process_id, int64_t start_ns, int64_t end_ns,
+                     int64_t unrecorded_frees);
 
 /* Appends s to buf as a JSON string literal (quoted, escaped). Returns
    the new length, or SIZE_MAX when buf is too small. */

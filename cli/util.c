@@ -271,6 +271,12 @@ int mp_query_option(struct mp_query *q, int opt, char **argv)
 		if (mp_parse_uint("--pid", optarg, &q->pid, err, sizeof(err)))
 			return mp_usage_error(q->cmd, "%s", err);
 		return 0;
+	case MP_OPT_RUN:
+		if (mp_parse_uint("--run", optarg, &q->run, err, sizeof(err)))
+			return mp_usage_error(q->cmd, "%s", err);
+		if (q->run < 1)
+			return mp_usage_error(q->cmd, "option '--run' needs a run number from 1, not '%s'", optarg);
+		return 0;
 	case 'n':
 		if (mp_parse_uint("-n", optarg, &q->limit, err, sizeof(err)))
 			return mp_usage_error(q->cmd, "%s", err);

@@ -57,6 +57,7 @@ enum {
 	MP_OPT_FORMAT = 0x100,
 	MP_OPT_PID,
 	MP_OPT_FULL_STACKS,
+	MP_OPT_RUN,
 	MP_OPT_FIRST_PRIVATE = 0x180, /* a command's own options from here */
 };
 
@@ -66,6 +67,11 @@ enum {
 	{ \
 		"help", no_argument, NULL, 'h' \
 	}
+/* --run K, for the commands that show one run of a repeated trace. */
+#define MP_QUERY_RUN_OPTION \
+	{ \
+		"run", required_argument, NULL, MP_OPT_RUN \
+	}
 /* The short options of every query command, for getopt_long (':' first). */
 #define MP_QUERY_SHORT_OPTIONS ":h"
 
@@ -73,6 +79,7 @@ struct mp_query {
 	const char *cmd;       /* the command's name, for messages */
 	enum mp_format format; /* --format */
 	int64_t pid;           /* --pid, or -1: every process */
+	int64_t run;           /* --run, or 0: the command's default (cli/runs.h) */
 	int64_t limit;         /* -n, 0: all */
 	int full_stacks;       /* --full-stacks */
 	int help;              /* -h/--help seen */

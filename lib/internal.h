@@ -86,6 +86,13 @@ MP_HIDDEN void mp_record_unmap(struct mp_thread *t, uint64_t stamp, const void *
 /* Notes a block allocated by a hook's own work (a reentrant call): it is
    sent with the thread's next event, so that its free is recognised. */
 MP_HIDDEN void mp_note_internal(const void *ptr);
+/* A block of a pool (memprof.h), with the caller's stack, and its free. */
+MP_HIDDEN void mp_record_pool_alloc(struct mp_thread *t, uint32_t pool, const void *ptr, size_t size);
+MP_HIDDEN void mp_record_pool_free(struct mp_thread *t, uint32_t pool, const void *ptr);
+/* From a signal handler: the calling thread's state with its guard set
+   (call mp_thread_leave), or NULL when it has none or is inside a hook.
+   Creates nothing. */
+MP_HIDDEN struct mp_thread *mp_thread_hold(void);
 
 /* Sends the calling thread's buffered events. */
 MP_HIDDEN void mp_thread_flush(struct mp_thread *t);
@@ -167,6 +174,18 @@ MP_HIDDEN void mp_modules_check(void);
 MP_HIDDEN extern long mp_rss_period_ns;
 MP_HIDDEN void mp_rss_init(void);
 MP_HIDDEN void mp_rss_send(int final);
+/* The calls of memprof.h and the recording pause (lib/api.c). While
+   mp_paused is set, allocations are not recorded (frees are). */
+extern _Atomic int mp_paused MP_HIDDEN;
+/* At start-up, before recording begins: MEMPROF_START_PAUSED. */
+MP_HIDDEN void mp_api_init(void);
+/* Once the image said hello (start, fork child): tells the collector
+   that it starts paused, if it does. */
+MP_HIDDEN void mp_api_started(void);
+/* Installs the handler of the signal that toggles the pause
+   (MEMPROF_TOGGLE_SIGNAL, default SIGUSR2, 0: none) unless the signal
+   already has a handler or is ignored. */
+MP_HIDDEN void mp_api_install_toggle(void);
 
 /* Diagnostics: one line to stderr with write(2), never stdio. */
 MP_HIDDEN void mp_warn(const char *msg, const char *detail);

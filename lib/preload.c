@@ -164,9 +164,11 @@ static void mp_init(void)
 		return;
 	}
 	pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
+	mp_api_init();
 	atomic_store(&mp_state, MP_ON);
 	mp_send_hello(0, 0);
 	mp_modules_send();
+	mp_api_started();
 }
 
 static void on_quick_exit(void);
@@ -211,8 +213,10 @@ __attribute__((constructor(101))) static void mp_constructor(void)
 {
 	mp_init();
 	mp_flusher_start();
-	if (atomic_load(&mp_state) == MP_ON)
+	if (atomic_load(&mp_state) == MP_ON) {
 		install_fatal_handlers();
+		mp_api_install_toggle();
+	}
 	/* Registered before the program can register any: runs after all of
 	   the program's at_quick_exit handlers. */
 	at_quick_exit(on_quick_exit);
@@ -271,13 +275,14 @@ static void on_fork_child(void)
 	mp_transport_after_fork_child();
 	mp_send_hello(parent_image, fork_seq);
 	mp_modules_send();
+	mp_api_started();
 	mp_flusher_start();
 }
 
 static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t)
 {
 	if (MP_LIKELY(t)) {
-		if (p)
+		if (p && MP_LIKELY(!atomic_load_explicit(&mp_paused, memory_order_relaxed)))
 			mp_record_alloc(t, kind, p, size,
 			                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
 		mp_thread_leave(t);
@@ -347,10 +352,11 @@ static void *do_realloc(void *ptr, size_t size, int kind, void *(*fn)(void *, si
 		mp_record_free(t, ptr);
 	void *p = fn(ptr, size, nmemb, flags);
 	if (t) {
-		if (p)
-			mp_record_alloc(t, kind, p, kind == MP_KIND_REALLOCARRAY ? size * nmemb : size,
-			                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
-		else if (ptr && (size || kind == MP_KIND_RALLOCX))
+		if (p) {
+			if (!atomic_load_explicit(&mp_paused, memory_order_relaxed))
+				mp_record_alloc(t, kind, p, kind == MP_KIND_REALLOCARRAY ? size * nmemb : size,
+				                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
+		} else if (ptr && (size || kind == MP_KIND_RALLOCX))
 			mp_record_revive(t, ptr); /* failed: the old block stays */
 		mp_thread_leave(t);
 	}
@@ -457,9 +463,10 @@ MP_EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
 	size_t r = mp_real.xallocx(ptr, size, extra, flags);
 	if (t) {
 		/* In place: the block is now `size` bytes if it could be resized. */
-		if (r >= size)
-			mp_record_alloc(t, MP_KIND_XALLOCX, ptr, size, r);
-		else
+		if (r >= size) {
+			if (!atomic_load_explicit(&mp_paused, memory_order_relaxed))
+				mp_record_alloc(t, MP_KIND_XALLOCX, ptr, size, r);
+		} else
 			mp_record_revive(t, ptr);
 		mp_thread_leave(t);
 	}

@@ -7,6 +7,9 @@
  * the allocation time as zigzag deltas from the previous record; kind;
  * size; zigzag(usable - the usable size glibc gives that size); and 0 for
  * a block never freed, else 1 + zigzag(free time - allocation time).
+ * Format 3 is format 2 and one more column, the pool id of each record
+ * (0: a heap block); it is written only when a chunk holds a pool's
+ * block (memprof.h), so that other traces stay as they were.
  * Times are kept in microseconds (STORE_TIME_UNIT): finer digits cost
  * more than half of a chunk and tell nothing a profile needs. Records
  * are sorted by id first, so that the deltas are small and repetitive
@@ -21,16 +24,29 @@
 #include "wire.h"
 
 #define STORE_FORMAT 2
+#define STORE_FORMAT_POOLS 3 /* STORE_FORMAT with the pool column */
 #define STORE_TIME_UNIT 1000 /* ns per stored time unit */
 #define STORE_RAW 0
 #define STORE_ZSTD 1
 #define STORE_LEVEL 3
-#define STORE_COLUMNS 9
+#define STORE_COLUMNS 10 /* at most */
 #define VARINT_MAX 10
 
 static const char *const kind_names[MP_KIND_COUNT] = {
-        "malloc", "calloc",  "realloc", "reallocarray", "posix_memalign", "aligned_alloc",         "memalign",
-        "valloc", "pvalloc", "mallocx", "rallocx",      "xallocx",        [MP_KIND_MMAP] = "mmap",
+        "malloc",
+        "calloc",
+        "realloc",
+        "reallocarray",
+        "posix_memalign",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "pvalloc",
+        "mallocx",
+        "rallocx",
+        "xallocx",
+        [MP_KIND_MMAP] = "mmap",
+        [MP_KIND_POOL] = "pool",
 };
 
 const char *mp_kind_name(unsigned kind)
@@ -161,6 +177,12 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		                             ? 0
 		                             : 1 + mp_zigzag((int64_t)((uint64_t)sorted[i].free_ns / STORE_TIME_UNIT -
 		                                                       sorted[i].alloc_ns)));
+	int pools = 0;
+	for (size_t i = 0; i < n && !pools; i++)
+		pools = sorted[i].pool != 0;
+	if (pools)
+		for (size_t i = 0; i < n; i++)
+			p = mp_put_varint(p, sorted[i].pool);
 	free(sorted);
 	size_t raw_len = (size_t)(p - raw);
 
@@ -171,7 +193,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		return -1;
 	}
 	uint8_t *h = buf;
-	*h++ = STORE_FORMAT;
+	*h++ = pools ? STORE_FORMAT_POOLS : STORE_FORMAT;
 	h = mp_put_varint(h, n);
 	h = mp_put_varint(h, raw_len);
 	uint8_t *mode = h++;
@@ -208,8 +230,9 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	uint64_t n, raw_len;
 	if (!data || len < 4)
 		return -1;
-	if (*p++ != STORE_FORMAT || mp_get_varint(&p, end, &n) || n != count || mp_get_varint(&p, end, &raw_len) ||
-	    raw_len > count * STORE_COLUMNS * VARINT_MAX || p >= end)
+	uint8_t format = *p++;
+	if ((format != STORE_FORMAT && format != STORE_FORMAT_POOLS) || mp_get_varint(&p, end, &n) || n != count ||
+	    mp_get_varint(&p, end, &raw_len) || raw_len > count * STORE_COLUMNS * VARINT_MAX || p >= end)
 		return -1;
 	uint8_t mode = *p++;
 	const uint8_t *raw;
@@ -265,6 +288,15 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		recs[i].free_ns =
 		        v == 0 ? -1 : (int64_t)((recs[i].alloc_ns + (uint64_t)mp_unzigzag(v - 1)) * STORE_TIME_UNIT);
 		recs[i].alloc_ns *= STORE_TIME_UNIT;
+	}
+	for (size_t i = 0; i < count && !bad; i++) {
+		recs[i].pool = 0;
+		if (format == STORE_FORMAT_POOLS) {
+			NEXT();
+			if (v > UINT32_MAX)
+				bad = 1;
+			recs[i].pool = (uint32_t)v;
+		}
 	}
 #undef DELTA_COLUMN
 #undef NEXT

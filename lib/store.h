@@ -20,6 +20,7 @@ struct mp_alloc_rec {
 	uint64_t stack_id; /* stacks.id */
 	uint64_t alloc_ns; /* since trace start; stored to the microsecond */
 	int64_t free_ns;   /* since trace start, to the microsecond; -1 if never freed */
+	uint32_t pool;     /* the pool of an MP_KIND_POOL block (memprof.h), else 0 */
 };
 
 /* Encodes n records into a newly malloc'ed buffer (*out, *out_len).

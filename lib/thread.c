@@ -553,6 +553,40 @@ void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size
 	cost_end(t, start);
 }
 
+void mp_record_pool_alloc(struct mp_thread *t, uint32_t pool, const void *ptr, size_t size)
+{
+	uint64_t local[MP_UNWIND_BUF];
+	uint64_t *ips = t->last ? t->last : local;
+	int same;
+	int depth = mp_unwind(ips, mp_max_depth, &same);
+	uint64_t sid = stack_id(t, ips, depth, same);
+	ensure_room(t, MP_EVENT_MAX + 16);
+	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (MP_KIND_POOL << 4), ptr);
+	p = mp_put_varint(p, size);
+	p = mp_put_varint(p, 0);
+	p = mp_put_varint(p, sid);
+	p = mp_put_varint(p, pool);
+	t->pos = p;
+	event_done(t);
+}
+
+void mp_record_pool_free(struct mp_thread *t, uint32_t pool, const void *ptr)
+{
+	ensure_room(t, MP_EVENT_MAX + 8);
+	t->pos = put_head(t, t->pos, MP_EV_FREE | (MP_FREE_POOL << 4), ptr);
+	t->pos = mp_put_varint(t->pos, pool);
+	event_done(t);
+}
+
+struct mp_thread *mp_thread_hold(void)
+{
+	struct mp_thread *t = tls_thread;
+	if (!t || t == MP_THREAD_DEAD || tls_guard)
+		return NULL;
+	int expected = 0;
+	return atomic_compare_exchange_strong(&t->busy, &expected, 1) ? t : NULL;
+}
+
 void mp_record_free(struct mp_thread *t, const void *ptr)
 {
 	uint64_t start = cost_begin(t);

@@ -29,6 +29,7 @@ enum {
 	COL_STACK,
 	COL_ALLOC_NS,
 	COL_FREE_NS,
+	COL_POOL,
 };
 
 /* idxNum bits: which equality constraints xFilter receives, in this order. */
@@ -56,7 +57,8 @@ static int connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sq
 {
 	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id INTEGER, pid INTEGER, process_id INTEGER, tid INTEGER,"
 	                                  " kind TEXT, size INTEGER, usable_size INTEGER, address INTEGER,"
-	                                  " stack_id INTEGER, alloc_time_ns INTEGER, free_time_ns INTEGER)");
+	                                  " stack_id INTEGER, alloc_time_ns INTEGER, free_time_ns INTEGER,"
+	                                  " pool_id INTEGER)");
 	if (rc != SQLITE_OK)
 		return rc;
 	struct vtab *v = sqlite3_malloc(sizeof(*v));
@@ -274,6 +276,12 @@ static int column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int col)
 			sqlite3_result_null(ctx);
 		else
 			sqlite3_result_int64(ctx, r->free_ns);
+		break;
+	case COL_POOL:
+		if (r->pool)
+			sqlite3_result_int64(ctx, r->pool);
+		else
+			sqlite3_result_null(ctx);
 		break;
 	}
 	return SQLITE_OK;

@@ -41,8 +41,11 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 		r->ptr += (uint64_t)mp_unzigzag(v);
 		ev->ptr = r->ptr;
 		ev->flags = 0;
+		ev->pool = 0;
 		if (ev->type == MP_EV_FREE && ev->kind == MP_FREE_MUNMAP)
 			return mp_get_varint(&r->p, r->end, &ev->size) ? -1 : 1;
+		if (ev->type == MP_EV_FREE && ev->kind == MP_FREE_POOL)
+			return mp_get_varint(&r->p, r->end, &ev->pool) ? -1 : 1;
 		if (ev->type != MP_EV_ALLOC)
 			return 1;
 		if (ev->kind >= MP_KIND_COUNT)
@@ -51,6 +54,8 @@ int mp_chunk_next(struct mp_chunk_reader *r, struct mp_event_rec *ev)
 		    mp_get_varint(&r->p, r->end, &ev->stack))
 			return -1;
 		if (ev->kind == MP_KIND_MMAP && mp_get_varint(&r->p, r->end, &ev->flags))
+			return -1;
+		if (ev->kind == MP_KIND_POOL && mp_get_varint(&r->p, r->end, &ev->pool))
 			return -1;
 		return 1;
 	case MP_EV_STACK: {

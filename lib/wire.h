@@ -30,7 +30,29 @@ enum mp_msg_type {
 	MP_MSG_CHILD = 8,      /* a child was reaped: u32 pid, u32 status (as from waitpid) */
 	MP_MSG_FORK = 9,       /* the image is about to fork: u64 stamp (the child's fork_seq) */
 	MP_MSG_RSS = 10,       /* a resident-set sample of the image: struct mp_rss */
+	MP_MSG_POOL = 11,      /* a pool was created (memprof.h): u32 pool id, then its name (no NUL) */
+	MP_MSG_CONTROL = 12,   /* struct mp_control, then a phase's name (no NUL) */
 };
+
+/* Payload of MP_MSG_CONTROL: a change of the recording state or a phase
+   mark, at stamp (the same clock as the events' seq) and time_ns
+   (CLOCK_MONOTONIC; with MP_CONTROL_TSC the collector derives the time
+   from the stamp, as it does for events). */
+struct mp_control {
+	uint64_t stamp;
+	uint64_t time_ns;
+	uint32_t what; /* enum mp_control_what */
+	uint32_t flags;
+};
+
+enum mp_control_what {
+	MP_CONTROL_PAUSE = 1,  /* from now on, allocations are not recorded (frees still are) */
+	MP_CONTROL_RESUME = 2, /* allocations are recorded again */
+	MP_CONTROL_PHASE = 3,  /* a named phase starts (it lasts until the next one) */
+};
+
+#define MP_CONTROL_TSC 0x01
+#define MP_NAME_MAX 255 /* bytes of a pool's or a phase's name */
 
 struct mp_msg_hdr {
 	uint32_t magic;
@@ -119,6 +141,8 @@ enum mp_kind {
 	MP_KIND_XALLOCX = 11,
 	/* 12, 13: C++ operator new, new[] (another branch) */
 	MP_KIND_MMAP = 14, /* an anonymous private mapping (mmap, mmap64, mremap); not heap */
+	MP_KIND_POOL = 15, /* a block a pool allocator reported (memprof.h); its event ends
+	                      with a varint: the pool id */
 	MP_KIND_COUNT
 };
 
@@ -128,6 +152,8 @@ enum mp_free_kind {
 	/* 1, 2: C++ operator delete, delete[] (another branch) */
 	MP_FREE_MUNMAP = 3, /* munmap, or the old range of an mremap: ptr and length, page-aligned;
 	                       may cover part of a mapping, or several, or none recorded */
+	MP_FREE_POOL = 4,   /* a block reported freed to its pool (memprof.h); its event ends
+	                       with a varint: the pool id */
 };
 
 /* Flags of an MP_KIND_MMAP allocation. */
@@ -196,6 +222,7 @@ struct mp_event_rec {
 	uint64_t flags; /* MP_KIND_MMAP allocations: MP_MAP_*; else 0 */
 	uint32_t depth;
 	const uint64_t *ips;
+	uint64_t pool; /* MP_KIND_POOL: the pool id */
 };
 
 /* Incremental decoder of one events chunk. */

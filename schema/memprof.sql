@@ -44,7 +44,21 @@ CREATE TABLE processes (
     mmap_leaked_bytes  INTEGER NOT NULL DEFAULT 0, -- still mapped at the end (0 after exec)
     mmap_leaked_blocks INTEGER NOT NULL DEFAULT 0,
     rss_peak_bytes     INTEGER,  -- peak resident set (kernel high-water mark, or the
-    rss_peak_time_ns   INTEGER   -- largest sample); when the largest sample was taken; NULL: no sample
+    rss_peak_time_ns   INTEGER,  -- largest sample); when the largest sample was taken; NULL: no sample
+    run                INTEGER NOT NULL DEFAULT 1  -- runs.run: which run of the program
+);
+
+-- One row per run of the program: `memprof run --repeat N` records N runs
+-- (each a fresh start of the same command) into one trace; otherwise there
+-- is one, run 1. Its processes are those with processes.run = run.
+CREATE TABLE runs (
+    run         INTEGER PRIMARY KEY,  -- 1, 2, ... in the order they ran
+    start_ns    INTEGER NOT NULL,     -- its first process's start
+    end_ns      INTEGER NOT NULL,     -- its last process's end
+    ended_by    TEXT NOT NULL,        -- how the program memprof started ended: 'exit',
+                                      -- 'signal', 'unknown', or 'running' (checkpointed)
+    exit_status INTEGER,              -- when ended_by = 'exit'
+    signal      INTEGER               -- when ended_by = 'signal'
 );
 
 CREATE TABLE threads (
@@ -163,4 +177,59 @@ CREATE TABLE alloc_chunks (
     process_id INTEGER NOT NULL REFERENCES processes(id),
     count      INTEGER NOT NULL,
     data       BLOB NOT NULL
+);
+
+-- What a program told memprof through memprof.h (schema/README.md).
+-- Pools (memprof_pool_create) and the figures of their blocks, which are
+-- not in the heap figures above (a pool's arena is itself a heap block).
+CREATE TABLE pools (
+    process_id      INTEGER NOT NULL REFERENCES processes(id),
+    pool_id         INTEGER NOT NULL,  -- allocations.pool_id
+    name            TEXT,              -- NULL when unknown
+    allocations     INTEGER NOT NULL,
+    frees           INTEGER NOT NULL,
+    bytes           INTEGER NOT NULL,
+    peak_bytes      INTEGER NOT NULL,  -- largest total of the pool's live bytes
+    leaked_bytes    INTEGER NOT NULL,  -- reported allocated, never reported freed
+    leaked_blocks   INTEGER NOT NULL,
+    unmatched_frees INTEGER NOT NULL,  -- frees of blocks never reported allocated
+    PRIMARY KEY (process_id, pool_id)
+) WITHOUT ROWID;
+
+-- Figures per pool and allocation site (the stack of memprof_alloc's caller).
+CREATE TABLE pool_sites (
+    process_id    INTEGER NOT NULL REFERENCES processes(id),
+    pool_id       INTEGER NOT NULL,
+    stack_id      INTEGER NOT NULL REFERENCES stacks(id),
+    allocations   INTEGER NOT NULL,
+    frees         INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    leaked_bytes  INTEGER NOT NULL,
+    leaked_blocks INTEGER NOT NULL,
+    PRIMARY KEY (process_id, pool_id, stack_id)
+) WITHOUT ROWID;
+
+-- Named phases (memprof_phase, memprof run --phase-after): each lasts until
+-- the next one of its process or the process's end. Its allocations are
+-- those of the process with first_alloc_id <= allocations.id < end_alloc_id.
+CREATE TABLE phases (
+    process_id     INTEGER NOT NULL REFERENCES processes(id),
+    name           TEXT NOT NULL,
+    source         TEXT NOT NULL,     -- 'program' (memprof_phase) or 'run' (--phase-after)
+    start_ns       INTEGER NOT NULL,
+    end_ns         INTEGER NOT NULL,
+    first_alloc_id INTEGER NOT NULL,
+    end_alloc_id   INTEGER NOT NULL,
+    allocations    INTEGER NOT NULL,  -- heap allocations made during the phase
+    bytes          INTEGER NOT NULL
+);
+
+-- Spans during which allocations were not recorded (memprof_pause, the
+-- toggle signal, memprof run --start-paused); frees still were.
+CREATE TABLE pauses (
+    process_id       INTEGER NOT NULL REFERENCES processes(id),
+    start_ns         INTEGER NOT NULL,
+    end_ns           INTEGER NOT NULL,  -- the process's end when never resumed
+    unrecorded_frees INTEGER NOT NULL   -- frees of blocks allocated while paused, seen
+                                        -- from this pause on (until the next one)
 );

@@ -42,6 +42,11 @@ fi
 pre=$(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" LD_PRELOAD=libm.so.6 "$MEMPROF" run -q --allocator jemalloc -o "$work/env-j.db" -- sh -c 'printf %s "$LD_PRELOAD"')
 check_match "jemalloc: LD_PRELOAD order" "$pre" "^$MEMPROF_LIB /[^ ]*/libjemalloc\.so\.2 libm\.so\.6\$"
 
+# Warm-ups run on it too (not recorded: without memprof), and every run.
+wr=$("$MEMPROF" run -q --warmup 1 --repeat 2 --allocator jemalloc -o "$work/wr.db" -- sh -c 'echo "$MEMPROF_RUN:$LD_PRELOAD"' |
+	sed 's|/[^ ]*/libjemalloc\.so\.2|JE|' | tr '\n' ' ')
+check "jemalloc: warm-up and runs" "$wr" "0:JE 1:$MEMPROF_LIB JE 2:$MEMPROF_LIB JE "
+
 j=$work/jemalloc.db
 "$MEMPROF" run -q --allocator jemalloc -o "$j" "$FIXTURES/acceptance"
 check "jemalloc: exit status passed on" "$?" 3

@@ -52,6 +52,19 @@ jemalloc_version() {
 	dpkg-query -W -f '${Version}' libjemalloc2 2>/dev/null | sed -e 's/^[0-9]*://' -e 's/-[^-]*$//'
 }
 
+# table_commands: the commands of cli/memprof.c's table, hidden ones aside
+table_commands() {
+	sed -n 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)", *cmd_[a-z0-9_]*, *".*/\1/p' "$top_srcdir/cli/memprof.c"
+}
+
+# help_long_options [COMMAND]: the long options that `memprof [COMMAND] --help`
+# names in its usage (the first paragraph) and its option lines (indented,
+# starting with -), not those the prose mentions
+help_long_options() {
+	"$MEMPROF" ${1:+"$1"} --help | awk 'NR == 1 {u = 1} u && /^$/ {u = 0} u || /^[[:space:]]+-/' |
+		grep -oE '(^|[^[:alnum:]-])--[a-z][a-z0-9-]*' | sed 's/^[^-]*//' | sort -u
+}
+
 finish() {
 	echo "$name: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ]

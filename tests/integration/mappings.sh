@@ -57,7 +57,7 @@ check_match "summary: rss" "$s" "rss:        peak .* at .*: heap 3.00 MiB \(usab
 s=$("$MEMPROF" summary --format json "$t")
 check_match "summary json: mappings" "$s" '"mappings": \{"calls": 4, "releases": 3, "bytes": 5242880, "peak_bytes": 3932160, "peak_time_ns": [0-9]+, "leaked_bytes": 2883584, "leaked_blocks": 2\}'
 check_match "summary json: rss sample" "$s" '"heap_bytes": 3145728, "usable_bytes": [0-9]+, "mapped_bytes": 3932160'
-check_match "summary csv" "$("$MEMPROF" summary --format csv "$t" | tail -n 1)" ",4,3,5242880,3932160,[0-9]+,2883584,2,[0-9]+,[0-9]+$"
+check_match "summary csv" "$("$MEMPROF" summary --format csv "$t" | tail -n 1)" ",4,3,5242880,3932160,[0-9]+,2883584,2,[0-9]+,[0-9]+,1$"
 check "meta" "$(sql "$t" "SELECT value FROM meta WHERE key IN ('mappings_recorded', 'rss_sample_ms') ORDER BY key" | tr '\n' ' ')" "1 10 "
 
 # --no-mmap, and MEMPROF_MMAP=0: no mapping, the same heap figures.
