@@ -8,6 +8,7 @@
 
 #include "builtin.h"
 #include "check.h"
+#include "env.h"
 #include "output.h"
 #include "runs.h"
 #include "trace.h"
@@ -654,6 +655,7 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 	if (c->baseline) {
 		if ((rc = mp_trace_open(c->baseline, &base)))
 			goto out;
+		mp_env_warn(base, c->baseline, db, path);
 		if (mp_totals_load(base, -1, &bt, err, sizeof(err))) {
 			rc = mp_trace_fail(c->baseline, err);
 			goto out;

@@ -14,6 +14,7 @@
 
 #include "builtin.h"
 #include "check.h"
+#include "env.h"
 #include "output.h"
 #include "runs.h"
 #include "trace.h"
@@ -637,8 +638,10 @@ int cmd_diff(int argc, char **argv)
 			rc = open_side(&sides[0]);
 			if (!rc)
 				rc = open_side(&sides[1]);
-			if (!rc)
+			if (!rc) {
+				mp_env_warn(sides[0].db, sides[0].q.path, sides[1].db, sides[1].q.path);
 				rc = diff(sides, q, th, exprs, nth);
+			}
 		}
 	}
 	for (int i = 0; i < 2; i++) {

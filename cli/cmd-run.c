@@ -23,6 +23,7 @@
 #include "check.h"
 #include "collector.h"
 #include "config.h"
+#include "env.h"
 #include "finish.h"
 #include "output.h"
 #include "runs.h"
@@ -38,7 +39,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
-	        "                   [--fold PATTERN]... [--no-fold] [--repeat N] [--warmup N]\n"
+	        "                   [--fold PATTERN]... [--no-fold] [--allocator glibc|jemalloc]\n"
+	        "                   [--repeat N] [--warmup N]\n"
 	        "                   [--start-paused] [--toggle-signal SIG] [--phase-after SECONDS NAME]...\n"
 	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
@@ -55,6 +57,9 @@ static void usage(FILE *out)
 	        "                      are by default (and $MEMPROF_FOLD's)\n"
 	        "  --no-fold           fold nothing: stacks begin at the allocation function's caller\n"
 	        "  --no-mmap           do not record anonymous mappings (mmap, munmap, mremap)\n"
+	        "  --allocator NAME    run PROGRAM on this malloc: glibc (the default: nothing\n"
+	        "                      is preloaded) or jemalloc (libjemalloc.so.2, preloaded\n"
+	        "                      after libmemprof.so)\n"
 	        "  -q, --quiet         no summary line\n"
 	        "  --repeat N          run PROGRAM N times, one after the other, into one trace\n"
 	        "                      (each run its own entry; 'memprof summary' shows each\n"
@@ -137,8 +142,11 @@ struct child_env {
 	size_t owned; /* v[owned..] are malloc'ed */
 };
 
-/* Returns 0, or -1 when out of memory. Free it with free_child_env. */
-static int child_env(struct child_env *ce, const char *lib, int fd, int max_depth, int run)
+/* alloc (--allocator), when not NULL, is preloaded after lib, in warm-ups
+   too: libmemprof.so comes first so that its hooks see every call and
+   their RTLD_NEXT look-ups find that allocator. Returns 0, or -1 when out
+   of memory. Free it with free_child_env. */
+static int child_env(struct child_env *ce, const char *lib, const char *alloc, int fd, int max_depth, int run)
 {
 	size_t n = 0;
 	while (environ[n])
@@ -149,7 +157,7 @@ static int child_env(struct child_env *ce, const char *lib, int fd, int max_dept
 	size_t k = 0;
 	const char *old_preload = NULL;
 	for (size_t i = 0; i < n; i++) {
-		if (lib && !strncmp(environ[i], "LD_PRELOAD=", 11)) {
+		if ((lib || alloc) && !strncmp(environ[i], "LD_PRELOAD=", 11)) {
 			old_preload = environ[i] + 11;
 			continue;
 		}
@@ -165,12 +173,16 @@ static int child_env(struct child_env *ce, const char *lib, int fd, int max_dept
 	if (asprintf(&runvar, "MEMPROF_RUN=%d", run) < 0)
 		goto oom;
 	env[k++] = runvar;
-	if (lib) {
-		char *preload = NULL, *fdvar = NULL, *depthvar = NULL;
-		if (asprintf(&preload, "LD_PRELOAD=%s%s%s", lib, old_preload && *old_preload ? " " : "",
+	if (lib || alloc) {
+		char *preload = NULL;
+		if (asprintf(&preload, "LD_PRELOAD=%s%s%s%s%s", lib ? lib : "", lib && alloc ? " " : "",
+		             alloc ? alloc : "", old_preload && *old_preload ? " " : "",
 		             old_preload ? old_preload : "") < 0)
 			goto oom;
 		env[k++] = preload;
+	}
+	if (lib) {
+		char *fdvar = NULL, *depthvar = NULL;
 		if (asprintf(&fdvar, "MEMPROF_FD=%d", fd) < 0)
 			goto oom;
 		env[k++] = fdvar;
@@ -425,10 +437,10 @@ static void report_failed_run(int k, int n, int status)
 }
 
 /* Runs the program once without recording (a warm-up), waiting for it. */
-static void warm_up(char **prog, int run_env)
+static void warm_up(char **prog, const char *alloc, int run_env)
 {
 	struct child_env ce;
-	if (child_env(&ce, NULL, -1, 0, run_env)) {
+	if (child_env(&ce, NULL, alloc, -1, 0, run_env)) {
 		fprintf(stderr, "memprof: out of memory\n");
 		return;
 	}
@@ -445,7 +457,7 @@ static void warm_up(char **prog, int run_env)
 /* Records one run of the program into the collector's current run.
    Returns 0 with st filled; 1 when it ran (st filled) but recording
    failed; -1 when it could not be started. Messages are printed. */
-static int record_run(struct mp_collector *col, char **prog, const char *lib, int max_depth, int run,
+static int record_run(struct mp_collector *col, char **prog, const char *lib, const char *alloc, int max_depth, int run,
                       const char *output, struct run_state *st)
 {
 	int sv[2];
@@ -463,7 +475,7 @@ static int record_run(struct mp_collector *col, char **prog, const char *lib, in
 		child_fd = fcntl(sv[1], F_DUPFD, 3);
 	close(sv[1]);
 	struct child_env ce;
-	if (child_env(&ce, lib, child_fd, max_depth, run)) {
+	if (child_env(&ce, lib, alloc, child_fd, max_depth, run)) {
 		fprintf(stderr, "memprof: out of memory\n");
 		close(child_fd);
 		close(sv[0]);
@@ -513,7 +525,7 @@ static int run_recorded_nothing(const struct mp_collector *c)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_REPEAT = 0x200, OPT_WARMUP };
+	enum { OPT_REPEAT = 0x200, OPT_WARMUP, OPT_ALLOCATOR };
 	static const struct option opts[] = {
 	        {"output", required_argument, NULL, 'o'},
 	        {"force", no_argument, NULL, 'f'},
@@ -522,6 +534,7 @@ int cmd_run(int argc, char **argv)
 	        {"no-mmap", no_argument, NULL, 'M'},
 	        {"fold", required_argument, NULL, 'F'},
 	        {"no-fold", no_argument, NULL, 'N'},
+	        {"allocator", required_argument, NULL, OPT_ALLOCATOR},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
 	        {"repeat", required_argument, NULL, OPT_REPEAT},
@@ -533,6 +546,7 @@ int cmd_run(int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
+	const struct mp_env_allocator *alloc = mp_env_allocator("glibc");
 	int force = 0, quiet = 0, max_depth = 128, c, check = 0, repeat = 1, warmup = 0, no_fold = 0;
 	static struct mp_buf fold; /* a global: reachable until exit */
 	static struct mp_phase_after phases[64];
@@ -548,6 +562,12 @@ int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 'C':
 			check = 1;
+			break;
+		case OPT_ALLOCATOR:
+			alloc = mp_env_allocator(optarg);
+			if (!alloc)
+				return mp_usage_error("run", "unknown allocator '%s' (%s)", optarg,
+				                      mp_env_allocator_names());
 			break;
 		case 'o':
 			output = optarg;
@@ -668,6 +688,13 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "memprof: cannot find libmemprof.so at '%s' (set MEMPROF_LIB)\n", lib);
 		return MP_EXIT_USAGE;
 	}
+	char alloc_path[PATH_MAX];
+	if (alloc->soname && mp_env_find_library(alloc->soname, alloc_path, sizeof(alloc_path))) {
+		fprintf(stderr, "memprof: cannot find %s for --allocator %s (install Debian's %s package)\n",
+		        alloc->soname, alloc->name, alloc->package);
+		return MP_EXIT_USAGE;
+	}
+	const char *alloc_lib = alloc->soname ? alloc_path : NULL;
 	off_t stdin_at = -1;
 	if (repeat > 1 || warmup > 0) {
 		stdin_at = stdin_prepare();
@@ -703,7 +730,7 @@ int cmd_run(int argc, char **argv)
 	for (int w = 0; w < warmup && !interrupted; w++) {
 		if (stdin_at >= 0)
 			lseek(0, stdin_at, SEEK_SET);
-		warm_up(prog, 0);
+		warm_up(prog, alloc_lib, 0);
 	}
 
 	int final_status = 0, have_failed = 0, recorded = 0;
@@ -715,7 +742,7 @@ int cmd_run(int argc, char **argv)
 		if (stdin_at >= 0)
 			lseek(0, stdin_at, SEEK_SET);
 		struct run_state st;
-		int rr = record_run(&col, prog, lib, max_depth, k, output, &st);
+		int rr = record_run(&col, prog, lib, alloc_lib, max_depth, k, output, &st);
 		if (rr < 0)
 			break;
 		recorded = k;

@@ -22,6 +22,10 @@ struct rss_sample {
 
 struct totals {
 	int64_t allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, peak_pid;
+	/* The usable bytes live at the peak (the heap sample taken there),
+	   when the trace has it (have_peak_usable). */
+	int64_t peak_process_id, peak_usable;
+	int have_peak_usable;
 	int64_t leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, duration_ns;
 	/* Anonymous mappings: summed, the peak the largest of one process. */
 	int have_mappings, mappings_recorded;
@@ -93,6 +97,7 @@ static void add_totals(struct totals *t, const struct mp_processes *ps)
 			t->peak_bytes = p->peak_bytes;
 			t->peak_time_ns = p->peak_time_ns;
 			t->peak_pid = p->pid;
+			t->peak_process_id = p->id;
 		}
 		t->have_mappings = p->have_mappings;
 		t->mmap_calls = mp_add_sat(t->mmap_calls, p->mmap_calls);
@@ -112,6 +117,25 @@ static void add_totals(struct totals *t, const struct mp_processes *ps)
 			t->rss_process_id = p->id;
 		}
 	}
+}
+
+/* The usable bytes at the peak: heap_samples holds a sample at every
+   process's peak. Without it (an unreadable table) the figure is left out. */
+static void load_peak_usable(sqlite3 *db, struct totals *t)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT max(usable_bytes) FROM main.heap_samples WHERE process_id = ?1 AND time_ns = ?2",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, t->peak_process_id);
+	sqlite3_bind_int64(st, 2, t->peak_time_ns);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		t->peak_usable = sqlite3_column_int64(st, 0);
+		t->have_peak_usable = t->peak_bytes > 0;
+	}
+	sqlite3_finalize(st);
 }
 
 /* The largest RSS sample of the process with the largest RSS peak. */
@@ -523,6 +547,8 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	       mp_human_duration(t->peak_time_ns, b, sizeof(b)));
 	if (ps->n > 1)
 		printf(" in pid %" PRId64, t->peak_pid);
+	if (t->have_peak_usable)
+		printf(", usable %s", mp_human_size(t->peak_usable, a, sizeof(a)));
 	fputc('\n', stdout);
 	printf("leaked:     %s (%" PRId64 " bytes) in %s\n", mp_human_size(t->leaked_bytes, a, sizeof(a)),
 	       t->leaked_bytes, plural(t->leaked_blocks, "block", w1, sizeof(w1)));
@@ -656,6 +682,11 @@ static void print_json(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	mp_json_kv_int(&j, "temporary", t->temporary);
 	mp_json_kv_int(&j, "threads", t->threads);
 	mp_json_kv_int(&j, "duration_ns", t->duration_ns);
+	mp_json_key(&j, "peak_usable_bytes");
+	if (t->have_peak_usable)
+		mp_json_int(&j, t->peak_usable);
+	else
+		mp_json_null(&j);
 	if (t->have_mappings) {
 		const int64_t m[7] = {t->mmap_calls,        t->munmap_calls,      t->mmap_bytes,
 		                      t->mmap_peak_bytes,   t->mmap_peak_time_ns, t->mmap_leaked_bytes,
@@ -1127,6 +1158,7 @@ int cmd_summary(int argc, char **argv)
 			t.duration_ns = one ? one->v[MP_RUN_DURATION] : mp_meta_int(db, "duration_ns", 0);
 			t.mappings_recorded = mp_meta_int(db, "mappings_recorded", 1) != 0;
 			struct overhead o;
+			load_peak_usable(db, &t);
 			if (load_rss_sample(db, &t) || load_overhead(db, &q, &o)) {
 				rc = mp_trace_fail_db(q.path, db);
 			} else {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "env.h"
 #include "finish.h"
 #include "fold.h"
 #include "store.h"
@@ -1953,8 +1954,9 @@ static int write_environment(trace_t *f)
 }
 
 /* The allocator the first program used: a known allocator library among
-   its objects, else glibc's. */
-static const char *allocator_of(trace_t *f)
+   its objects (jemalloc with its version, read from the library), else
+   glibc's. Written into buf. */
+static const char *allocator_of(trace_t *f, char *buf, size_t size)
 {
 	static const char *const known[] = {"jemalloc", "tcmalloc", "mimalloc", "hoard"};
 	const struct mp_collector *c = f->c;
@@ -1962,11 +1964,27 @@ static const char *allocator_of(trace_t *f)
 		return "glibc";
 	const struct mp_image *im = &c->images[0];
 	for (size_t i = 0; i < im->nmods; i++) {
-		const char *base = strrchr(c->modules[im->mods[i].module].path, '/');
-		base = base ? base + 1 : c->modules[im->mods[i].module].path;
-		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-			if (!strncmp(base, "lib", 3) && !strncmp(base + 3, known[k], strlen(known[k])))
+		const char *path = c->modules[im->mods[i].module].path;
+		const char *base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+			if (strncmp(base, "lib", 3) || strncmp(base + 3, known[k], strlen(known[k])))
+				continue;
+			/* Read once per library (the meta is written at every
+			   checkpoint). */
+			static char cached_path[PATH_MAX], cached_version[64];
+			if (strcmp(known[k], "jemalloc"))
 				return known[k];
+			if (strcmp(cached_path, path)) {
+				snprintf(cached_path, sizeof(cached_path), "%s", path);
+				if (mp_env_jemalloc_version(path, cached_version, sizeof(cached_version)))
+					cached_version[0] = 0;
+			}
+			if (!cached_version[0])
+				return known[k];
+			snprintf(buf, size, "%s %s", known[k], cached_version);
+			return buf;
+		}
 	}
 	return "glibc";
 }
@@ -2070,7 +2088,7 @@ static int write_meta(trace_t *f, const char *state)
 		if (im->replay)
 			lost += im->replay->lost;
 	}
-	char *cmd = NULL;
+	char *cmd = NULL, allocator[128];
 	if (f->command) {
 		struct mp_image tmp = {0};
 		size_t len = 0;
@@ -2102,7 +2120,7 @@ static int write_meta(trace_t *f, const char *state)
 	         mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
 	         mp_tracedb_meta_int(w, "lost_events", lost) ||
 	         mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
-	         mp_tracedb_meta(w, "env_allocator", allocator_of(f)) ||
+	         mp_tracedb_meta(w, "env_allocator", allocator_of(f, allocator, sizeof(allocator))) ||
 	         mp_tracedb_meta(w, "fold", f->fold.joined ? f->fold.joined : "");
 	free(cmd);
 	if (rc)

@@ -233,6 +233,12 @@ struct mp_thread *mp_thread_enter(void)
 {
 	if (MP_UNLIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) != MP_ON))
 		return NULL;
+	/* Under the guard everything is the profiler's own, even on a thread
+	   that has its state already (the flusher's creation when a library's
+	   constructor allocated before ours ran, e.g. libstdc++ loaded with
+	   a preloaded jemalloc). */
+	if (MP_UNLIKELY(tls_guard))
+		return NULL;
 	struct mp_thread *t = tls_thread;
 	if (MP_UNLIKELY(t == MP_THREAD_DEAD)) {
 		t = &tls_residual;
@@ -240,8 +246,6 @@ struct mp_thread *mp_thread_enter(void)
 		tls_thread = t;
 	}
 	if (MP_UNLIKELY(!t)) {
-		if (tls_guard)
-			return NULL;
 		/* Signals wait: a handler allocating now could not be told
 		   from the allocations of the state's creation. */
 		sigset_t all, old;

@@ -21,10 +21,11 @@ check "jemalloc leaks" "$(sql "$t" "SELECT sum(s.leaked_bytes) FROM sites s JOIN
 
 # The environment is recorded: the allocator and its settings.
 check "glibc program: allocator" "$(sql "$work/aligned.db" "SELECT value FROM meta WHERE key = 'env_allocator'")" glibc
-check "jemalloc program: allocator" "$(sql "$t" "SELECT value FROM meta WHERE key = 'env_allocator'")" jemalloc
+check_match "jemalloc program: allocator and version" "$(sql "$t" "SELECT value FROM meta WHERE key = 'env_allocator'")" \
+	'^jemalloc [0-9]+\.[0-9]+\.[0-9]+$'
 check_match "allocator settings" "$(sql "$t" "SELECT value FROM meta WHERE key = 'env_allocator_settings'")" "MALLOC_CONF=narenas:1"
 j=$("$MEMPROF" summary --format json "$t")
-check_match "summary json: environment" "$j" '"allocator": "jemalloc"'
+check_match "summary json: environment" "$j" '"allocator": "jemalloc [0-9]'
 check_match "summary json: kernel" "$j" '"kernel": "Linux '
-check_match "summary text: recorded" "$("$MEMPROF" summary "$t")" "recorded: .*allocator jemalloc MALLOC_CONF=narenas:1"
+check_match "summary text: recorded" "$("$MEMPROF" summary "$t")" "recorded: .*allocator jemalloc [0-9.]+ MALLOC_CONF=narenas:1"
 finish

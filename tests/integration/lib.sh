@@ -40,6 +40,18 @@ line_of() {
 	grep -n "SITE:$2 " "$top_srcdir/tests/fixtures/$1" | head -n 1 | cut -d: -f1
 }
 
+# have_jemalloc: whether the dynamic loader finds libjemalloc.so.2 (Debian's
+# libjemalloc2), as memprof run --allocator jemalloc asks it
+have_jemalloc() {
+	LD_TRACE_LOADED_OBJECTS=1 LD_PRELOAD=libjemalloc.so.2 "$MEMPROF" 2>/dev/null | grep -q 'libjemalloc\.so\.2 => /'
+}
+
+# jemalloc_version: the upstream version of Debian's libjemalloc2 ("5.3.0"),
+# or nothing without dpkg-query
+jemalloc_version() {
+	dpkg-query -W -f '${Version}' libjemalloc2 2>/dev/null | sed -e 's/^[0-9]*://' -e 's/-[^-]*$//'
+}
+
 # table_commands: the commands of cli/memprof.c's table, hidden ones aside
 table_commands() {
 	sed -n 's/^[[:space:]]*{"\([a-z][a-z0-9-]*\)", *cmd_[a-z0-9_]*, *".*/\1/p' "$top_srcdir/cli/memprof.c"

@@ -14,5 +14,6 @@ int mp_suite_check(void);
 int mp_suite_svg(void);
 int mp_suite_calltree(void);
 int mp_suite_fold(void);
+int mp_suite_env(void);
 
 #endif
