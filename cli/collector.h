@@ -59,6 +59,10 @@ struct mp_image {
 	struct mp_rss *rss; /* its resident-set samples (MP_MSG_RSS), as received */
 	size_t nrss, cap_rss;
 	struct mp_replay *replay;
+	/* A leak scan asked for (MP_MSG_SCAN) and not answered yet: the cut
+	   and the socket to answer on. */
+	int scan_pending, scan_fd;
+	uint64_t scan_stamp;
 };
 
 struct mp_module {
@@ -77,6 +81,7 @@ struct mp_collector {
 	uint64_t messages, bad_messages;
 	uint64_t cal_tsc, cal_mono; /* a (TSC, CLOCK_MONOTONIC) pair taken at start */
 	struct mp_trace *trace;     /* set by mp_trace_start */
+	int passed_fd;              /* the fd that came with the message being handled, or -1 */
 	char errbuf[256];
 };
 
@@ -96,6 +101,12 @@ void mp_collector_release(struct mp_collector *c);
 void mp_collector_clock(uint64_t *tsc, uint64_t *mono);
 /* CLOCK_MONOTONIC in ns. */
 uint64_t mp_collector_now(void);
+
+/* Applies an MP_MSG_REACH of im (cli/finish.c). Returns 0, or -1 when it
+   is malformed or answers no scan. */
+int mp_trace_reach(struct mp_collector *c, struct mp_image *im, const void *payload, size_t len);
+/* Drops an unanswered scan request of im (its socket). */
+void mp_collector_scan_drop(struct mp_image *im);
 
 /* Receives messages from fd until every sender is gone, or until
    stop() returns nonzero while the socket is idle; between batches, the

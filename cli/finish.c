@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gnu/libc-version.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -194,7 +196,10 @@ struct block {
 	uint64_t id, addr, size, usable, alloc_ns;
 	uint32_t stack, tid, site, thread;
 	uint8_t kind, inherited;
+	uint8_t reach; /* the leak scan's finding: REACH_* */
 };
+
+enum { REACH_UNKNOWN = 0, REACH_UNREACHABLE = 1, REACH_REACHABLE = 2 };
 
 /* A live anonymous mapping: its page-rounded extent and its block. */
 struct mapping {
@@ -207,6 +212,14 @@ struct site {
 	uint64_t epoch;
 	int64_t allocations, frees, bytes, live_bytes, live_blocks, peak_bytes, peak_blocks, leaked_bytes,
 	        leaked_blocks, temporary;
+	int64_t reach[4]; /* leaked and scanned: unreachable bytes, blocks, reachable bytes, blocks */
+};
+
+/* A block sent to the leak scan: its slot in blocks, and its id to tell
+   whether the slot still holds it. */
+struct scan_ent {
+	uint64_t id;
+	uint32_t bi;
 };
 
 struct thread_fig {
@@ -277,7 +290,14 @@ struct mp_replay {
 	size_t next_rss;
 	int have_rss;
 	int64_t rss_top, rss_top_time, rss_hwm;
+	/* The leak scan: the blocks sent (by address), how many results came. */
+	int scan_state; /* SCAN_* */
+	uint64_t scan_stamp, scan_got, scan_ns, scan_time;
+	struct scan_ent *scan;
+	size_t nscan;
 };
+
+enum { SCAN_NONE = 0, SCAN_SENT = 1, SCAN_DONE = 2 };
 
 struct mp_trace {
 	struct mp_collector *c;
@@ -936,6 +956,156 @@ static int snapshot_claim(trace_t *f, const struct mp_image *child, struct snaps
 	return -1; /* the parent is not traced */
 }
 
+/* --- the leak scan ----------------------------------------------------------------
+ * At exit the image asks for its live blocks as of a cut (MP_MSG_SCAN, see
+ * lib/wire.h and lib/reach.c): once every event before the cut is
+ * replayed, they go back, by address, in a memfd passed on the socket that
+ * came with the request, and their order is kept here until the image's
+ * bitmaps of reachable blocks come (MP_MSG_REACH). */
+
+struct scan_sort {
+	uint64_t addr, size, usable, id;
+	uint32_t bi;
+};
+
+static int scan_cmp(const void *a, const void *b)
+{
+	const struct scan_sort *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Sends the reply with memfd (or none), without ever waiting. */
+static void scan_reply(int fd, uint64_t stamp, uint64_t count, int memfd)
+{
+	struct mp_scan_reply rep = {stamp, count};
+	struct iovec iov = {&rep, sizeof(rep)};
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (memfd >= 0) {
+		mh.msg_control = ctl.space;
+		mh.msg_controllen = sizeof(ctl.space);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+	}
+	while (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/* A memfd holding the blocks' addresses and sizes, or -1. */
+static int scan_memfd(const struct scan_sort *v, size_t n)
+{
+	int fd = memfd_create("memprof-scan", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct mp_scan_block buf[2048];
+	for (size_t i = 0; i < n;) {
+		size_t k = 0;
+		for (; k < 2048 && i < n; k++, i++)
+			buf[k] = (struct mp_scan_block){v[i].addr, v[i].size, v[i].usable};
+		const char *p = (const char *)buf;
+		size_t left = k * sizeof(buf[0]);
+		while (left) {
+			ssize_t w = write(fd, p, left);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				close(fd);
+				return -1;
+			}
+			p += w;
+			left -= (size_t)w;
+		}
+	}
+	return fd;
+}
+
+/* Answers im's leak scan once every event before its cut is replayed
+   (limit: every quiet stream's mark). */
+static void scan_answer(trace_t *f, struct mp_image *im, struct mp_replay *r, uint64_t limit)
+{
+	uint64_t cut = im->scan_stamp;
+	if (limit < cut || (r->heap.n && r->heap.v[0]->ev.seq < cut))
+		return;
+	int fd = im->scan_fd;
+	im->scan_pending = 0;
+	free(r->scan);
+	r->scan = NULL;
+	r->nscan = r->scan_got = 0;
+	r->scan_stamp = cut;
+	size_t cap = r->live.count + r->maps.n, n = 0;
+	struct scan_sort *v = malloc((cap ? cap : 1) * sizeof(*v));
+	int own = 0; /* a block the image may leak: not inherited */
+	for (size_t k = 0; v && k <= r->live.mask; k++) {
+		if (r->live.s[k].val == NONE)
+			continue;
+		const struct block *b = &r->blocks.v[r->live.s[k].val];
+		v[n++] = (struct scan_sort){b->addr, b->size, b->usable, b->id, r->live.s[k].val};
+		own |= !b->inherited;
+	}
+	for (size_t k = 0; v && k < r->maps.n; k++) {
+		const struct block *b = &r->blocks.v[r->maps.v[k].block];
+		v[n++] = (struct scan_sort){b->addr, b->size, 0, b->id, r->maps.v[k].block};
+		own |= !b->inherited;
+	}
+	if (v)
+		qsort(v, n, sizeof(*v), scan_cmp);
+	size_t m = 0; /* one block per address (a mapping over a heap block) */
+	for (size_t k = 0; v && k < n; k++)
+		if (!m || v[k].addr != v[m - 1].addr)
+			v[m++] = v[k];
+	int memfd = v && own && m ? scan_memfd(v, m) : -1;
+	if (memfd >= 0 && (r->scan = malloc(m * sizeof(*r->scan)))) {
+		for (size_t k = 0; k < m; k++)
+			r->scan[k] = (struct scan_ent){v[k].id, v[k].bi};
+		r->nscan = m;
+		r->scan_state = SCAN_SENT;
+		scan_reply(fd, cut, m, memfd);
+	} else {
+		/* Nothing the image could leak (or no memory here): nothing to scan. */
+		r->scan_state = v && !(own && m) ? SCAN_DONE : SCAN_SENT;
+		scan_reply(fd, cut, 0, -1);
+	}
+	if (memfd >= 0)
+		close(memfd);
+	close(fd);
+	free(v);
+	(void)f;
+}
+
+int mp_trace_reach(struct mp_collector *c, struct mp_image *im, const void *payload, size_t len)
+{
+	struct mp_replay *r = im->replay;
+	struct mp_reach h;
+	if (!c->trace || !r || r->scan_state != SCAN_SENT || len < sizeof(h))
+		return -1;
+	memcpy(&h, payload, sizeof(h));
+	if (h.stamp != r->scan_stamp || h.total != r->nscan || h.first > r->nscan || h.nbits > r->nscan - h.first ||
+	    (len - sizeof(h)) < (h.nbits + 7) / 8)
+		return -1;
+	const uint8_t *bits = (const uint8_t *)payload + sizeof(h);
+	for (uint64_t i = 0; i < h.nbits; i++) {
+		const struct scan_ent *e = &r->scan[h.first + i];
+		if (e->bi < r->blocks.n && r->blocks.v[e->bi].id == e->id)
+			r->blocks.v[e->bi].reach = (bits[i / 8] >> (i % 8)) & 1 ? REACH_REACHABLE : REACH_UNREACHABLE;
+	}
+	r->scan_got += h.nbits;
+	r->scan_ns = h.scan_ns;
+	if (r->scan_got >= r->nscan) {
+		r->scan_state = SCAN_DONE;
+		free(r->scan);
+		r->scan = NULL;
+	}
+	r->dirty = 1;
+	return 0;
+}
+
 /* --- the replay of one image ------------------------------------------------- */
 
 static int image_ended_by_exec(trace_t *f, size_t idx)
@@ -995,6 +1165,7 @@ static void replay_free(struct mp_replay *r)
 	free(r->msites.v);
 	free(r->maps.v);
 	free(r->recs);
+	free(r->scan);
 	free(r);
 }
 
@@ -1135,6 +1306,8 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 				limit = cur->mark;
 		}
 	}
+	if (im->scan_pending && !f->failed)
+		scan_answer(f, im, r, limit);
 	/* Every event up to limit is replayed: so are the samples before it.
 	   Until a stream has come, the program's first events are still in
 	   its buffers: samples wait for them. */
@@ -1280,8 +1453,12 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	struct mp_replay *r = im->replay;
 	size_t idx = r->idx;
 	int by_exec = final && image_ended_by_exec(f, idx);
-	for (size_t i = 0; i < r->sites.n; i++)
+	for (size_t i = 0; i < r->sites.n; i++) {
 		r->sites.v[i].leaked_bytes = r->sites.v[i].leaked_blocks = 0;
+		memset(r->sites.v[i].reach, 0, sizeof(r->sites.v[i].reach));
+	}
+	int scanned = final && r->scan_state == SCAN_DONE && !by_exec;
+	int64_t reach[7] = {(int64_t)r->scan_ns}; /* scan_ns, unreachable, reachable, mmap unreachable */
 	for (size_t i = 0; i < r->threads.n; i++)
 		r->threads.v[i].leaked_bytes = r->threads.v[i].leaked_blocks = 0;
 	int64_t leaked = 0, leaked_blocks = 0;
@@ -1301,6 +1478,15 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			th->leaked_blocks++;
 			leaked += (int64_t)b->size;
 			leaked_blocks++;
+			if (scanned && b->reach != REACH_UNKNOWN) {
+				int at = b->reach == REACH_REACHABLE ? 2 : 0;
+				s->reach[at] += (int64_t)b->size;
+				s->reach[at + 1]++;
+				reach[1 + at] += (int64_t)b->size;
+				reach[2 + at]++;
+				if (!at && mp_tracedb_unreachable(&f->w, r->process_id, (int64_t)b->id))
+					return terr(f, f->w.err);
+			}
 		}
 		if (final && !b->inherited)
 			emit(f, r, b, -1);
@@ -1315,6 +1501,12 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			r->msites.v[b->site].leaked_blocks++;
 			mleaked += (int64_t)b->size;
 			mleaked_blocks++;
+			if (scanned && b->reach == REACH_UNREACHABLE) {
+				reach[5] += (int64_t)b->size;
+				reach[6]++;
+				if (mp_tracedb_unreachable(&f->w, r->process_id, (int64_t)b->id))
+					return terr(f, f->w.err);
+			}
 		}
 		if (final && !b->inherited)
 			emit(f, r, b, -1);
@@ -1339,6 +1531,8 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		const int64_t v[8] = {s->allocations,  s->frees,         s->bytes,    pb, pk,
 		                      s->leaked_bytes, s->leaked_blocks, s->temporary};
 		if (mp_tracedb_site(&f->w, r->process_id, s->stack, v))
+			return terr(f, f->w.err);
+		if (scanned && s->leaked_blocks && mp_tracedb_site_reach(&f->w, r->process_id, s->stack, s->reach))
 			return terr(f, f->w.err);
 	}
 	for (size_t i = 0; i < r->msites.n; i++) {
@@ -1431,6 +1625,9 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	row.argv_json = aj ? aj : "[]";
 	int rc = mp_tracedb_process(&f->w, &row);
 	free(aj);
+	/* The leak scan: done, or asked for and never finished. */
+	if (!rc && final && !by_exec && (scanned || r->scan_state == SCAN_SENT || im->scan_pending))
+		rc = mp_tracedb_process_reach(&f->w, r->process_id, scanned ? "done" : "failed", reach);
 	r->dirty = 0;
 	return rc ? terr(f, f->w.err) : 0;
 }
@@ -1666,7 +1863,10 @@ static void calibrate(trace_t *f, int final)
 static int progress(trace_t *f, int final)
 {
 	struct mp_collector *c = f->c;
-	calibrate(f, final);
+	int scan_waits = 0; /* a process waits for its leak scan: calibrate now */
+	for (size_t i = 0; i < c->nimages && !f->calibrated && !scan_waits; i++)
+		scan_waits = c->images[i].scan_pending;
+	calibrate(f, final || scan_waits);
 	if (!f->calibrated || !c->nimages)
 		return 0;
 	if (!f->have_t0) {
@@ -1685,6 +1885,7 @@ static int progress(trace_t *f, int final)
 		struct mp_replay *r = im->replay;
 		if (r && r->started && im->complete && !r->finalized && !f->failed) {
 			write_image(f, im, 1);
+			mp_collector_scan_drop(im);
 			r->finalized = 1;
 			/* Keep the finalized marker, free the rest. */
 			struct mp_replay *done = calloc(1, sizeof(*done));

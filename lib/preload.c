@@ -228,6 +228,7 @@ static void mp_end(int have_status, int status)
 	mp_thread_flush_all();
 	mp_thread_set_immediate();
 	mp_rss_send(1);
+	mp_reach_scan();
 	mp_send_exit(have_status, status);
 }
 
