@@ -32,7 +32,7 @@ static volatile pid_t child_pid;
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
+	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--no-scan] [--quiet]\n"
 	        "                   [--check CHECK-OPTIONS] [--] PROGRAM [ARGS...]\n"
 	        "\n"
 	        "Runs PROGRAM with every allocation recorded (children too) into TRACE,\n"
@@ -43,6 +43,7 @@ static void usage(FILE *out)
 	        "  -f, --force         replace TRACE if it exists\n"
 	        "  --max-depth N       frames kept per stack (1-%d, default 128)\n"
 	        "  --no-mmap           do not record anonymous mappings (mmap, munmap, mremap)\n"
+	        "  --no-scan           no leak scan at exit (which leaked blocks are unreachable)\n"
 	        "  -q, --quiet         no summary line\n"
 	        "  --check             then check the trace as 'memprof check' does (verdicts\n"
 	        "                      on stderr): exits with 1 when a limit fails, unless\n"
@@ -222,6 +223,7 @@ int cmd_run(int argc, char **argv)
 	        {"max-depth", required_argument, NULL, 'D'},
 	        {"quiet", no_argument, NULL, 'q'},
 	        {"no-mmap", no_argument, NULL, 'M'},
+	        {"no-scan", no_argument, NULL, 'S'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
 	        MP_CHECK_LONG_OPTIONS,
@@ -254,6 +256,9 @@ int cmd_run(int argc, char **argv)
 			/* For the program, and for the trace's meta (the collector
 			   reads it too). */
 			setenv("MEMPROF_MMAP", "0", 1);
+			break;
+		case 'S':
+			setenv("MEMPROF_SCAN", "0", 1);
 			break;
 		case 'D': {
 			int64_t v;

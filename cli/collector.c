@@ -392,7 +392,10 @@ int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_colle
 			break;
 		}
 		int eof = 0;
-		for (; r > 0;) {
+		/* A batch is bounded: a thread sending without pause (one
+		   message per event once its process began to exit) must not
+		   keep the replay, and a leak scan's answer, waiting. */
+		for (int batch = 0; r > 0 && batch < 4096; batch++) {
 			struct iovec iov = {buf, MP_MSG_MAX + 4096};
 			union {
 				struct cmsghdr align;

@@ -1306,6 +1306,12 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 				limit = cur->mark;
 		}
 	}
+	/* A fork point every stream has passed is known now, even before the
+	   image's next event: a fork child (waiting for its leak scan, say)
+	   need not wait for its parent to do something. */
+	while (r->next_fork < im->nforks && im->forks[r->next_fork] <= limit &&
+	       (!r->heap.n || r->heap.v[0]->ev.seq > im->forks[r->next_fork]) && !f->failed)
+		snapshot_take(f, r, im, im->forks[r->next_fork++]);
 	if (im->scan_pending && !f->failed)
 		scan_answer(f, im, r, limit);
 	/* Every event up to limit is replayed: so are the samples before it.

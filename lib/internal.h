@@ -109,13 +109,16 @@ MP_HIDDEN void mp_flusher_stop(void);
 /* The flusher thread's id, or 0 before it ran. */
 MP_HIDDEN pid_t mp_flusher_tid(void);
 /* Sends every thread's buffer closed by a mark stamped after the returned
-   stamp (the leak scan's cut); 0 when a thread stayed inside a hook. */
+   stamp (the leak scan's cut). */
 MP_HIDDEN uint64_t mp_thread_mark_all(void);
 
 /* The leak scan at exit (lib/reach.c): asks the collector for the live
    blocks, marks what the roots reach, sends the result. MEMPROF_SCAN=0
    turns it off; MEMPROF_SCAN_WAIT bounds the wait for the collector. */
 MP_HIDDEN void mp_reach_scan(void);
+/* Once main has returned: an address in the frame that called it (the
+   main thread's stack below is dead); else 0. */
+extern uintptr_t mp_main_frame MP_HIDDEN;
 
 /* Stack capture (lib/unwind.c). Fills out with the return addresses of
    the calling thread's stack, outermost first, without our own frames: at

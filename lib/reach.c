@@ -495,6 +495,10 @@ static int mark(struct scan *s, uintptr_t here)
 	struct phdr_arg a = {s, (uintptr_t)&mark};
 	dl_iterate_phdr(on_object, &a);
 	other_threads(s);
+	/* After main returned, the frames below its caller's are dead (the
+	   program's old locals linger there, under exit's frames). */
+	if (mp_main_frame > here && syscall(SYS_gettid) == s->pid && mapping_end(s, mp_main_frame) == mapping_end(s, here))
+		here = mp_main_frame;
 	uintptr_t top = mapping_end(s, here);
 	if (top)
 		add_root(s, here & ~(uintptr_t)7, top);

@@ -314,6 +314,8 @@ void mp_thread_flush(struct mp_thread *t)
 	mp_modules_check();
 	if (MP_UNLIKELY(t->residual))
 		put_stamp(t, MP_EV_END); /* each residual chunk is a stream of its own */
+	else if (MP_UNLIKELY(t->immediate) && t->pos > t->buf + sizeof(struct mp_msg_hdr) + 1)
+		put_stamp(t, MP_EV_MARK); /* exit began: nothing of this thread is held back (the leak scan) */
 	else
 		put_cost(t);
 	size_t len = (size_t)(t->pos - (t->buf + sizeof(struct mp_msg_hdr)));
@@ -808,13 +810,15 @@ pid_t mp_flusher_tid(void)
 
 /* The leak scan's cut (lib/reach.c): every state gets a mark stamped after
    the returned stamp, sent at once, so that the collector knows when it
-   has every event before it. A thread inside a hook is waited for a while
-   (it leaves soon); 0 when one stayed there. */
+   has every event before it. A thread inside a hook is tried again for a
+   few milliseconds; one that stays there closes its event with a mark of
+   its own (immediate mode, mp_thread_flush), stamped after the cut since
+   it was seen inside the hook after it. */
 uint64_t mp_thread_mark_all(void)
 {
 	uint64_t cut = mp_stamp();
 	struct mp_thread *self = tls_thread;
-	for (int attempt = 0; attempt < 2000; attempt++) {
+	for (int attempt = 0; attempt < 50; attempt++) {
 		int left = 0;
 		list_lock_take();
 		for (struct mp_thread *t = thread_list; t; t = t->next) {
@@ -834,8 +838,6 @@ uint64_t mp_thread_mark_all(void)
 		list_lock_drop();
 		if (!left)
 			break;
-		if (attempt == 1999)
-			cut = 0;
 		struct timespec ts = {0, 100000};
 		nanosleep(&ts, NULL);
 	}
