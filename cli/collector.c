@@ -401,7 +401,9 @@ int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_colle
 				struct cmsghdr align;
 				char space[CMSG_SPACE(4 * sizeof(int))];
 			} ctl;
-			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+			struct msghdr mh = {.msg_iov = &iov,
+			                    .msg_iovlen = 1,
+			                    .msg_control = ctl.space,
 			                    .msg_controllen = sizeof(ctl.space)};
 			ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 			/* A leak scan's reply socket comes with its request; any

@@ -10,12 +10,11 @@
 int mp_reach_has(sqlite3 *db)
 {
 	sqlite3_stmt *st;
-	int ok = sqlite3_prepare_v2(db,
-	                            "SELECT leak_scan, unreachable_bytes FROM main.processes LIMIT 0;", -1, &st,
+	int ok = sqlite3_prepare_v2(db, "SELECT leak_scan, unreachable_bytes FROM main.processes LIMIT 0;", -1, &st,
 	                            NULL) == SQLITE_OK;
 	sqlite3_finalize(st);
-	ok = ok && sqlite3_prepare_v2(db, "SELECT unreachable_bytes, reachable_blocks FROM main.sites LIMIT 0", -1,
-	                              &st, NULL) == SQLITE_OK;
+	ok = ok && sqlite3_prepare_v2(db, "SELECT unreachable_bytes, reachable_blocks FROM main.sites LIMIT 0", -1, &st,
+	                              NULL) == SQLITE_OK;
 	if (ok)
 		sqlite3_finalize(st);
 	return ok;

@@ -410,7 +410,9 @@ static int wait_reply(int fd, uint64_t stamp, uint64_t *count, int wait_ms)
 			struct cmsghdr align;
 			char space[CMSG_SPACE(sizeof(int))];
 		} ctl;
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+		struct msghdr mh = {.msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctl.space,
 		                    .msg_controllen = sizeof(ctl.space)};
 		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
@@ -497,7 +499,8 @@ static int mark(struct scan *s, uintptr_t here)
 	other_threads(s);
 	/* After main returned, the frames below its caller's are dead (the
 	   program's old locals linger there, under exit's frames). */
-	if (mp_main_frame > here && syscall(SYS_gettid) == s->pid && mapping_end(s, mp_main_frame) == mapping_end(s, here))
+	if (mp_main_frame > here && syscall(SYS_gettid) == s->pid &&
+	    mapping_end(s, mp_main_frame) == mapping_end(s, here))
 		here = mp_main_frame;
 	uintptr_t top = mapping_end(s, here);
 	if (top)
@@ -579,9 +582,14 @@ __attribute__((noinline)) void mp_reach_scan(void)
 			for (size_t i = 0; i < s.n; i++)
 				reached += (s.bits[i >> 3] >> (i & 7)) & 1;
 			char line[256], *p = line;
-			const char *parts[] = {"memprof: leak scan: ", " blocks, ", " reachable, ", " bytes read, ",
-			                       " ms waiting, ", " ms marking, ", " threads unseen\n"};
-			uint64_t nums[] = {s.n, reached, s.bytes_read, (t1 - t0) / 1000000u, (t2 - t1) / 1000000u,
+			const char *parts[] = {"memprof: leak scan: ", " blocks, ",     " reachable, ",
+			                       " bytes read, ",        " ms waiting, ", " ms marking, ",
+			                       " threads unseen\n"};
+			uint64_t nums[] = {s.n,
+			                   reached,
+			                   s.bytes_read,
+			                   (t1 - t0) / 1000000u,
+			                   (t2 - t1) / 1000000u,
 			                   (uint64_t)s.threads_unseen};
 			for (int i = 0; i < 7; i++) {
 				size_t l = strlen(parts[i]);

@@ -118,7 +118,8 @@ int mp_send_fd(int type, const void *payload, size_t payload_len, int fd)
 		char space[CMSG_SPACE(sizeof(int))];
 	} ctl;
 	memset(&ctl, 0, sizeof(ctl));
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space)};
+	struct msghdr mh = {
+	        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;

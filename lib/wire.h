@@ -106,7 +106,7 @@ struct mp_scan_block {
 struct mp_reach {
 	uint64_t stamp; /* the request's */
 	uint64_t first, nbits;
-	uint64_t total; /* the reply's count: the last message has first + nbits == total */
+	uint64_t total;   /* the reply's count: the last message has first + nbits == total */
 	uint64_t scan_ns; /* how long the image took to scan (CLOCK_MONOTONIC), in every message */
 };
 
