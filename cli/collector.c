@@ -296,6 +296,7 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 		im->scan_pending = 1;
 		im->scan_fd = c->passed_fd;
 		im->scan_stamp = req.stamp;
+		im->scan_since = mono_now();
 		c->passed_fd = -1;
 		return 0;
 	}

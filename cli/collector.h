@@ -63,6 +63,8 @@ struct mp_image {
 	   and the socket to answer on. */
 	int scan_pending, scan_fd;
 	uint64_t scan_stamp;
+	uint64_t scan_since; /* collector's clock when it came */
+	int scan_gave_up;    /* answered "nothing" as its replay could not start */
 };
 
 struct mp_module {

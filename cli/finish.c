@@ -1079,6 +1079,25 @@ static void scan_answer(trace_t *f, struct mp_image *im, struct mp_replay *r, ui
 	(void)f;
 }
 
+/* A fork child's replay starts from its parent's snapshot, which waits
+   for the parent's streams to pass the fork: without the parent's flusher
+   (MEMPROF_FLUSH_MS=0) a parent waiting for the child never does. Its
+   scan is given up after this long rather than keep it waiting. */
+#define SCAN_GIVE_UP_NS 2000000000ull
+
+static void scan_give_up(trace_t *f)
+{
+	uint64_t now = mp_collector_now();
+	for (size_t i = 0; i < f->c->nimages; i++) {
+		struct mp_image *im = &f->c->images[i];
+		if (!im->scan_pending || (im->replay && im->replay->started) || now < im->scan_since + SCAN_GIVE_UP_NS)
+			continue;
+		scan_reply(im->scan_fd, im->scan_stamp, 0, -1);
+		mp_collector_scan_drop(im);
+		im->scan_gave_up = 1;
+	}
+}
+
 int mp_trace_reach(struct mp_collector *c, struct mp_image *im, const void *payload, size_t len)
 {
 	struct mp_replay *r = im->replay;
@@ -1632,7 +1651,7 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	int rc = mp_tracedb_process(&f->w, &row);
 	free(aj);
 	/* The leak scan: done, or asked for and never finished. */
-	if (!rc && final && !by_exec && (scanned || r->scan_state == SCAN_SENT || im->scan_pending))
+	if (!rc && final && !by_exec && (scanned || r->scan_state == SCAN_SENT || im->scan_pending || im->scan_gave_up))
 		rc = mp_tracedb_process_reach(&f->w, r->process_id, scanned ? "done" : "failed", reach);
 	r->dirty = 0;
 	return rc ? terr(f, f->w.err) : 0;
@@ -1906,6 +1925,8 @@ static int progress(trace_t *f, int final)
 			}
 		}
 	}
+	if (!final && !f->failed)
+		scan_give_up(f);
 	if (!final && !f->failed)
 		queue_symbols(f);
 	if (!final && !f->failed &&
