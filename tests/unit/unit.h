@@ -13,5 +13,6 @@ int mp_suite_output(void);
 int mp_suite_check(void);
 int mp_suite_svg(void);
 int mp_suite_calltree(void);
+int mp_suite_reach(void);
 
 #endif
