@@ -964,9 +964,24 @@ static int snapshot_claim(trace_t *f, const struct mp_image *child, struct snaps
  * bitmaps of reachable blocks come (MP_MSG_REACH). */
 
 struct scan_sort {
-	uint64_t addr, size, usable, id;
+	uint64_t addr, size, usable, id, flags;
 	uint32_t bi;
 };
+
+/* Whether the block of that stack was allocated by the dynamic loader
+   (its innermost frame is in ld.so). */
+static int from_loader(trace_t *f, uint32_t stack)
+{
+	if (!stack || stack >= f->nodes.n)
+		return 0;
+	uint32_t fr = f->nodes.v[stack].frame;
+	if (!fr || fr >= f->frames.n || f->frames.v[fr].module == NONE)
+		return 0;
+	const char *path = f->c->modules[f->frames.v[fr].module].path;
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return !strncmp(base, "ld-linux", 8) || !strncmp(base, "ld64.so", 7) || !strncmp(base, "ld-musl", 7);
+}
 
 static int scan_cmp(const void *a, const void *b)
 {
@@ -1008,7 +1023,7 @@ static int scan_memfd(const struct scan_sort *v, size_t n)
 	for (size_t i = 0; i < n;) {
 		size_t k = 0;
 		for (; k < 2048 && i < n; k++, i++)
-			buf[k] = (struct mp_scan_block){v[i].addr, v[i].size, v[i].usable};
+			buf[k] = (struct mp_scan_block){v[i].addr, v[i].size, v[i].usable, v[i].flags};
 		const char *p = (const char *)buf;
 		size_t left = k * sizeof(buf[0]);
 		while (left) {
@@ -1046,12 +1061,14 @@ static void scan_answer(trace_t *f, struct mp_image *im, struct mp_replay *r, ui
 		if (r->live.s[k].val == NONE)
 			continue;
 		const struct block *b = &r->blocks.v[r->live.s[k].val];
-		v[n++] = (struct scan_sort){b->addr, b->size, b->usable, b->id, r->live.s[k].val};
+		v[n++] = (struct scan_sort){
+		        b->addr,         b->size, b->usable, b->id, from_loader(f, b->stack) ? MP_SCAN_ROOT : 0,
+		        r->live.s[k].val};
 		own |= !b->inherited;
 	}
 	for (size_t k = 0; v && k < r->maps.n; k++) {
 		const struct block *b = &r->blocks.v[r->maps.v[k].block];
-		v[n++] = (struct scan_sort){b->addr, b->size, 0, b->id, r->maps.v[k].block};
+		v[n++] = (struct scan_sort){b->addr, b->size, 0, b->id, 0, r->maps.v[k].block};
 		own |= !b->inherited;
 	}
 	if (v)
@@ -1076,7 +1093,6 @@ static void scan_answer(trace_t *f, struct mp_image *im, struct mp_replay *r, ui
 		close(memfd);
 	close(fd);
 	free(v);
-	(void)f;
 }
 
 /* A fork child's replay starts from its parent's snapshot, which waits

@@ -493,6 +493,12 @@ static int mark(struct scan *s, uintptr_t here)
 	s->buf2 = mpje_malloc(READ_BUF);
 	if (!s->bits || !s->work || !s->buf || !s->buf2)
 		return -1;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->blk[i].flags & MP_SCAN_ROOT) {
+			s->bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+			s->work[s->nwork++] = (uint32_t)i;
+		}
+	}
 	load_maps(s);
 	struct phdr_arg a = {s, (uintptr_t)&mark};
 	dl_iterate_phdr(on_object, &a);

@@ -99,7 +99,13 @@ struct mp_scan_reply {
 struct mp_scan_block {
 	uint64_t addr, size;
 	uint64_t usable; /* heap blocks: size + slack (malloc_usable_size); mappings: 0 */
+	uint64_t flags;  /* MP_SCAN_* */
 };
+
+/* A block allocated by the dynamic loader (a thread's DTV, dynamic TLS):
+   reachable, and a root, as LeakSanitizer treats them (glibc keeps the
+   pointers to them in memory no scan sees, e.g. cached thread stacks). */
+#define MP_SCAN_ROOT 0x1
 
 /* Payload of MP_MSG_REACH, followed by ceil(nbits / 8) bytes: bit i
    (byte i / 8, bit i % 8) set when block first + i is reachable. */

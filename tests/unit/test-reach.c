@@ -114,7 +114,7 @@ static void test_scan(void)
 	struct mp_scan_block blk[3];
 	CU_ASSERT_EQUAL(pread(memfd, blk, sizeof(blk), 0), (ssize_t)sizeof(blk));
 	close(memfd);
-	CU_ASSERT(blk[0].addr == 0x1000 && blk[0].size == 16 && blk[0].usable == 16);
+	CU_ASSERT(blk[0].addr == 0x1000 && blk[0].size == 16 && blk[0].usable == 16 && blk[0].flags == 0);
 	CU_ASSERT(blk[1].addr == 0x2000 && blk[1].size == 32);
 	CU_ASSERT(blk[2].addr == 0x3000 && blk[2].size == 48);
 
