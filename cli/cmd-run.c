@@ -38,7 +38,7 @@ static volatile sig_atomic_t interrupted; /* no further run after SIGINT, SIGTER
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--quiet]\n"
+	        "usage: memprof run [-o TRACE] [--force] [--max-depth N] [--no-mmap] [--no-scan] [--quiet]\n"
 	        "                   [--fold PATTERN]... [--no-fold] [--allocator glibc|jemalloc]\n"
 	        "                   [--repeat N] [--warmup N]\n"
 	        "                   [--start-paused] [--toggle-signal SIG] [--phase-after SECONDS NAME]...\n"
@@ -60,6 +60,7 @@ static void usage(FILE *out)
 	        "  --allocator NAME    run PROGRAM on this malloc: glibc (the default: nothing\n"
 	        "                      is preloaded) or jemalloc (libjemalloc.so.2, preloaded\n"
 	        "                      after libmemprof.so)\n"
+	        "  --no-scan           no leak scan at exit (which leaked blocks are unreachable)\n"
 	        "  -q, --quiet         no summary line\n"
 	        "  --repeat N          run PROGRAM N times, one after the other, into one trace\n"
 	        "                      (each run its own entry; 'memprof summary' shows each\n"
@@ -525,7 +526,7 @@ static int run_recorded_nothing(const struct mp_collector *c)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { OPT_REPEAT = 0x200, OPT_WARMUP, OPT_ALLOCATOR };
+	enum { OPT_REPEAT = 0x200, OPT_WARMUP, OPT_ALLOCATOR, OPT_NO_SCAN };
 	static const struct option opts[] = {
 	        {"output", required_argument, NULL, 'o'},
 	        {"force", no_argument, NULL, 'f'},
@@ -535,6 +536,7 @@ int cmd_run(int argc, char **argv)
 	        {"fold", required_argument, NULL, 'F'},
 	        {"no-fold", no_argument, NULL, 'N'},
 	        {"allocator", required_argument, NULL, OPT_ALLOCATOR},
+	        {"no-scan", no_argument, NULL, OPT_NO_SCAN},
 	        {"help", no_argument, NULL, 'h'},
 	        {"check", no_argument, NULL, 'C'},
 	        {"repeat", required_argument, NULL, OPT_REPEAT},
@@ -618,6 +620,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'N':
 			no_fold = 1;
+			break;
+		case OPT_NO_SCAN:
+			setenv("MEMPROF_SCAN", "0", 1);
 			break;
 		case 'D': {
 			int64_t v;

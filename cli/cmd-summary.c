@@ -10,6 +10,7 @@
 #include "builtin.h"
 #include "output.h"
 #include "runs.h"
+#include "reach.h"
 #include "trace.h"
 #include "util.h"
 #include "views.h"
@@ -36,6 +37,7 @@ struct totals {
 	int have_rss, have_sample;
 	int64_t rss_peak_bytes, rss_peak_pid, rss_process_id;
 	struct rss_sample sample;
+	struct mp_reach_totals reach; /* the leak scan's */
 };
 
 static const char *plural(int64_t n, const char *word, char *buf, size_t size)
@@ -550,8 +552,9 @@ static void print_text(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	if (t->have_peak_usable)
 		printf(", usable %s", mp_human_size(t->peak_usable, a, sizeof(a)));
 	fputc('\n', stdout);
-	printf("leaked:     %s (%" PRId64 " bytes) in %s\n", mp_human_size(t->leaked_bytes, a, sizeof(a)),
-	       t->leaked_bytes, plural(t->leaked_blocks, "block", w1, sizeof(w1)));
+	mp_reach_text(&t->reach, w2, sizeof(w2));
+	printf("leaked:     %s (%" PRId64 " bytes) in %s%s\n", mp_human_size(t->leaked_bytes, a, sizeof(a)),
+	       t->leaked_bytes, plural(t->leaked_blocks, "block", w1, sizeof(w1)), w2);
 	printf("temporary:  %s\n", plural(t->temporary, "allocation", w1, sizeof(w1)));
 	print_text_extra(t, ps->n);
 	printf("threads:    %" PRId64 "\n", t->threads);
@@ -679,6 +682,7 @@ static void print_json(sqlite3 *db, const struct mp_query *q, const struct mp_pr
 	mp_json_kv_int(&j, "peak_time_ns", t->peak_time_ns);
 	mp_json_kv_int(&j, "leaked_bytes", t->leaked_bytes);
 	mp_json_kv_int(&j, "leaked_blocks", t->leaked_blocks);
+	mp_reach_json(&j, &t->reach);
 	mp_json_kv_int(&j, "temporary", t->temporary);
 	mp_json_kv_int(&j, "threads", t->threads);
 	mp_json_kv_int(&j, "duration_ns", t->duration_ns);
@@ -1159,7 +1163,8 @@ int cmd_summary(int argc, char **argv)
 			t.mappings_recorded = mp_meta_int(db, "mappings_recorded", 1) != 0;
 			struct overhead o;
 			load_peak_usable(db, &t);
-			if (load_rss_sample(db, &t) || load_overhead(db, &q, &o)) {
+			if (load_rss_sample(db, &t) || load_overhead(db, &q, &o) ||
+			    mp_reach_totals(db, q.pid, run, &t.reach)) {
 				rc = mp_trace_fail_db(q.path, db);
 			} else {
 				if (q.format == MP_FMT_JSON)

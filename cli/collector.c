@@ -48,6 +48,7 @@ uint64_t mp_collector_now(void)
 int mp_collector_init(struct mp_collector *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->passed_fd = -1;
 	/* Chunks come and go by the thousand: keep the heap's pages rather
 	   than give them back and fault them in again. */
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
@@ -358,6 +359,23 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 			goto oom;
 		return 0;
 	}
+	case MP_MSG_SCAN: {
+		struct mp_scan_req req;
+		if (h.len < sizeof(req) || c->passed_fd < 0)
+			goto bad;
+		memcpy(&req, payload, sizeof(req));
+		mp_collector_scan_drop(im);
+		im->scan_pending = 1;
+		im->scan_fd = c->passed_fd;
+		im->scan_stamp = req.stamp;
+		im->scan_since = mono_now();
+		c->passed_fd = -1;
+		return 0;
+	}
+	case MP_MSG_REACH:
+		if (mp_trace_reach(c, im, payload, h.len))
+			goto bad;
+		return 0;
 	case MP_MSG_CHILD: {
 		uint32_t v[2];
 		if (h.len < sizeof(v))
@@ -388,6 +406,13 @@ void mp_collector_set_wait_status(struct mp_collector *c, pid_t pid, int status)
 			return;
 		}
 	}
+}
+
+void mp_collector_scan_drop(struct mp_image *im)
+{
+	if (im->scan_pending)
+		close(im->scan_fd);
+	im->scan_pending = 0;
 }
 
 /* Whether pid is a running (not zombie) process. */
@@ -440,10 +465,36 @@ int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_colle
 			break;
 		}
 		int eof = 0;
-		for (; r > 0;) {
+		/* A batch is bounded: a thread sending without pause (one
+		   message per event once its process began to exit) must not
+		   keep the replay, and a leak scan's answer, waiting. */
+		for (int batch = 0; r > 0 && batch < 4096; batch++) {
 			struct iovec iov = {buf, MP_MSG_MAX + 4096};
-			struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-			ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+			union {
+				struct cmsghdr align;
+				char space[CMSG_SPACE(4 * sizeof(int))];
+			} ctl;
+			struct msghdr mh = {.msg_iov = &iov,
+			                    .msg_iovlen = 1,
+			                    .msg_control = ctl.space,
+			                    .msg_controllen = sizeof(ctl.space)};
+			ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+			/* A leak scan's reply socket comes with its request; any
+			   other fd is closed at once. */
+			c->passed_fd = -1;
+			for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+				if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+					continue;
+				size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (size_t k = 0; k < nfd; k++) {
+					int got;
+					memcpy(&got, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+					if (c->passed_fd < 0)
+						c->passed_fd = got;
+					else
+						close(got);
+				}
+			}
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
@@ -456,10 +507,18 @@ int mp_collector_run(struct mp_collector *c, int fd, int (*stop)(struct mp_colle
 				break;
 			}
 			if (mh.msg_flags & MSG_TRUNC) {
+				if (c->passed_fd >= 0)
+					close(c->passed_fd);
+				c->passed_fd = -1;
 				c->bad_messages++;
 				continue;
 			}
-			if (mp_collector_handle(c, buf, (size_t)n) && c->errbuf[0]) {
+			int hrc = mp_collector_handle(c, buf, (size_t)n);
+			if (c->passed_fd >= 0) {
+				close(c->passed_fd);
+				c->passed_fd = -1;
+			}
+			if (hrc && c->errbuf[0]) {
 				rc = -1;
 				eof = 1;
 				break;
@@ -489,6 +548,7 @@ void mp_collector_release(struct mp_collector *c)
 				free(ch);
 			}
 		}
+		mp_collector_scan_drop(im);
 		free(im->streams);
 		free(im->forks);
 		free(im->rss);

@@ -78,6 +78,12 @@ struct mp_image {
 	struct mp_image_control *controls; /* by stamp, ascending */
 	size_t ncontrols;
 	struct mp_replay *replay;
+	/* A leak scan asked for (MP_MSG_SCAN) and not answered yet: the cut
+	   and the socket to answer on. */
+	int scan_pending, scan_fd;
+	uint64_t scan_stamp;
+	uint64_t scan_since; /* collector's clock when it came */
+	int scan_gave_up;    /* answered "nothing" as its replay could not start */
 };
 
 struct mp_module {
@@ -105,6 +111,7 @@ struct mp_collector {
 	struct mp_trace *trace;     /* set by mp_trace_start */
 	uint32_t run;               /* the run new images belong to, from 1 */
 	struct mp_run_info *runs;   /* runs[k - 1]: run k, for k up to run */
+	int passed_fd;              /* the fd that came with the message being handled, or -1 */
 	char errbuf[256];
 };
 
@@ -127,6 +134,12 @@ void mp_collector_release(struct mp_collector *c);
 void mp_collector_clock(uint64_t *tsc, uint64_t *mono);
 /* CLOCK_MONOTONIC in ns. */
 uint64_t mp_collector_now(void);
+
+/* Applies an MP_MSG_REACH of im (cli/finish.c). Returns 0, or -1 when it
+   is malformed or answers no scan. */
+int mp_trace_reach(struct mp_collector *c, struct mp_image *im, const void *payload, size_t len);
+/* Drops an unanswered scan request of im (its socket). */
+void mp_collector_scan_drop(struct mp_image *im);
 
 /* Receives messages from fd until every sender is gone, or until
    stop() returns nonzero while the socket is idle; between batches, the

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gnu/libc-version.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -196,8 +198,8 @@ struct node {
 struct block {
 	uint64_t id, addr, size, usable, alloc_ns;
 	uint32_t stack, tid, site, thread; /* site: into pool_sites for a pool's block */
-	uint8_t kind, inherited;
-	uint32_t pool; /* the pool id of a pool's block (memprof.h), else 0 */
+	uint32_t pool;                     /* the pool id of a pool's block (memprof.h), else 0 */
+	uint8_t kind, inherited, reach;    /* reach: the leak scan's finding, REACH_* */
 };
 
 /* What a program told memprof (memprof.h): its pools' figures, kept
@@ -225,6 +227,8 @@ struct pause {
 	int64_t unrecorded_frees;
 };
 
+enum { REACH_UNKNOWN = 0, REACH_UNREACHABLE = 1, REACH_REACHABLE = 2 };
+
 /* A live anonymous mapping: its page-rounded extent and its block. */
 struct mapping {
 	uint64_t start, end;
@@ -236,6 +240,14 @@ struct site {
 	uint64_t epoch;
 	int64_t allocations, frees, bytes, live_bytes, live_blocks, peak_bytes, peak_blocks, leaked_bytes,
 	        leaked_blocks, temporary;
+	int64_t reach[4]; /* leaked and scanned: unreachable bytes, blocks, reachable bytes, blocks */
+};
+
+/* A block sent to the leak scan: its slot in blocks, and its id to tell
+   whether the slot still holds it. */
+struct scan_ent {
+	uint64_t id;
+	uint32_t bi;
 };
 
 /* Blocks released by the wrong function, per allocating and deallocating
@@ -325,7 +337,14 @@ struct mp_replay {
 	size_t next_rss;
 	int have_rss;
 	int64_t rss_top, rss_top_time, rss_hwm;
+	/* The leak scan: the blocks sent (by address), how many results came. */
+	int scan_state; /* SCAN_* */
+	uint64_t scan_stamp, scan_got, scan_ns, scan_time;
+	struct scan_ent *scan;
+	size_t nscan;
 };
+
+enum { SCAN_NONE = 0, SCAN_SENT = 1, SCAN_DONE = 2 };
 
 struct mp_trace {
 	struct mp_collector *c;
@@ -1284,6 +1303,191 @@ static int snapshot_claim(trace_t *f, const struct mp_image *child, struct snaps
 	return -1; /* the parent is not traced */
 }
 
+/* --- the leak scan ----------------------------------------------------------------
+ * At exit the image asks for its live blocks as of a cut (MP_MSG_SCAN, see
+ * lib/wire.h and lib/reach.c): once every event before the cut is
+ * replayed, they go back, by address, in a memfd passed on the socket that
+ * came with the request, and their order is kept here until the image's
+ * bitmaps of reachable blocks come (MP_MSG_REACH). */
+
+struct scan_sort {
+	uint64_t addr, size, usable, id, flags;
+	uint32_t bi;
+};
+
+/* Whether the block of that stack was allocated by the dynamic loader
+   (its innermost frame is in ld.so). */
+static int from_loader(trace_t *f, uint32_t stack)
+{
+	if (!stack || stack >= f->nodes.n)
+		return 0;
+	uint32_t fr = f->nodes.v[stack].frame;
+	if (!fr || fr >= f->frames.n || f->frames.v[fr].module == NONE)
+		return 0;
+	const char *path = f->c->modules[f->frames.v[fr].module].path;
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return !strncmp(base, "ld-linux", 8) || !strncmp(base, "ld64.so", 7) || !strncmp(base, "ld-musl", 7);
+}
+
+static int scan_cmp(const void *a, const void *b)
+{
+	const struct scan_sort *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Sends the reply with memfd (or none), without ever waiting. */
+static void scan_reply(int fd, uint64_t stamp, uint64_t count, int memfd)
+{
+	struct mp_scan_reply rep = {stamp, count};
+	struct iovec iov = {&rep, sizeof(rep)};
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (memfd >= 0) {
+		mh.msg_control = ctl.space;
+		mh.msg_controllen = sizeof(ctl.space);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+	}
+	while (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/* A memfd holding the blocks' addresses and sizes, or -1. */
+static int scan_memfd(const struct scan_sort *v, size_t n)
+{
+	int fd = memfd_create("memprof-scan", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct mp_scan_block buf[2048];
+	for (size_t i = 0; i < n;) {
+		size_t k = 0;
+		for (; k < 2048 && i < n; k++, i++)
+			buf[k] = (struct mp_scan_block){v[i].addr, v[i].size, v[i].usable, v[i].flags};
+		const char *p = (const char *)buf;
+		size_t left = k * sizeof(buf[0]);
+		while (left) {
+			ssize_t w = write(fd, p, left);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				close(fd);
+				return -1;
+			}
+			p += w;
+			left -= (size_t)w;
+		}
+	}
+	return fd;
+}
+
+/* Answers im's leak scan once every event before its cut is replayed
+   (limit: every quiet stream's mark). */
+static void scan_answer(trace_t *f, struct mp_image *im, struct mp_replay *r, uint64_t limit)
+{
+	uint64_t cut = im->scan_stamp;
+	if (limit < cut || (r->heap.n && r->heap.v[0]->ev.seq < cut))
+		return;
+	int fd = im->scan_fd;
+	im->scan_pending = 0;
+	free(r->scan);
+	r->scan = NULL;
+	r->nscan = r->scan_got = 0;
+	r->scan_stamp = cut;
+	size_t cap = r->live.count + r->maps.n, n = 0;
+	struct scan_sort *v = malloc((cap ? cap : 1) * sizeof(*v));
+	int own = 0; /* a block the image may leak: not inherited */
+	for (size_t k = 0; v && k <= r->live.mask; k++) {
+		if (r->live.s[k].val == NONE)
+			continue;
+		const struct block *b = &r->blocks.v[r->live.s[k].val];
+		v[n++] = (struct scan_sort){
+		        b->addr,         b->size, b->usable, b->id, from_loader(f, b->stack) ? MP_SCAN_ROOT : 0,
+		        r->live.s[k].val};
+		own |= !b->inherited;
+	}
+	for (size_t k = 0; v && k < r->maps.n; k++) {
+		const struct block *b = &r->blocks.v[r->maps.v[k].block];
+		v[n++] = (struct scan_sort){b->addr, b->size, 0, b->id, 0, r->maps.v[k].block};
+		own |= !b->inherited;
+	}
+	if (v)
+		qsort(v, n, sizeof(*v), scan_cmp);
+	size_t m = 0; /* one block per address (a mapping over a heap block) */
+	for (size_t k = 0; v && k < n; k++)
+		if (!m || v[k].addr != v[m - 1].addr)
+			v[m++] = v[k];
+	int memfd = v && own && m ? scan_memfd(v, m) : -1;
+	if (memfd >= 0 && (r->scan = malloc(m * sizeof(*r->scan)))) {
+		for (size_t k = 0; k < m; k++)
+			r->scan[k] = (struct scan_ent){v[k].id, v[k].bi};
+		r->nscan = m;
+		r->scan_state = SCAN_SENT;
+		scan_reply(fd, cut, m, memfd);
+	} else {
+		/* Nothing the image could leak (or no memory here): nothing to scan. */
+		r->scan_state = v && !(own && m) ? SCAN_DONE : SCAN_SENT;
+		scan_reply(fd, cut, 0, -1);
+	}
+	if (memfd >= 0)
+		close(memfd);
+	close(fd);
+	free(v);
+}
+
+/* A fork child's replay starts from its parent's snapshot, which waits
+   for the parent's streams to pass the fork: without the parent's flusher
+   (MEMPROF_FLUSH_MS=0) a parent waiting for the child never does. Its
+   scan is given up after this long rather than keep it waiting. */
+#define SCAN_GIVE_UP_NS 2000000000ull
+
+static void scan_give_up(trace_t *f)
+{
+	uint64_t now = mp_collector_now();
+	for (size_t i = 0; i < f->c->nimages; i++) {
+		struct mp_image *im = &f->c->images[i];
+		if (!im->scan_pending || (im->replay && im->replay->started) || now < im->scan_since + SCAN_GIVE_UP_NS)
+			continue;
+		scan_reply(im->scan_fd, im->scan_stamp, 0, -1);
+		mp_collector_scan_drop(im);
+		im->scan_gave_up = 1;
+	}
+}
+
+int mp_trace_reach(struct mp_collector *c, struct mp_image *im, const void *payload, size_t len)
+{
+	struct mp_replay *r = im->replay;
+	struct mp_reach h;
+	if (!c->trace || !r || r->scan_state != SCAN_SENT || len < sizeof(h))
+		return -1;
+	memcpy(&h, payload, sizeof(h));
+	if (h.stamp != r->scan_stamp || h.total != r->nscan || h.first > r->nscan || h.nbits > r->nscan - h.first ||
+	    (len - sizeof(h)) < (h.nbits + 7) / 8)
+		return -1;
+	const uint8_t *bits = (const uint8_t *)payload + sizeof(h);
+	for (uint64_t i = 0; i < h.nbits; i++) {
+		const struct scan_ent *e = &r->scan[h.first + i];
+		if (e->bi < r->blocks.n && r->blocks.v[e->bi].id == e->id)
+			r->blocks.v[e->bi].reach = (bits[i / 8] >> (i % 8)) & 1 ? REACH_REACHABLE : REACH_UNREACHABLE;
+	}
+	r->scan_got += h.nbits;
+	r->scan_ns = h.scan_ns;
+	if (r->scan_got >= r->nscan) {
+		r->scan_state = SCAN_DONE;
+		free(r->scan);
+		r->scan = NULL;
+	}
+	r->dirty = 1;
+	return 0;
+}
+
 /* --- the replay of one image ------------------------------------------------- */
 
 static int image_ended_by_exec(trace_t *f, size_t idx)
@@ -1358,6 +1562,7 @@ static void replay_free(struct mp_replay *r)
 	free(r->pauses.v);
 	map_free(&r->mismatch_map);
 	free(r->recs);
+	free(r->scan);
 	free(r);
 }
 
@@ -1503,6 +1708,14 @@ static void replay_progress(trace_t *f, struct mp_image *im)
 				limit = cur->mark;
 		}
 	}
+	/* A fork point every stream has passed is known now, even before the
+	   image's next event: a fork child (waiting for its leak scan, say)
+	   need not wait for its parent to do something. */
+	while (r->next_fork < im->nforks && im->forks[r->next_fork] <= limit &&
+	       (!r->heap.n || r->heap.v[0]->ev.seq > im->forks[r->next_fork]) && !f->failed)
+		snapshot_take(f, r, im, im->forks[r->next_fork++]);
+	if (im->scan_pending && !f->failed)
+		scan_answer(f, im, r, limit);
 	/* Every event up to limit is replayed: so are the samples before it.
 	   Until a stream has come, the program's first events are still in
 	   its buffers: samples wait for them. */
@@ -1649,8 +1862,12 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	struct mp_replay *r = im->replay;
 	size_t idx = r->idx;
 	int by_exec = final && image_ended_by_exec(f, idx);
-	for (size_t i = 0; i < r->sites.n; i++)
+	for (size_t i = 0; i < r->sites.n; i++) {
 		r->sites.v[i].leaked_bytes = r->sites.v[i].leaked_blocks = 0;
+		memset(r->sites.v[i].reach, 0, sizeof(r->sites.v[i].reach));
+	}
+	int scanned = final && r->scan_state == SCAN_DONE && !by_exec;
+	int64_t reach[7] = {(int64_t)r->scan_ns}; /* scan_ns, unreachable, reachable, mmap unreachable */
 	for (size_t i = 0; i < r->threads.n; i++)
 		r->threads.v[i].leaked_bytes = r->threads.v[i].leaked_blocks = 0;
 	int64_t leaked = 0, leaked_blocks = 0;
@@ -1670,6 +1887,15 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			th->leaked_blocks++;
 			leaked += (int64_t)b->size;
 			leaked_blocks++;
+			if (scanned && b->reach != REACH_UNKNOWN) {
+				int at = b->reach == REACH_REACHABLE ? 2 : 0;
+				s->reach[at] += (int64_t)b->size;
+				s->reach[at + 1]++;
+				reach[1 + at] += (int64_t)b->size;
+				reach[2 + at]++;
+				if (!at && mp_tracedb_unreachable(&f->w, r->process_id, (int64_t)b->id))
+					return terr(f, f->w.err);
+			}
 		}
 		if (final && !b->inherited)
 			emit(f, r, b, -1);
@@ -1684,6 +1910,12 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			r->msites.v[b->site].leaked_blocks++;
 			mleaked += (int64_t)b->size;
 			mleaked_blocks++;
+			if (scanned && b->reach == REACH_UNREACHABLE) {
+				reach[5] += (int64_t)b->size;
+				reach[6]++;
+				if (mp_tracedb_unreachable(&f->w, r->process_id, (int64_t)b->id))
+					return terr(f, f->w.err);
+			}
 		}
 		if (final && !b->inherited)
 			emit(f, r, b, -1);
@@ -1726,6 +1958,8 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 		const int64_t v[8] = {s->allocations,  s->frees,         s->bytes,    pb, pk,
 		                      s->leaked_bytes, s->leaked_blocks, s->temporary};
 		if (mp_tracedb_site(&f->w, r->process_id, s->stack, v))
+			return terr(f, f->w.err);
+		if (scanned && s->leaked_blocks && mp_tracedb_site_reach(&f->w, r->process_id, s->stack, s->reach))
 			return terr(f, f->w.err);
 	}
 	for (size_t i = 0; i < r->msites.n; i++) {
@@ -1830,6 +2064,9 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	row.argv_json = aj ? aj : "[]";
 	int rc = mp_tracedb_process(&f->w, &row);
 	free(aj);
+	/* The leak scan: done, or asked for and never finished. */
+	if (!rc && final && !by_exec && (scanned || r->scan_state == SCAN_SENT || im->scan_pending || im->scan_gave_up))
+		rc = mp_tracedb_process_reach(&f->w, r->process_id, scanned ? "done" : "failed", reach);
 	r->dirty = 0;
 	return rc ? terr(f, f->w.err) : 0;
 }
@@ -2163,7 +2400,10 @@ static void calibrate(trace_t *f, int final)
 static int progress(trace_t *f, int final)
 {
 	struct mp_collector *c = f->c;
-	calibrate(f, final);
+	int scan_waits = 0; /* a process waits for its leak scan: calibrate now */
+	for (size_t i = 0; i < c->nimages && !f->calibrated && !scan_waits; i++)
+		scan_waits = c->images[i].scan_pending;
+	calibrate(f, final || scan_waits);
 	if (!f->calibrated || !c->nimages)
 		return 0;
 	if (!f->have_t0) {
@@ -2182,6 +2422,7 @@ static int progress(trace_t *f, int final)
 		struct mp_replay *r = im->replay;
 		if (r && r->started && im->complete && !r->finalized && !f->failed) {
 			write_image(f, im, 1);
+			mp_collector_scan_drop(im);
 			r->finalized = 1;
 			/* Keep the finalized marker, free the rest. */
 			struct mp_replay *done = calloc(1, sizeof(*done));
@@ -2197,6 +2438,8 @@ static int progress(trace_t *f, int final)
 			}
 		}
 	}
+	if (!final && !f->failed)
+		scan_give_up(f);
 	if (!final && !f->failed)
 		queue_symbols(f);
 	if (!final && !f->failed &&

@@ -99,7 +99,10 @@ static void finalize_all(struct mp_tracedb *w)
 	                        &w->forget_overhead,
 	                        &w->run,
 	                        &w->mismatch,
-	                        &w->forget_mismatches};
+	                        &w->forget_mismatches,
+	                        &w->site_reach,
+	                        &w->process_reach,
+	                        &w->unreachable};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sqlite3_finalize(*all[i]);
 		*all[i] = NULL;
@@ -500,4 +503,50 @@ int mp_tracedb_pause(struct mp_tracedb *w, int64_t process_id, int64_t start_ns,
 	sqlite3_bind_int64(st, 3, end_ns);
 	sqlite3_bind_int64(st, 4, unrecorded_frees);
 	return step(w, st, "cannot write pauses");
+}
+
+/* --- the leak scan ---------------------------------------------------------- */
+
+int mp_tracedb_site_reach(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[4])
+{
+	if (!w->site_reach && prepare(w, &w->site_reach,
+	                              "UPDATE sites SET unreachable_bytes = ?3, unreachable_blocks = ?4,"
+	                              " reachable_bytes = ?5, reachable_blocks = ?6"
+	                              " WHERE process_id = ?1 AND stack_id = ?2"))
+		return fail(w, "cannot prepare the trace");
+	sqlite3_bind_int64(w->site_reach, 1, process_id);
+	sqlite3_bind_int64(w->site_reach, 2, stack_id);
+	for (int i = 0; i < 4; i++)
+		sqlite3_bind_int64(w->site_reach, 3 + i, v[i]);
+	return step(w, w->site_reach, "cannot write sites");
+}
+
+int mp_tracedb_process_reach(struct mp_tracedb *w, int64_t process_id, const char *state, const int64_t v[7])
+{
+	if (!w->process_reach &&
+	    prepare(w, &w->process_reach,
+	            "UPDATE processes SET leak_scan = ?2, leak_scan_ns = ?3, unreachable_bytes = ?4,"
+	            " unreachable_blocks = ?5, reachable_bytes = ?6, reachable_blocks = ?7,"
+	            " mmap_unreachable_bytes = ?8, mmap_unreachable_blocks = ?9 WHERE id = ?1"))
+		return fail(w, "cannot prepare the trace");
+	int done = !strcmp(state, "done");
+	sqlite3_bind_int64(w->process_reach, 1, process_id);
+	sqlite3_bind_text(w->process_reach, 2, state, -1, SQLITE_STATIC);
+	for (int i = 0; i < 7; i++) {
+		if (done)
+			sqlite3_bind_int64(w->process_reach, 3 + i, v[i]);
+		else
+			sqlite3_bind_null(w->process_reach, 3 + i);
+	}
+	return step(w, w->process_reach, "cannot write processes");
+}
+
+int mp_tracedb_unreachable(struct mp_tracedb *w, int64_t process_id, int64_t allocation_id)
+{
+	if (!w->unreachable &&
+	    prepare(w, &w->unreachable, "INSERT OR REPLACE INTO unreachable(process_id, allocation_id) VALUES (?,?)"))
+		return fail(w, "cannot prepare the trace");
+	sqlite3_bind_int64(w->unreachable, 1, process_id);
+	sqlite3_bind_int64(w->unreachable, 2, allocation_id);
+	return step(w, w->unreachable, "cannot write unreachable blocks");
 }

@@ -20,6 +20,7 @@ struct mp_tracedb {
 	sqlite3_stmt *overhead, *forget_overhead;
 	sqlite3_stmt *api[8]; /* the tables of memprof.h, prepared on first use */
 	sqlite3_stmt *mismatch, *forget_mismatches;
+	sqlite3_stmt *site_reach, *process_reach, *unreachable; /* prepared on first use */
 	char err[256];
 };
 
@@ -81,6 +82,14 @@ int mp_tracedb_mapping_site(struct mp_tracedb *w, int64_t process_id, int64_t st
 int mp_tracedb_overhead(struct mp_tracedb *w, int64_t process_id, int64_t tid, const int64_t v[6]);
 /* v: rss_bytes, anon_bytes, heap_bytes, usable_bytes, mapped_bytes */
 int mp_tracedb_rss(struct mp_tracedb *w, int64_t process_id, int64_t time_ns, const int64_t v[5]);
+/* The leak scan (a process's final rows, after them). v: unreachable
+   bytes, blocks, reachable bytes, blocks of the site's leaks. */
+int mp_tracedb_site_reach(struct mp_tracedb *w, int64_t process_id, int64_t stack_id, const int64_t v[4]);
+/* state 'done' or 'failed'; v (figures stored when done): scan_ns,
+   unreachable bytes, blocks, reachable bytes, blocks, mmap unreachable bytes, blocks. */
+int mp_tracedb_process_reach(struct mp_tracedb *w, int64_t process_id, const char *state, const int64_t v[7]);
+/* A leaked block (heap or mapping) the scan found unreachable. */
+int mp_tracedb_unreachable(struct mp_tracedb *w, int64_t process_id, int64_t allocation_id);
 int mp_tracedb_chunk(struct mp_tracedb *w, int64_t process_id, int64_t count, const void *data, size_t len);
 int mp_tracedb_module(struct mp_tracedb *w, int64_t id, const char *path, const char *build_id_hex);
 /* module_id 0: none. function/file/inlined_json may be NULL. */

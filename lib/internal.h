@@ -131,6 +131,19 @@ MP_HIDDEN void mp_flusher_start(void);
 /* From a fatal signal's handler: flushes what can be flushed at once. */
 MP_HIDDEN void mp_thread_flush_on_crash(void);
 MP_HIDDEN void mp_flusher_stop(void);
+/* The flusher thread's id, or 0 before it ran. */
+MP_HIDDEN pid_t mp_flusher_tid(void);
+/* Sends every thread's buffer closed by a mark stamped after the returned
+   stamp (the leak scan's cut). */
+MP_HIDDEN uint64_t mp_thread_mark_all(void);
+
+/* The leak scan at exit (lib/reach.c): asks the collector for the live
+   blocks, marks what the roots reach, sends the result. MEMPROF_SCAN=0
+   turns it off; MEMPROF_SCAN_WAIT bounds the wait for the collector. */
+MP_HIDDEN void mp_reach_scan(void);
+/* Once main has returned: an address in the frame that called it (the
+   main thread's stack below is dead); else 0. */
+extern uintptr_t mp_main_frame MP_HIDDEN;
 
 /* Stack capture (lib/unwind.c). Fills out with the return addresses of
    the calling thread's stack, outermost first, without our own frames: at
@@ -171,6 +184,8 @@ MP_HIDDEN int mp_transport_init(void);
 MP_HIDDEN int mp_send(int type, uint32_t stream, void *msg, size_t payload_len);
 /* Sends a message whose buffer has room for the header in front. */
 MP_HIDDEN int mp_send_buf(uint8_t *buf, size_t payload_len, int type, uint32_t stream);
+/* Sends a process message with fd passed along (SCM_RIGHTS). Returns 0 or -1. */
+MP_HIDDEN int mp_send_fd(int type, const void *payload, size_t payload_len, int fd);
 MP_HIDDEN void mp_send_hello(uint64_t parent_image, uint64_t fork_seq);
 MP_HIDDEN void mp_send_exit(int have_status, int status);
 /* The profiler's own memory in this process (its private allocator's

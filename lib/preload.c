@@ -240,6 +240,7 @@ static void mp_end(int have_status, int status)
 	mp_thread_flush_all();
 	mp_thread_set_immediate();
 	mp_rss_send(1);
+	mp_reach_scan();
 	mp_send_exit(have_status, status);
 }
 
@@ -945,9 +946,13 @@ MP_EXPORT void *mremap(void *old, size_t old_size, size_t new_size, int flags, .
 typedef int (*mp_main_fn)(int, char **, char **);
 static mp_main_fn real_main;
 
+uintptr_t mp_main_frame;
+
 static int wrap_main(int argc, char **argv, char **envp)
 {
+	volatile uintptr_t here = (uintptr_t)&here;
 	int r = real_main(argc, argv, envp);
+	mp_main_frame = here; /* main returned: the stack below is dead */
 	if (getpid() == mp_pid) {
 		exit_status_known = 1;
 		exit_status = (r & 0xff) << 8;

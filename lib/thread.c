@@ -58,6 +58,7 @@ struct mp_thread {
 	uint32_t cost_left, cost_rng;
 	uint64_t cost_cycles, cost_samples, cost_waits, cost_sent;
 	struct mp_thread *next; /* all live states, under list_lock */
+	int scan_marked;        /* mp_thread_mark_all: marked already */
 };
 
 #define MP_THREAD_DEAD ((struct mp_thread *)1)
@@ -91,6 +92,7 @@ static atomic_uint stream_counter;
 static pthread_key_t thread_key;
 static int all_immediate;
 static int flusher_running, flusher_quit; /* the flusher (below), under list_lock */
+static _Atomic pid_t flusher_tid;         /* its thread id, once it runs */
 
 static void list_lock_take(void)
 {
@@ -333,6 +335,8 @@ void mp_thread_flush(struct mp_thread *t)
 	mp_modules_check();
 	if (MP_UNLIKELY(t->residual))
 		put_stamp(t, MP_EV_END); /* each residual chunk is a stream of its own */
+	else if (MP_UNLIKELY(t->immediate) && t->pos > t->buf + sizeof(struct mp_msg_hdr) + 1)
+		put_stamp(t, MP_EV_MARK); /* exit began: nothing of this thread is held back (the leak scan) */
 	else
 		put_cost(t);
 	size_t len = (size_t)(t->pos - (t->buf + sizeof(struct mp_msg_hdr)));
@@ -783,6 +787,7 @@ static void *flusher_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	tls_guard = 1; /* anything allocated on this thread is the profiler's */
+	atomic_store(&flusher_tid, (pid_t)syscall(SYS_gettid));
 	uint64_t prev = mp_stamp();
 	/* It wakes for whichever is due first: a flush or an RSS sample. */
 	long tick = flusher_period_ns;
@@ -865,6 +870,51 @@ void mp_flusher_start(void)
 		flusher_running = 0;
 		list_lock_drop();
 	}
+}
+
+pid_t mp_flusher_tid(void)
+{
+	return atomic_load(&flusher_tid);
+}
+
+/* The leak scan's cut (lib/reach.c): every state gets a mark stamped after
+   the returned stamp, sent at once, so that the collector knows when it
+   has every event before it. A thread inside a hook is tried again for a
+   few milliseconds; one that stays there closes its event with a mark of
+   its own (immediate mode, mp_thread_flush), stamped after the cut since
+   it was seen inside the hook after it. */
+uint64_t mp_thread_mark_all(void)
+{
+	uint64_t cut = mp_stamp();
+	struct mp_thread *self = tls_thread;
+	for (int attempt = 0; attempt < 50; attempt++) {
+		int left = 0;
+		list_lock_take();
+		for (struct mp_thread *t = thread_list; t; t = t->next) {
+			if (t->scan_marked)
+				continue;
+			int expected = 0;
+			if (t != self && !atomic_compare_exchange_strong(&t->busy, &expected, 2)) {
+				left++;
+				continue;
+			}
+			put_stamp(t, MP_EV_MARK);
+			mp_thread_flush(t);
+			t->scan_marked = 1;
+			if (t != self)
+				atomic_store(&t->busy, 0);
+		}
+		list_lock_drop();
+		if (!left)
+			break;
+		struct timespec ts = {0, 100000};
+		nanosleep(&ts, NULL);
+	}
+	list_lock_take();
+	for (struct mp_thread *t = thread_list; t; t = t->next)
+		t->scan_marked = 0;
+	list_lock_drop();
+	return cut;
 }
 
 void mp_flusher_stop(void)

@@ -97,6 +97,40 @@ int mp_send(int type, uint32_t stream, void *payload, size_t payload_len)
 	return mp_send_buf(buf, payload_len, type, stream);
 }
 
+int mp_send_fd(int type, const void *payload, size_t payload_len, int fd)
+{
+	uint8_t buf[sizeof(struct mp_msg_hdr) + 256];
+	if (payload_len > sizeof(buf) - sizeof(struct mp_msg_hdr) || conn_fd < 0 ||
+	    atomic_load(&mp_state) == MP_STOPPED)
+		return -1;
+	struct mp_msg_hdr *h = (struct mp_msg_hdr *)buf;
+	memset(h, 0, sizeof(*h));
+	h->magic = MP_WIRE_MAGIC;
+	h->type = (uint16_t)type;
+	h->version = MP_WIRE_VERSION;
+	h->pid = (uint32_t)mp_pid;
+	h->image = mp_image;
+	h->len = (uint32_t)payload_len;
+	memcpy(buf + sizeof(*h), payload, payload_len);
+	struct iovec iov = {buf, sizeof(*h) + payload_len};
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct msghdr mh = {
+	        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space, .msg_controllen = sizeof(ctl.space)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	ssize_t r;
+	while ((r = sendmsg(conn_fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return r == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
 /* Reads /proc/self/cmdline into a HELLO payload after *hello. */
 void mp_send_hello(uint64_t parent_image, uint64_t fork_seq)
 {

@@ -32,6 +32,9 @@ enum mp_msg_type {
 	MP_MSG_RSS = 10,       /* a resident-set sample of the image: struct mp_rss */
 	MP_MSG_POOL = 11,      /* a pool was created (memprof.h): u32 pool id, then its name (no NUL) */
 	MP_MSG_CONTROL = 12,   /* struct mp_control, then a phase's name (no NUL) */
+	MP_MSG_SCAN = 13,      /* the image asks for its live blocks (leak scan): struct mp_scan_req,
+	                          with a reply socket passed as SCM_RIGHTS */
+	MP_MSG_REACH = 14,     /* the leak scan's result: struct mp_reach + bitmap */
 };
 
 /* Payload of MP_MSG_CONTROL: a change of the recording state or a phase
@@ -95,6 +98,47 @@ struct mp_rss {
 	uint64_t anon_bytes; /* resident, not file-backed nor shared (statm resident - shared) */
 	uint64_t peak_rss_bytes;
 };
+
+/* The leak scan at exit (lib/reach.c, cli/finish.c). The image closes
+   every thread's buffer with a mark stamped after `stamp` and sends
+   MP_MSG_SCAN with one end of a new SOCK_SEQPACKET socket pair. Once the
+   replay has every event before `stamp`, the collector answers on that
+   socket with one struct mp_scan_reply, passing (SCM_RIGHTS) a memfd that
+   holds `count` struct mp_scan_block, the image's live blocks (heap and
+   mappings) by ascending address; count 0: nothing to scan (no fd). The
+   image marks what its roots reach and sends MP_MSG_REACH messages whose
+   bitmaps say, in that order, which blocks are reachable. */
+struct mp_scan_req {
+	uint64_t stamp;
+	uint64_t reserved;
+};
+
+struct mp_scan_reply {
+	uint64_t stamp; /* the request's */
+	uint64_t count;
+};
+
+struct mp_scan_block {
+	uint64_t addr, size;
+	uint64_t usable; /* heap blocks: size + slack (malloc_usable_size); mappings: 0 */
+	uint64_t flags;  /* MP_SCAN_* */
+};
+
+/* A block allocated by the dynamic loader (a thread's DTV, dynamic TLS):
+   reachable, and a root, as LeakSanitizer treats them (glibc keeps the
+   pointers to them in memory no scan sees, e.g. cached thread stacks). */
+#define MP_SCAN_ROOT 0x1
+
+/* Payload of MP_MSG_REACH, followed by ceil(nbits / 8) bytes: bit i
+   (byte i / 8, bit i % 8) set when block first + i is reachable. */
+struct mp_reach {
+	uint64_t stamp; /* the request's */
+	uint64_t first, nbits;
+	uint64_t total;   /* the reply's count: the last message has first + nbits == total */
+	uint64_t scan_ns; /* how long the image took to scan (CLOCK_MONOTONIC), in every message */
+};
+
+#define MP_REACH_BITS (48 * 1024 * 8) /* bitmap bits in one MP_MSG_REACH */
 
 /* One module of MP_MSG_MODULES, followed by the path (path_len bytes, no NUL). */
 struct mp_module_rec {

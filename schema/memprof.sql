@@ -45,7 +45,19 @@ CREATE TABLE processes (
     mmap_leaked_blocks INTEGER NOT NULL DEFAULT 0,
     rss_peak_bytes     INTEGER,  -- peak resident set (kernel high-water mark, or the
     rss_peak_time_ns   INTEGER,  -- largest sample); when the largest sample was taken; NULL: no sample
-    run                INTEGER NOT NULL DEFAULT 1  -- runs.run: which run of the program
+    run                INTEGER NOT NULL DEFAULT 1, -- runs.run: which run of the program
+    -- The leak scan at exit (which leaked blocks are still reachable): 'done',
+    -- 'failed' (asked for, never finished), or NULL (not made: killed, exec'd,
+    -- --no-scan). The figures are NULL unless 'done'; leaked blocks allocated
+    -- after the scan began are in neither (unknown).
+    leak_scan               TEXT,
+    leak_scan_ns            INTEGER,  -- time the process spent on it (waiting and marking)
+    unreachable_bytes       INTEGER,  -- leaked heap blocks no pointer reaches (definitely lost)
+    unreachable_blocks      INTEGER,
+    reachable_bytes         INTEGER,  -- leaked heap blocks still reachable
+    reachable_blocks        INTEGER,
+    mmap_unreachable_bytes  INTEGER,  -- leaked mappings no pointer reaches
+    mmap_unreachable_blocks INTEGER
 );
 
 -- One row per run of the program: `memprof run --repeat N` records N runs
@@ -114,6 +126,12 @@ CREATE TABLE sites (
     leaked_bytes  INTEGER NOT NULL,
     leaked_blocks INTEGER NOT NULL,
     temporary     INTEGER NOT NULL,
+    -- Of the leaked blocks, what the leak scan found (0 when the process was
+    -- not scanned: processes.leak_scan).
+    unreachable_bytes  INTEGER NOT NULL DEFAULT 0,
+    unreachable_blocks INTEGER NOT NULL DEFAULT 0,
+    reachable_bytes    INTEGER NOT NULL DEFAULT 0,
+    reachable_blocks   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (process_id, stack_id)
 ) WITHOUT ROWID;
 
@@ -132,6 +150,14 @@ CREATE TABLE mapping_sites (
     leaked_blocks INTEGER NOT NULL,
     temporary     INTEGER NOT NULL,
     PRIMARY KEY (process_id, stack_id)
+) WITHOUT ROWID;
+
+-- The leaked blocks (heap blocks and mappings) the leak scan found
+-- unreachable: allocations.id, one row each.
+CREATE TABLE unreachable (
+    process_id    INTEGER NOT NULL REFERENCES processes(id),
+    allocation_id INTEGER NOT NULL,
+    PRIMARY KEY (process_id, allocation_id)
 ) WITHOUT ROWID;
 
 -- Resident set size over time: every 10 ms of a process (MEMPROF_RSS_MS)

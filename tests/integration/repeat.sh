@@ -101,7 +101,7 @@ out=$("$MEMPROF" summary --run 2 "$v")
 check "varying x3: summary --run 2" "$(printf '%s\n' "$out" | sed -n '2p;4,5p;7p')" "run:        2 of 3
 calls:      7 allocations, 6 frees
 allocated:  53.81 KiB (55100 bytes)
-leaked:     100 B (100 bytes) in 1 block"
+leaked:     100 B (100 bytes) in 1 block (0 unreachable, 0 B)"
 "$MEMPROF" summary --run 4 "$v" >/dev/null 2>"$work/err"
 check "varying x3: summary --run 4 is a usage error" "$?" 2
 check "varying x3: no run 4" "$(cat "$work/err")" "memprof: no run 4 in '$v' (it has 3 runs)"

@@ -32,7 +32,9 @@ static sqlite3 *trace_db(void)
 	        "INSERT INTO stacks VALUES (1, 0, 5), (2, 1, 2), (3, 2, 1), (4, 1, 4), (5, 1, 3), (6, 0, 0), (7, 6, 1),"
 	        " (40, 41, 1);"
 	        /* process, stack, allocations, frees, bytes, peak, peak blocks, leaked, leaked blocks, temporary */
-	        "INSERT INTO sites VALUES (1, 3, 2, 1, 100, 50, 1, 10, 1, 1), (1, 4, 1, 1, 20, 0, 0, 0, 0, 0),"
+	        "INSERT INTO sites (process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks,"
+	        " leaked_bytes, leaked_blocks, temporary) VALUES (1, 3, 2, 1, 100, 50, 1, 10, 1, 1), (1, 4, 1, 1, 20, "
+	        "0, 0, 0, 0, 0),"
 	        " (2, 3, 1, 1, 5, 5, 1, 0, 0, 1), (2, 5, 4, 4, 400, 300, 3, 0, 0, 2), (2, 7, 1, 1, 1, 1, 1, 0, 0, 0);";
 	CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK);
 	return db;
@@ -110,7 +112,10 @@ static void test_load(void)
 	mp_calltree_free(&t);
 
 	/* A stack whose caller is missing. */
-	sqlite3_exec(db, "INSERT INTO sites VALUES (1, 40, 1, 0, 1, 0, 0, 0, 0, 0)", NULL, NULL, NULL);
+	sqlite3_exec(db,
+	             "INSERT INTO sites (process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks,"
+	             " leaked_bytes, leaked_blocks, temporary) VALUES (1, 40, 1, 0, 1, 0, 0, 0, 0, 0)",
+	             NULL, NULL, NULL);
 	CU_ASSERT_EQUAL(mp_calltree_load(&t, db, -1, 0), -1);
 	CU_ASSERT_STRING_EQUAL(t.err, "damaged trace: stack 41 is missing");
 	mp_calltree_free(&t);

@@ -6,8 +6,9 @@
 
 int main(void)
 {
-	int (*suites[])(void) = {mp_suite_wire,  mp_suite_store, mp_suite_symbolize, mp_suite_finish, mp_suite_output,
-	                         mp_suite_check, mp_suite_svg,   mp_suite_calltree,  mp_suite_fold,   mp_suite_env};
+	int (*suites[])(void) = {mp_suite_wire,   mp_suite_store, mp_suite_symbolize, mp_suite_finish,
+	                         mp_suite_output, mp_suite_check, mp_suite_svg,       mp_suite_calltree,
+	                         mp_suite_fold,   mp_suite_env,   mp_suite_reach};
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {

@@ -15,5 +15,6 @@ int mp_suite_svg(void);
 int mp_suite_calltree(void);
 int mp_suite_fold(void);
 int mp_suite_env(void);
+int mp_suite_reach(void);
 
 #endif
