@@ -7,6 +7,7 @@
 
 #include "builtin.h"
 #include "output.h"
+#include "runs.h"
 #include "trace.h"
 #include "util.h"
 #include "window.h"
@@ -162,4 +163,128 @@ void mp_window_describe(const struct mp_window *w, struct mp_buf *b)
 	if (w->to >= 0)
 		mp_buf_printf(b, "%sto %s", w->phase || w->from >= 0 ? " " : "",
 		              mp_human_duration(w->to, t, sizeof(t)));
+}
+
+void mp_window_json(const struct mp_window *w, struct mp_json *j)
+{
+	mp_json_key(j, "window");
+	mp_json_object_begin(j, 1);
+	mp_json_kv_string(j, "phase", w->phase);
+	mp_json_key(j, "from_ns");
+	if (w->from >= 0)
+		mp_json_int(j, w->from);
+	else
+		mp_json_null(j);
+	mp_json_key(j, "to_ns");
+	if (w->to >= 0)
+		mp_json_int(j, w->to);
+	else
+		mp_json_null(j);
+	mp_json_object_end(j);
+}
+
+int mp_window_check(const struct mp_window *w, sqlite3 *db, const char *path, int64_t pid)
+{
+	struct mp_buf cond = {0};
+	int rc = mp_window_where(w, NULL, db, path, pid, &cond);
+	mp_buf_free(&cond);
+	return rc;
+}
+
+int mp_window_sites(const struct mp_window *w, const char *pool, sqlite3 *db, const char *path, int64_t pid,
+                    int64_t run)
+{
+	static const char leaked[] = "free_time_ns IS NULL AND process_id NOT IN"
+	                             " (SELECT id FROM main.processes WHERE ended_by = 'exec')";
+	struct mp_buf sql = {0};
+	mp_buf_printf(&sql,
+	              "DROP TABLE IF EXISTS temp.window_sites;"
+	              " CREATE TEMP TABLE window_sites AS SELECT process_id, stack_id, count(*) AS allocations,"
+	              " sum(free_time_ns IS NOT NULL) AS frees, sum(size) AS bytes, NULL AS peak_bytes,"
+	              " NULL AS peak_blocks, sum(CASE WHEN %s THEN size ELSE 0 END) AS leaked_bytes,"
+	              " sum(%s) AS leaked_blocks, NULL AS temporary FROM allocations WHERE ",
+	              leaked, leaked);
+	int rc = mp_window_where(w, pool, db, path, pid, &sql);
+	if (!rc && run > 0)
+		mp_buf_printf(&sql, " AND process_id IN (SELECT id FROM main.processes WHERE run = %" PRId64 ")", run);
+	mp_buf_puts(&sql, " GROUP BY process_id, stack_id ORDER BY process_id, stack_id");
+	if (!rc && sqlite3_exec(db, mp_buf_str(&sql), NULL, NULL, NULL) != SQLITE_OK)
+		rc = mp_trace_fail_db(path, db);
+	mp_buf_free(&sql);
+	return rc;
+}
+
+int mp_window_run(sqlite3 *db, const struct mp_query *q, int64_t *run)
+{
+	size_t nruns;
+	*run = 0;
+	return q->run > 0 ? mp_runs_choose(db, q, MP_RUN_BYTES, run, &nruns) : 0;
+}
+
+const char *mp_window_table(const struct mp_window *w)
+{
+	return mp_window_set(w) ? "temp.window_sites" : "main.sites";
+}
+
+int mp_window_totals(sqlite3 *db, struct mp_window_totals *t)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db,
+	                            "SELECT total(allocations), total(frees), total(bytes), total(leaked_bytes),"
+	                            " total(leaked_blocks) FROM temp.window_sites",
+	                            -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t *v[] = {&t->allocations, &t->frees, &t->bytes, &t->leaked_bytes, &t->leaked_blocks};
+		for (int i = 0; i < 5; i++)
+			*v[i] = (int64_t)sqlite3_column_double(st, i);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int mp_window_refuse(const char *cmd, const char *what, const char *reason)
+{
+	return mp_usage_error(cmd, "%s cannot be used with --phase, --from or --to (%s)", what, reason);
+}
+
+int mp_window_span(const struct mp_window *w, sqlite3 *db, int64_t process_id, int64_t start_ns, int64_t end_ns,
+                   int64_t *t0, int64_t *t1)
+{
+	int64_t lo = start_ns, hi = end_ns >= start_ns ? end_ns : start_ns;
+	if (w->phase) {
+		sqlite3_stmt *st;
+		if (!mp_trace_has_table(db, "phases"))
+			return 0;
+		if (sqlite3_prepare_v2(db,
+		                       "SELECT count(*), min(start_ns), max(end_ns) FROM main.phases"
+		                       " WHERE process_id = ?1 AND name = ?2",
+		                       -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_int64(st, 1, process_id);
+		sqlite3_bind_text(st, 2, w->phase, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		if (n > 0) {
+			lo = sqlite3_column_int64(st, 1);
+			hi = sqlite3_column_int64(st, 2);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW)
+			return -1;
+		if (n == 0)
+			return 0;
+	}
+	if (w->from >= 0 && w->from > lo)
+		lo = w->from;
+	if (w->to >= 0 && w->to < hi)
+		hi = w->to;
+	if (hi < lo)
+		return 0;
+	*t0 = lo;
+	*t1 = hi;
+	return 1;
 }
