@@ -10,17 +10,20 @@
 #include "trace.h"
 #include "util.h"
 #include "views.h"
+#include "window.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof leaks [-n N] [--full-stacks] [--mismatches] [--format text|json|csv] [--pid PID]\n"
-	      "                     [--run K] TRACE\n"
+	fputs("usage: memprof leaks [-n N] [--full-stacks] [--mismatches] [--phase NAME] [--from T] [--to T]\n"
+	      "                     [--format text|json|csv] [--pid PID] [--run K] TRACE\n"
 	      "\n"
 	      "Blocks still live when their process ended, grouped by the stack that\n"
 	      "allocated them (summed over processes), the most bytes first. An image\n"
 	      "that exec'd leaks nothing; a fork child does not count inherited blocks.\n"
 	      "In a trace of several runs (memprof run --repeat), the leaks of one run:\n"
 	      "the median run by leaked bytes, or --run K.\n"
+	      "With --phase, --from or --to: the leaked blocks among the allocations\n"
+	      "made in that window (of every run, or of --run K).\n"
 	      "\n"
 	      "With --mismatches: blocks released by a function that does not match the\n"
 	      "one that allocated them (free of new, delete of new[] or malloc, delete[]\n"
@@ -35,10 +38,11 @@ static void usage(FILE *out)
 	      "    --run K         run K of a repeated trace\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 static void print_head(const struct mp_query *q, struct mp_json *j, int64_t bytes, int64_t blocks, int64_t run,
-                       size_t nruns)
+                       size_t nruns, const struct mp_window *w)
 {
 	char a[MP_HUMAN_MAX];
 	if (q->format == MP_FMT_JSON) {
@@ -50,12 +54,16 @@ static void print_head(const struct mp_query *q, struct mp_json *j, int64_t byte
 			mp_json_kv_int(j, "run", run);
 			mp_json_kv_int(j, "runs", (int64_t)nruns);
 		}
+		if (mp_window_set(w))
+			mp_window_json(w, j);
 		mp_json_kv_int(j, "leaked_bytes", bytes);
 		mp_json_kv_int(j, "leaked_blocks", blocks);
 		mp_json_key(j, "sites");
 		mp_json_array_begin(j, 0);
 	} else if (q->format == MP_FMT_CSV) {
 		fputs("rank,bytes,blocks,stack\n", stdout);
+	} else if (mp_window_set(w)) {
+		mp_window_note(stdout, w);
 	} else {
 		mp_runs_note(stdout, q, MP_RUN_LEAKED, run, nruns);
 	}
@@ -92,13 +100,13 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 	}
 }
 
-int mp_leaks_prepare(sqlite3 *db, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st)
+int mp_leaks_prepare(sqlite3 *db, const char *table, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st)
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql),
-	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM main.sites WHERE leaked_blocks > 0%s%s"
+	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM %s WHERE leaked_blocks > 0%s%s"
 	         " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?2",
-	         pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
+	         table, pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
 	         run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?3)" : "");
 	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
 	if (rc != SQLITE_OK)
@@ -112,10 +120,11 @@ int mp_leaks_prepare(sqlite3 *db, int64_t pid, int64_t run, int64_t limit, sqlit
 }
 
 /* Prints the leaks; returns 0 or an exit code after a message. */
-static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t blocks, int64_t run, size_t nruns)
+static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t blocks, int64_t run, size_t nruns,
+                 const struct mp_window *w)
 {
 	sqlite3_stmt *st;
-	if (mp_leaks_prepare(db, q->pid, run, q->limit, &st) != SQLITE_OK)
+	if (mp_leaks_prepare(db, mp_window_table(w), q->pid, run, q->limit, &st) != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);
 	struct mp_stack_loader l;
 	if (mp_stack_loader_init(&l, db)) {
@@ -123,7 +132,7 @@ static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t b
 		return mp_trace_fail(q->path, l.err);
 	}
 	struct mp_json j;
-	print_head(q, &j, bytes, blocks, run, nruns);
+	print_head(q, &j, bytes, blocks, run, nruns, w);
 	struct mp_stack stack = {0};
 	int64_t rank = 0;
 	int rc;
@@ -284,21 +293,29 @@ int cmd_leaks(int argc, char **argv)
 	        MP_QUERY_RUN_OPTION,
 	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
 	        {"mismatches", no_argument, NULL, OPT_MISMATCHES},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "leaks", 0);
+	struct mp_window w;
+	mp_window_init(&w);
 	int opt, rc, want_mismatches = 0;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
 		if (opt == OPT_MISMATCHES)
 			want_mismatches = 1;
-		else if ((rc = mp_query_option(&q, opt, argv)) != 0)
+		else if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+			if (rc)
+				return rc;
+		} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
 	}
 	if (q.help) {
 		usage(stdout);
 		return MP_EXIT_OK;
 	}
+	if (want_mismatches && mp_window_set(&w))
+		return mp_window_refuse(q.cmd, "--mismatches", "the trace keeps mismatches per site, without times");
 	if ((rc = mp_query_path(&q, argc, argv)))
 		return rc;
 	sqlite3 *db;
@@ -310,6 +327,15 @@ int cmd_leaks(int argc, char **argv)
 	if (!(rc = mp_query_processes(&q, db, &ps))) {
 		if (want_mismatches) {
 			rc = mismatches(db, &q);
+		} else if (mp_window_set(&w)) {
+			struct mp_window_totals t = {0};
+			if (!(rc = mp_window_run(db, &q, &run)) &&
+			    !(rc = mp_window_sites(&w, NULL, db, q.path, q.pid, run))) {
+				if (mp_window_totals(db, &t) != SQLITE_OK)
+					rc = mp_trace_fail_db(q.path, db);
+				else
+					rc = leaks(db, &q, t.leaked_bytes, t.leaked_blocks, 0, 0, &w);
+			}
 		} else if (!(rc = mp_runs_choose(db, &q, MP_RUN_LEAKED, &run, &nruns))) {
 			int64_t bytes = 0, blocks = 0;
 			for (size_t i = 0; i < ps.n; i++) {
@@ -318,7 +344,7 @@ int cmd_leaks(int argc, char **argv)
 				bytes = mp_add_sat(bytes, ps.v[i].leaked_bytes);
 				blocks = mp_add_sat(blocks, ps.v[i].leaked_blocks);
 			}
-			rc = leaks(db, &q, bytes, blocks, run, nruns);
+			rc = leaks(db, &q, bytes, blocks, run, nruns, &w);
 		}
 		if (!rc)
 			rc = mp_finish_output();

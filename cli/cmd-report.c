@@ -454,7 +454,7 @@ static int write_leaks(struct report *r, int64_t bytes, int64_t blocks)
 		return mp_trace_fail_db(r->path, r->db);
 	shown_note(r, r->limit > 0 && total > r->limit ? r->limit : total, total, "leaking sites");
 	sqlite3_stmt *st;
-	if (mp_leaks_prepare(r->db, r->pid, 0, r->limit, &st) != SQLITE_OK)
+	if (mp_leaks_prepare(r->db, "main.sites", r->pid, 0, r->limit, &st) != SQLITE_OK)
 		return mp_trace_fail_db(r->path, r->db);
 	fputs("<table class=\"sites\" id=\"leaks-table\">\n<thead><tr><th class=\"n\">#</th><th class=\"n\">bytes</th>"
 	      "<th class=\"n\">blocks</th><th>site</th></tr></thead>\n<tbody>\n",

@@ -66,8 +66,9 @@ void mp_top_row(sqlite3_stmt *st, struct mp_top_site *s);
 
 /* Prepares the leaking stacks (columns: stack_id, bytes, blocks), the most
    bytes first, of pid (every process when < 0) and run (every run when
-   <= 0), at most limit (0: all). Returns an SQLite result code. */
-int mp_leaks_prepare(sqlite3 *db, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st);
+   <= 0), at most limit (0: all), from table: "main.sites", or a window's
+   (cli/window.h). Returns an SQLite result code. */
+int mp_leaks_prepare(sqlite3 *db, const char *table, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st);
 
 /* --- peak (cmd-peak.c) -------------------------------------------------- */
 

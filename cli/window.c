@@ -165,6 +165,16 @@ void mp_window_describe(const struct mp_window *w, struct mp_buf *b)
 		              mp_human_duration(w->to, t, sizeof(t)));
 }
 
+void mp_window_note(FILE *out, const struct mp_window *w)
+{
+	struct mp_buf b = {0};
+	mp_window_describe(w, &b);
+	fputs("window: allocations made in ", out);
+	mp_text_puts(out, mp_buf_str(&b));
+	fputc('\n', out);
+	mp_buf_free(&b);
+}
+
 void mp_window_json(const struct mp_window *w, struct mp_json *j)
 {
 	mp_json_key(j, "window");

@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct mp_buf;
 struct mp_json;
@@ -50,6 +51,8 @@ int mp_window_where(const struct mp_window *w, const char *pool, sqlite3 *db, co
                     struct mp_buf *sql);
 /* Appends "phase 'run'", "from 1.000 s to 2.000 s", or both. */
 void mp_window_describe(const struct mp_window *w, struct mp_buf *b);
+/* Text output: "window: allocations made in phase 'run'" and a newline. */
+void mp_window_note(FILE *out, const struct mp_window *w);
 /* Writes the key "window" with {"phase", "from_ns", "to_ns"} (null when
    unset) into the open JSON object. */
 void mp_window_json(const struct mp_window *w, struct mp_json *j);
