@@ -190,8 +190,7 @@ int cmd_peak(int argc, char **argv)
 	if (mp_window_set(&w))
 		return mp_usage_error(q.cmd,
 		                      "--phase, --from and --to cannot be used: a window's peak would not be exact"
-		                      " (times are kept to the microsecond); 'memprof timeline --phase NAME'"
-		                      " shows the heap during a window");
+		                      " (times are kept to the microsecond)");
 	if ((rc = mp_query_path(&q, argc, argv)))
 		return rc;
 	sqlite3 *db;
