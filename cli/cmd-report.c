@@ -324,7 +324,7 @@ static int write_flamegraphs(struct report *r, int64_t leaked)
 	};
 	FILE *out = r->out;
 	struct mp_calltree t;
-	if (mp_calltree_load(&t, r->db, r->pid, 0)) {
+	if (mp_calltree_load(&t, r->db, "main.sites", r->pid, 0)) {
 		int rc = mp_trace_fail(r->path, t.err);
 		mp_calltree_free(&t);
 		return rc;
