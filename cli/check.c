@@ -80,6 +80,61 @@ int mp_totals_load(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, siz
 	return 0;
 }
 
+int mp_totals_window(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	t->peak_process_id = -1;
+	struct mp_runs r;
+	if (runs_of(db, pid, &r, &t->processes, err, errlen))
+		return -1;
+	t->runs = r.n;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT total(allocations), total(bytes), total(leaked_bytes), total(leaked_blocks)"
+	                       " FROM temp.window_sites WHERE ?1 <= 0"
+	                       " OR process_id IN (SELECT id FROM main.processes WHERE run = ?1)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		mp_trace_errmsg(db, err, errlen);
+		mp_runs_free(&r);
+		return -1;
+	}
+	/* per run (all of them at once in a trace of one run) */
+	size_t n = r.total > 1 ? r.n : 1;
+	int64_t *v = mp_xmalloc((n ? n : 1) * MP_METRIC_N * sizeof(*v));
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, r.total > 1 ? r.v[i].run : 0);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			mp_trace_errmsg(db, err, errlen);
+			rc = -1;
+			break;
+		}
+		int64_t *x = v + i * MP_METRIC_N;
+		x[MP_METRIC_ALLOCATIONS] = (int64_t)sqlite3_column_double(st, 0);
+		x[MP_METRIC_BYTES] = (int64_t)sqlite3_column_double(st, 1);
+		x[MP_METRIC_PEAK] = 0;
+		x[MP_METRIC_LEAKED] = (int64_t)sqlite3_column_double(st, 2);
+		x[MP_METRIC_LEAKED_BLOCKS] = (int64_t)sqlite3_column_double(st, 3);
+	}
+	sqlite3_finalize(st);
+	if (!rc) {
+		int64_t *sorted = mp_xmalloc((n ? n : 1) * sizeof(*sorted));
+		for (int m = 0; m < MP_METRIC_N; m++) {
+			for (size_t i = 0; i < n; i++)
+				sorted[i] = v[i * MP_METRIC_N + m];
+			t->v[m] = mp_median(sorted, n);
+			for (size_t i = 0; i < n && r.total > 1 && !t->median_run[m]; i++)
+				if (v[i * MP_METRIC_N + m] == t->v[m])
+					t->median_run[m] = r.v[i].run;
+		}
+		free(sorted);
+	}
+	free(v);
+	mp_runs_free(&r);
+	return rc;
+}
+
 /* --- thresholds ------------------------------------------------------------ */
 
 int mp_percent_parse(const char *opt, const char *arg, int64_t *pct_micro, char *err, size_t errlen)

@@ -41,6 +41,13 @@ struct mp_totals {
    0, or -1 with a message in err. */
 int mp_totals_load(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, size_t errlen);
 
+/* The totals of a window (cli/window.h), from its sites: the table
+   temp.window_sites filled by mp_window_sites for the processes with that
+   pid (every one when pid < 0). Sums, or in a trace of several runs each
+   figure's median over the runs; the peak is not defined for a window (0,
+   peak_process_id -1). Returns 0, or -1 with a message in err. */
+int mp_totals_window(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, size_t errlen);
+
 /* Appends v as the metric shows it: a size for bytes, a count otherwise;
    with a sign when sign. */
 void mp_metric_format(enum mp_metric m, int64_t v, int sign, struct mp_buf *b);
