@@ -12,6 +12,7 @@
 
 struct mp_buf;
 struct mp_stack;
+struct mp_window;
 
 /* The figures limits and thresholds compare. */
 enum mp_metric {
@@ -136,6 +137,11 @@ struct mp_check {
 	int64_t sites;                                 /* offending sites shown per failed limit */
 	int full_stacks;
 	int given; /* some check option was given */
+	/* memprof check --phase, --from, --to (cli/window.h): the limits hold
+	   the figures of the allocations made in that window (of the baseline
+	   too); NULL or unset: the whole trace. No peak then (--max-peak is
+	   refused, --baseline leaves the peak out). */
+	const struct mp_window *window;
 	struct mp_suppressions supp;
 };
 
