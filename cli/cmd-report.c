@@ -303,7 +303,7 @@ static int write_timeline(struct report *r)
 		fprintf(out, "<p class=\"note\">The %d processes with the largest peaks, of %zu.</p>\n", MAX_PANELS,
 		        r->ps.n);
 	}
-	int rc = mp_timeline_svg(out, r->db, r->path, &shown, CHART_WIDTH, PANEL_HEIGHT, "timeline-chart");
+	int rc = mp_timeline_svg(out, r->db, r->path, &shown, NULL, CHART_WIDTH, PANEL_HEIGHT, "timeline-chart");
 	if (sorted) {
 		free(shown.v);
 		free(sorted);

@@ -84,10 +84,12 @@ int mp_peak_prepare(sqlite3 *db, int64_t process_id, int64_t limit, sqlite3_stmt
 
 /* Writes the heap-over-time chart of the processes in ps, one panel of
    width x height pixels each: a standalone SVG document (id NULL), or an
-   <svg id="id"> for an HTML page. Returns 0, or MP_EXIT_TRACE after the
-   message naming path (the trace). */
-int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_processes *ps, double width,
-                    double height, const char *id);
+   <svg id="id"> for an HTML page; with a window w (cli/window.h; NULL or
+   unset: none), the processes it is in over its span only. Returns 0, or
+   MP_EXIT_TRACE after the message naming path (the trace). */
+struct mp_window;
+int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_processes *ps, const struct mp_window *w,
+                    double width, double height, const char *id);
 
 /* --- flamegraph (cmd-flamegraph.c) -------------------------------------- */
 
