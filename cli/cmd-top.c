@@ -124,14 +124,16 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 	}
 }
 
-int mp_top_prepare(sqlite3 *db, const struct mp_top_order *o, int64_t pid, int64_t limit, sqlite3_stmt **st)
+int mp_top_prepare(sqlite3 *db, const char *table, const struct mp_top_order *o, int64_t pid, int64_t limit,
+                   sqlite3_stmt **st)
 {
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
 	         "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(leaked_bytes),"
-	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.sites%s"
+	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM %s%s"
 	         " GROUP BY stack_id HAVING %s > 0 ORDER BY %s DESC, sum(bytes) DESC, stack_id LIMIT ?2",
-	         pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum, o->sum);
+	         table, pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum,
+	         o->sum);
 	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;

@@ -56,9 +56,11 @@ struct mp_top_site {
 };
 
 /* Prepares the ranked sites (figure > 0) of the processes with that pid
-   (every one when pid < 0), at most limit (0: all). Returns an SQLite
-   result code. */
-int mp_top_prepare(sqlite3 *db, const struct mp_top_order *o, int64_t pid, int64_t limit, sqlite3_stmt **st);
+   (every one when pid < 0) from table ("main.sites", or a window's: then
+   only the orders with a part_sum), at most limit (0: all). Returns an
+   SQLite result code. */
+int mp_top_prepare(sqlite3 *db, const char *table, const struct mp_top_order *o, int64_t pid, int64_t limit,
+                   sqlite3_stmt **st);
 /* Reads the current row of that statement. */
 void mp_top_row(sqlite3_stmt *st, struct mp_top_site *s);
 
