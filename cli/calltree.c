@@ -132,15 +132,15 @@ static size_t frame_intern(struct mp_calltree *t, const struct mp_frame *f, stru
 	return t->nframes - 1;
 }
 
-int mp_calltree_load(struct mp_calltree *t, sqlite3 *db, int64_t pid, int64_t process_id)
+int mp_calltree_load(struct mp_calltree *t, sqlite3 *db, const char *table, int64_t pid, int64_t process_id)
 {
 	memset(t, 0, sizeof(*t));
 	t->index = xcalloc(1, sizeof(*t->index));
 	char sql[768];
 	snprintf(sql, sizeof(sql),
 	         "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(peak_blocks), sum(leaked_bytes),"
-	         " sum(leaked_blocks), sum(temporary) FROM main.sites WHERE 1%s%s GROUP BY stack_id ORDER BY stack_id",
-	         pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
+	         " sum(leaked_blocks), sum(temporary) FROM %s WHERE 1%s%s GROUP BY stack_id ORDER BY stack_id",
+	         table, pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
 	         process_id > 0 ? " AND process_id = ?2" : "");
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {

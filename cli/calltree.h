@@ -73,11 +73,12 @@ struct mp_calltree {
 	char err[256]; /* why the last call failed */
 };
 
-/* Loads the sites with their stacks: of every process (pid < 0), of the
-   images with that pid, or of one processes row (process_id > 0). Sites
-   whose figures are all 0 are kept. Returns 0, or -1 with t->err set
-   ("damaged trace: ..."). Free t with mp_calltree_free in either case. */
-int mp_calltree_load(struct mp_calltree *t, sqlite3 *db, int64_t pid, int64_t process_id);
+/* Loads the sites with their stacks from table ("main.sites", or a
+   window's: cli/window.h): of every process (pid < 0), of the images with
+   that pid, or of one processes row (process_id > 0). Sites whose figures
+   are all 0 are kept. Returns 0, or -1 with t->err set ("damaged trace:
+   ..."). Free t with mp_calltree_free in either case. */
+int mp_calltree_load(struct mp_calltree *t, sqlite3 *db, const char *table, int64_t pid, int64_t process_id);
 /* The site's figure by which a tree is weighted (negative ones count 0). */
 int64_t mp_calltree_site_weight(const struct mp_calltree_site *s, enum mp_calltree_by by);
 

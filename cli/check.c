@@ -13,6 +13,7 @@
 #include "runs.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 
 static const char *const metric_names[MP_METRIC_N] = {"allocations", "bytes", "peak_bytes", "leaked_bytes",
                                                       "leaked_blocks"};
@@ -78,6 +79,61 @@ int mp_totals_load(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, siz
 	}
 	mp_runs_free(&r);
 	return 0;
+}
+
+int mp_totals_window(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	t->peak_process_id = -1;
+	struct mp_runs r;
+	if (runs_of(db, pid, &r, &t->processes, err, errlen))
+		return -1;
+	t->runs = r.n;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT total(allocations), total(bytes), total(leaked_bytes), total(leaked_blocks)"
+	                       " FROM temp.window_sites WHERE ?1 <= 0"
+	                       " OR process_id IN (SELECT id FROM main.processes WHERE run = ?1)",
+	                       -1, &st, NULL) != SQLITE_OK) {
+		mp_trace_errmsg(db, err, errlen);
+		mp_runs_free(&r);
+		return -1;
+	}
+	/* per run (all of them at once in a trace of one run) */
+	size_t n = r.total > 1 ? r.n : 1;
+	int64_t *v = mp_xmalloc((n ? n : 1) * MP_METRIC_N * sizeof(*v));
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, r.total > 1 ? r.v[i].run : 0);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			mp_trace_errmsg(db, err, errlen);
+			rc = -1;
+			break;
+		}
+		int64_t *x = v + i * MP_METRIC_N;
+		x[MP_METRIC_ALLOCATIONS] = (int64_t)sqlite3_column_double(st, 0);
+		x[MP_METRIC_BYTES] = (int64_t)sqlite3_column_double(st, 1);
+		x[MP_METRIC_PEAK] = 0;
+		x[MP_METRIC_LEAKED] = (int64_t)sqlite3_column_double(st, 2);
+		x[MP_METRIC_LEAKED_BLOCKS] = (int64_t)sqlite3_column_double(st, 3);
+	}
+	sqlite3_finalize(st);
+	if (!rc) {
+		int64_t *sorted = mp_xmalloc((n ? n : 1) * sizeof(*sorted));
+		for (int m = 0; m < MP_METRIC_N; m++) {
+			for (size_t i = 0; i < n; i++)
+				sorted[i] = v[i * MP_METRIC_N + m];
+			t->v[m] = mp_median(sorted, n);
+			for (size_t i = 0; i < n && r.total > 1 && !t->median_run[m]; i++)
+				if (v[i * MP_METRIC_N + m] == t->v[m])
+					t->median_run[m] = r.v[i].run;
+		}
+		free(sorted);
+	}
+	free(v);
+	mp_runs_free(&r);
+	return rc;
 }
 
 /* --- thresholds ------------------------------------------------------------ */
@@ -450,22 +506,30 @@ static int print_sites(struct mp_check *c, sqlite3 *db, const char *path, const 
 	return rc;
 }
 
+/* The sites table the limits read: the window's, or the trace's. */
+static const char *sites_table(const struct mp_check *c)
+{
+	return c->window && mp_window_set(c->window) ? "temp.window_sites" : "main.sites";
+}
+
 /* The top sites by peak or allocations into *s. Returns 0 or an exit code. */
 static int top_sites(struct mp_check *c, sqlite3 *db, const char *path, enum show show, int64_t peak_process_id,
                      int64_t run, struct sites *s)
 {
-	const char *sql = show == SHOW_PEAK
-	                          ? "SELECT stack_id, peak_bytes, peak_blocks FROM main.sites WHERE process_id = ?1"
-	                            " AND peak_bytes > 0 ORDER BY peak_bytes DESC, peak_blocks DESC, stack_id LIMIT ?3"
-	                  : run > 0 ? "SELECT stack_id, sum(allocations), sum(bytes) FROM main.sites"
-	                              " WHERE (?2 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?2))"
-	                              " AND process_id IN (SELECT id FROM main.processes WHERE run = ?4)"
-	                              " GROUP BY stack_id HAVING sum(allocations) > 0"
-	                              " ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?3"
-	                            : "SELECT stack_id, sum(allocations), sum(bytes) FROM main.sites"
-	                              " WHERE ?2 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?2)"
-	                              " GROUP BY stack_id HAVING sum(allocations) > 0"
-	                              " ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?3";
+	const char *table = sites_table(c);
+	char sql[512];
+	if (show == SHOW_PEAK)
+		snprintf(sql, sizeof(sql),
+		         "SELECT stack_id, peak_bytes, peak_blocks FROM %s WHERE process_id = ?1"
+		         " AND peak_bytes > 0 ORDER BY peak_bytes DESC, peak_blocks DESC, stack_id LIMIT ?3",
+		         table);
+	else
+		snprintf(sql, sizeof(sql),
+		         "SELECT stack_id, sum(allocations), sum(bytes) FROM %s"
+		         " WHERE (?2 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?2))%s"
+		         " GROUP BY stack_id HAVING sum(allocations) > 0"
+		         " ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?3",
+		         table, run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?4)" : "");
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(path, db);
@@ -505,11 +569,11 @@ static int leak_pass(struct mp_check *c, sqlite3 *db, const char *path, int64_t 
 	sqlite3_stmt *st;
 	char sql[512];
 	snprintf(sql, sizeof(sql),
-	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM main.sites"
+	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM %s"
 	         " WHERE leaked_blocks > 0 AND (?1 < 0 OR process_id IN"
 	         " (SELECT id FROM main.processes WHERE pid = ?1))%s"
 	         " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id",
-	         run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?2)" : "");
+	         sites_table(c), run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?2)" : "");
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(path, db);
 	sqlite3_bind_int64(st, 1, pid);
@@ -571,13 +635,14 @@ static int leaks_median(struct mp_check *c, sqlite3 *db, const char *path, int64
 	memset(lk, 0, sizeof(*lk));
 	if (runs_of(db, pid, &r, &processes, err, sizeof(err)))
 		return mp_trace_fail(path, err);
-	int rc = 0;
+	int rc = 0, windowed = c->window && mp_window_set(c->window);
 	if (r.total > 1 && r.n > 0) {
 		int64_t *nets = mp_xmalloc(r.n * sizeof(*nets)), *sorted = mp_xmalloc(r.n * sizeof(*sorted));
 		for (size_t i = 0; i < r.n && !rc; i++) {
 			struct leaks one;
 			rc = leak_pass(c, db, path, pid, r.v[i].run, 0, &one);
-			int64_t v = r.v[i].v[MP_RUN_LEAKED] - one.suppressed_bytes;
+			/* a window's leaks are its sites' */
+			int64_t v = windowed ? one.bytes : r.v[i].v[MP_RUN_LEAKED] - one.suppressed_bytes;
 			sorted[i] = nets[i] = v < 0 ? 0 : v;
 			free(one.top.v);
 		}
@@ -592,7 +657,7 @@ static int leaks_median(struct mp_check *c, sqlite3 *db, const char *path, int64
 		free(sorted);
 	} else {
 		rc = leak_pass(c, db, path, pid, 0, count, lk);
-		int64_t v = (r.n ? r.v[0].v[MP_RUN_LEAKED] : 0) - lk->suppressed_bytes;
+		int64_t v = windowed ? lk->bytes : (r.n ? r.v[0].v[MP_RUN_LEAKED] : 0) - lk->suppressed_bytes;
 		*net = v < 0 ? 0 : v;
 	}
 	mp_runs_free(&r);
@@ -641,6 +706,7 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 	struct mp_totals t, bt;
 	struct leaks lk = {0}, blk = {0};
 	int64_t lnet = 0, blnet = 0, lrun = 0, blrun = 0;
+	int windowed = c->window && mp_window_set(c->window);
 	if (mp_totals_load(db, c->pid, &t, err, sizeof(err))) {
 		rc = mp_trace_fail(path, err);
 		goto out;
@@ -650,6 +716,9 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 		rc = MP_EXIT_USAGE;
 		goto out;
 	}
+	if (windowed && ((rc = mp_window_sites(c->window, NULL, db, path, c->pid, 0)) ||
+	                 (mp_totals_window(db, c->pid, &t, err, sizeof(err)) && (rc = mp_trace_fail(path, err)))))
+		goto out;
 	if ((rc = leaks_median(c, db, path, c->pid, 1, &lk, &lnet, &lrun)))
 		goto out;
 	if (c->baseline) {
@@ -660,6 +729,10 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 			rc = mp_trace_fail(c->baseline, err);
 			goto out;
 		}
+		if (windowed &&
+		    ((rc = mp_window_sites(c->window, NULL, base, c->baseline, -1, 0)) ||
+		     (mp_totals_window(base, -1, &bt, err, sizeof(err)) && (rc = mp_trace_fail(c->baseline, err)))))
+			goto out;
 		if ((rc = leaks_median(c, base, c->baseline, -1, 0, &blk, &blnet, &blrun)))
 			goto out;
 	}
@@ -667,6 +740,13 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 	int failed_any = 0;
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX];
 	struct mp_buf line = {0};
+	if (windowed) {
+		mp_window_describe(c->window, &line);
+		fputs("window: allocations made in ", out);
+		mp_text_puts(out, mp_buf_str(&line));
+		fputc('\n', out);
+		mp_buf_reset(&line);
+	}
 	if (c->max_peak >= 0) {
 		int failed = t.v[MP_METRIC_PEAK] > c->max_peak;
 		mp_buf_printf(&line, "peak %s", mp_human_size(t.v[MP_METRIC_PEAK], a, sizeof(a)));
@@ -717,6 +797,8 @@ int mp_check_trace(struct mp_check *c, const char *path, FILE *out)
 		};
 		struct mp_threshold th = {.relative = 1, .pct_micro = c->max_increase};
 		for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
+			if (windowed && figures[i].metric == MP_METRIC_PEAK)
+				continue; /* not defined for a window */
 			th.metric = figures[i].metric;
 			int64_t now = t.v[th.metric], then = bt.v[th.metric];
 			int64_t run = t.median_run[th.metric];

@@ -12,6 +12,7 @@
 
 struct mp_buf;
 struct mp_stack;
+struct mp_window;
 
 /* The figures limits and thresholds compare. */
 enum mp_metric {
@@ -40,6 +41,13 @@ struct mp_totals {
 /* Totals of the processes with that pid (every one when pid < 0). Returns
    0, or -1 with a message in err. */
 int mp_totals_load(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, size_t errlen);
+
+/* The totals of a window (cli/window.h), from its sites: the table
+   temp.window_sites filled by mp_window_sites for the processes with that
+   pid (every one when pid < 0). Sums, or in a trace of several runs each
+   figure's median over the runs; the peak is not defined for a window (0,
+   peak_process_id -1). Returns 0, or -1 with a message in err. */
+int mp_totals_window(sqlite3 *db, int64_t pid, struct mp_totals *t, char *err, size_t errlen);
 
 /* Appends v as the metric shows it: a size for bytes, a count otherwise;
    with a sign when sign. */
@@ -129,6 +137,11 @@ struct mp_check {
 	int64_t sites;                                 /* offending sites shown per failed limit */
 	int full_stacks;
 	int given; /* some check option was given */
+	/* memprof check --phase, --from, --to (cli/window.h): the limits hold
+	   the figures of the allocations made in that window (of the baseline
+	   too); NULL or unset: the whole trace. No peak then (--max-peak is
+	   refused, --baseline leaves the peak out). */
+	const struct mp_window *window;
 	struct mp_suppressions supp;
 };
 

@@ -18,6 +18,7 @@
 #include "output.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 
 enum { OPT_FUNCTION = MP_OPT_FIRST_PRIVATE, OPT_FILE, OPT_CONTEXT, OPT_SOURCE_DIR };
 
@@ -30,7 +31,8 @@ enum { OPT_FUNCTION = MP_OPT_FIRST_PRIVATE, OPT_FILE, OPT_CONTEXT, OPT_SOURCE_DI
 static void usage(FILE *out)
 {
 	fputs("usage: memprof annotate --function F | --file FILE [--context N] [--source-dir DIR]\n"
-	      "                        [--format text|json|csv] [--pid PID] TRACE\n"
+	      "                        [--phase NAME] [--from T] [--to T] [--format text|json|csv]\n"
+	      "                        [--pid PID] TRACE\n"
 	      "\n"
 	      "A source file with the allocations beside each line that allocates, as\n"
 	      "line_profiler prints it. self: allocations made by the call on that line\n"
@@ -39,6 +41,7 @@ static void usage(FILE *out)
 	      "The source is read from the path the trace recorded (relative to the\n"
 	      "current directory when it is relative, and failing that its last\n"
 	      "components there); without it only the lines with figures are listed.\n"
+	      "With --phase, --from or --to: the allocations made in that window.\n"
 	      "\n"
 	      "    --function F    the lines of function F, from the first to the last\n"
 	      "                    with figures; F is an exact name, or else a part of\n"
@@ -53,6 +56,7 @@ static void usage(FILE *out)
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 /* --- sources -------------------------------------------------------------- */
@@ -250,6 +254,7 @@ static size_t find_sections(const struct mp_funcs *f, const char *function, cons
 
 struct out {
 	const struct mp_query *q;
+	const struct mp_window *w;
 	struct mp_json j;
 	int context;
 	const char *source_dir;
@@ -472,6 +477,8 @@ static int annotate(struct out *o, struct mp_funcs *f, const char *function, con
 		mp_json_object_begin(&o->j, 0);
 		mp_json_kv_string(&o->j, "query", function ? function : file);
 		mp_json_kv_string(&o->j, "match", how);
+		if (mp_window_set(o->w))
+			mp_window_json(o->w, &o->j);
 		mp_json_key(&o->j, "files");
 		mp_json_array_begin(&o->j, 0);
 	} else if (q->format == MP_FMT_CSV) {
@@ -479,6 +486,8 @@ static int annotate(struct out *o, struct mp_funcs *f, const char *function, con
 		      "total_leaked_bytes,text\n",
 		      stdout);
 	} else {
+		if (mp_window_set(o->w))
+			mp_window_note(stdout, o->w);
 		printf("%zu %s%s %s '%s'\n", nsec, function ? "function" : "file", nsec == 1 ? "" : "s",
 		       !strcmp(how, "exact")         ? (nsec == 1 ? "is named" : "are named")
 		       : !strcmp(how, "substring")   ? (nsec == 1 ? "has in its name" : "have in their names")
@@ -511,11 +520,14 @@ int cmd_annotate(int argc, char **argv)
 	        {"file", required_argument, NULL, OPT_FILE},
 	        {"context", required_argument, NULL, OPT_CONTEXT},
 	        {"source-dir", required_argument, NULL, OPT_SOURCE_DIR},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "annotate", 0);
-	struct out o = {.q = &q, .context = DEFAULT_CONTEXT};
+	struct mp_window w;
+	mp_window_init(&w);
+	struct out o = {.q = &q, .w = &w, .context = DEFAULT_CONTEXT};
 	const char *function = NULL, *file = NULL;
 	int opt, rc;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS, options, NULL)) != -1) {
@@ -537,7 +549,10 @@ int cmd_annotate(int argc, char **argv)
 			o.source_dir = optarg;
 			break;
 		default:
-			if ((rc = mp_query_option(&q, opt, argv)) != 0)
+			if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+				if (rc)
+					return rc;
+			} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 				return rc > 0 ? rc : MP_EXIT_USAGE;
 		}
 	}
@@ -558,7 +573,9 @@ int cmd_annotate(int argc, char **argv)
 			mp_processes_free(&ps);
 	}
 	struct mp_funcs f = {0};
-	if (!rc && mp_funcs_load(&f, db, q.pid))
+	if (!rc && mp_window_set(&w))
+		rc = mp_window_sites(&w, NULL, db, q.path, q.pid, 0);
+	if (!rc && mp_funcs_load(&f, db, mp_window_table(&w), q.pid))
 		rc = mp_trace_fail(q.path, f.err);
 	if (!rc)
 		rc = annotate(&o, &f, function, file);

@@ -19,13 +19,15 @@
 #include "runs.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 
 enum { OPT_FAIL_IF = MP_OPT_FIRST_PRIVATE, OPT_LIMIT };
 
 static void usage(FILE *out)
 {
 	fputs("usage: memprof diff [--pid PID|BEFORE:AFTER] [--format text|json|csv] [--limit N]\n"
-	      "                    [--full-stacks] [--fail-if EXPR]... BEFORE.db AFTER.db\n"
+	      "                    [--full-stacks] [--fail-if EXPR]... [--phase NAME] [--from T] [--to T]\n"
+	      "                    BEFORE.db AFTER.db\n"
 	      "\n"
 	      "Compares two traces: their totals, and the allocation sites matched by\n"
 	      "their symbolized stacks (the function and source file name of each frame;\n"
@@ -36,6 +38,9 @@ static void usage(FILE *out)
 	      "trace's peak is the largest of any one process). A trace of several runs\n"
 	      "(memprof run --repeat) counts by medians: of each total over the runs,\n"
 	      "and of each site's figures over the runs.\n"
+	      "With --phase, --from or --to: the allocations made in that window of\n"
+	      "each trace (the same phase name, or the same times since each started),\n"
+	      "without peaks (not defined for a window).\n"
 	      "\n"
 	      "    --pid PID          only the process(es) with that pid, in both traces\n"
 	      "    --pid B:A          pid B in BEFORE.db and pid A in AFTER.db\n"
@@ -48,12 +53,16 @@ static void usage(FILE *out)
 	      "    --format FMT       text (default), json or csv\n"
 	      "    -h, --help         this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 /* The per-site figures compared. */
 enum { F_ALLOCATIONS, F_BYTES, F_PEAK, F_LEAKED, F_LEAKED_BLOCKS, NFIG };
 
 static const char *const fig_names[NFIG] = {"allocations", "bytes", "peak_bytes", "leaked_bytes", "leaked_blocks"};
+
+/* A window is compared (--phase, --from, --to): no peak figures. */
+static int no_peak;
 
 /* One site (a symbolized stack) in both traces; side 0 is BEFORE. */
 struct dsite {
@@ -174,21 +183,23 @@ static long run_index(const struct side *sd, int64_t run)
 }
 
 /* Adds the sites of one side. Returns 0 or an exit code after the message. */
-static int load_sites(struct side *sd, int which, struct dsites *d)
+static int load_sites(struct side *sd, const char *table, int which, struct dsites *d)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(sd->db,
-	                       sd->nruns > 1 ? "SELECT s.stack_id, sum(s.allocations), sum(s.bytes), sum(s.peak_bytes),"
-	                                       " sum(s.leaked_bytes), sum(s.leaked_blocks), p.run"
-	                                       " FROM main.sites s JOIN main.processes p ON p.id = s.process_id"
-	                                       " WHERE ?1 < 0 OR p.pid = ?1"
-	                                       " GROUP BY s.stack_id, p.run ORDER BY s.stack_id, p.run"
-	                                     : "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes),"
-	                                       " sum(leaked_bytes), sum(leaked_blocks), 1 FROM main.sites"
-	                                       " WHERE ?1 < 0 OR process_id IN"
-	                                       " (SELECT id FROM main.processes WHERE pid = ?1)"
-	                                       " GROUP BY stack_id ORDER BY stack_id",
-	                       -1, &st, NULL) != SQLITE_OK)
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+	         sd->nruns > 1 ? "SELECT s.stack_id, sum(s.allocations), sum(s.bytes), sum(s.peak_bytes),"
+	                         " sum(s.leaked_bytes), sum(s.leaked_blocks), p.run"
+	                         " FROM %s s JOIN main.processes p ON p.id = s.process_id"
+	                         " WHERE ?1 < 0 OR p.pid = ?1"
+	                         " GROUP BY s.stack_id, p.run ORDER BY s.stack_id, p.run"
+	                       : "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes),"
+	                         " sum(leaked_bytes), sum(leaked_blocks), 1 FROM %s"
+	                         " WHERE ?1 < 0 OR process_id IN"
+	                         " (SELECT id FROM main.processes WHERE pid = ?1)"
+	                         " GROUP BY stack_id ORDER BY stack_id",
+	         table);
+	if (sqlite3_prepare_v2(sd->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return mp_trace_fail_db(sd->q.path, sd->db);
 	sqlite3_bind_int64(st, 1, sd->q.pid);
 	struct mp_stack stack = {0};
@@ -311,7 +322,8 @@ static void json_figures(struct mp_json *j, const int64_t *f)
 {
 	mp_json_object_begin(j, 1);
 	for (int i = 0; i < NFIG; i++)
-		mp_json_kv_int(j, fig_names[i], f[i]);
+		if (!(no_peak && i == F_PEAK))
+			mp_json_kv_int(j, fig_names[i], f[i]);
 	mp_json_object_end(j);
 }
 
@@ -321,7 +333,8 @@ static void json_totals(struct mp_json *j, const char *path, const struct mp_tot
 	mp_json_kv_string(j, "path", path);
 	mp_json_kv_int(j, "runs", (int64_t)t->runs);
 	for (int i = 0; i < MP_METRIC_N; i++)
-		mp_json_kv_int(j, mp_metric_name((enum mp_metric)i), t->v[i]);
+		if (!(no_peak && i == MP_METRIC_PEAK))
+			mp_json_kv_int(j, mp_metric_name((enum mp_metric)i), t->v[i]);
 	mp_json_object_end(j);
 }
 
@@ -333,7 +346,8 @@ static void text_figures(struct mp_buf *b, const int64_t *f, int sign)
 	mp_buf_printf(b, "%s%" PRId64 " allocation%s, ", f[F_ALLOCATIONS] >= 0 ? s : "", f[F_ALLOCATIONS],
 	              f[F_ALLOCATIONS] == 1 || f[F_ALLOCATIONS] == -1 ? "" : "s");
 	mp_buf_printf(b, "%s%s, ", f[F_BYTES] >= 0 ? s : "", mp_human_size(f[F_BYTES], h, sizeof(h)));
-	mp_buf_printf(b, "peak %s%s, ", f[F_PEAK] >= 0 ? s : "", mp_human_size(f[F_PEAK], h, sizeof(h)));
+	if (!no_peak)
+		mp_buf_printf(b, "peak %s%s, ", f[F_PEAK] >= 0 ? s : "", mp_human_size(f[F_PEAK], h, sizeof(h)));
 	mp_buf_printf(b, "leaked %s%s", f[F_LEAKED] >= 0 ? s : "", mp_human_size(f[F_LEAKED], h, sizeof(h)));
 	mp_buf_printf(b, " in %s%" PRId64 " block%s", f[F_LEAKED_BLOCKS] >= 0 ? s : "", f[F_LEAKED_BLOCKS],
 	              f[F_LEAKED_BLOCKS] == 1 || f[F_LEAKED_BLOCKS] == -1 ? "" : "s");
@@ -388,6 +402,8 @@ static int print_site(const struct mp_query *q, struct mp_json *j, struct side *
 		mp_csv_int(stdout, rank, 1);
 		mp_csv_field(stdout, status_of(s), 0);
 		for (int i = 0; i < NFIG; i++) {
+			if (no_peak && i == F_PEAK)
+				continue;
 			mp_csv_int(stdout, s->f[0][i], 0);
 			mp_csv_int(stdout, s->f[1][i], 0);
 			mp_csv_int(stdout, d[i], 0);
@@ -434,7 +450,7 @@ static int parse_pids(const char *arg, int64_t *before, int64_t *after)
 }
 
 /* Opens one side and loads its totals. Returns 0 or an exit code. */
-static int open_side(struct side *sd)
+static int open_side(struct side *sd, const struct mp_window *w)
 {
 	int rc = mp_trace_open(sd->q.path, &sd->db);
 	if (rc)
@@ -444,6 +460,12 @@ static int open_side(struct side *sd)
 		return mp_trace_fail(sd->q.path, err);
 	if (sd->q.pid >= 0 && sd->t.processes == 0)
 		return mp_query_no_process(&sd->q);
+	if (mp_window_set(w)) {
+		if ((rc = mp_window_sites(w, NULL, sd->db, sd->q.path, sd->q.pid, 0)))
+			return rc;
+		if (mp_totals_window(sd->db, sd->q.pid, &sd->t, err, sizeof(err)))
+			return mp_trace_fail(sd->q.path, err);
+	}
 	if (sd->t.runs > 1) {
 		struct mp_processes ps;
 		struct mp_runs r;
@@ -485,12 +507,13 @@ static int thresholds(const struct mp_threshold *th, char **exprs, size_t n, str
 	return nfailed;
 }
 
-static int diff(struct side *sides, const struct mp_query *q, const struct mp_threshold *th, char **exprs, size_t nth)
+static int diff(struct side *sides, const struct mp_query *q, const struct mp_window *w, const struct mp_threshold *th,
+                char **exprs, size_t nth)
 {
 	struct dsites d = {0};
-	int rc = load_sites(&sides[0], 0, &d);
+	int rc = load_sites(&sides[0], mp_window_table(w), 0, &d);
 	if (!rc)
-		rc = load_sites(&sides[1], 1, &d);
+		rc = load_sites(&sides[1], mp_window_table(w), 1, &d);
 	if (rc) {
 		dsites_free(&d);
 		return rc;
@@ -517,6 +540,8 @@ static int diff(struct side *sides, const struct mp_query *q, const struct mp_th
 		mp_json_object_begin(&j, 0);
 		mp_json_key(&j, "diff");
 		mp_json_object_begin(&j, 0);
+		if (w && mp_window_set(w))
+			mp_window_json(w, &j);
 		mp_json_key(&j, "before");
 		json_totals(&j, sides[0].q.path, t0);
 		mp_json_key(&j, "after");
@@ -524,7 +549,8 @@ static int diff(struct side *sides, const struct mp_query *q, const struct mp_th
 		mp_json_key(&j, "delta");
 		mp_json_object_begin(&j, 0);
 		for (int i = 0; i < MP_METRIC_N; i++)
-			mp_json_kv_int(&j, mp_metric_name((enum mp_metric)i), mp_add_sat(t1->v[i], -t0->v[i]));
+			if (!(no_peak && i == MP_METRIC_PEAK))
+				mp_json_kv_int(&j, mp_metric_name((enum mp_metric)i), mp_add_sat(t1->v[i], -t0->v[i]));
 		mp_json_object_end(&j);
 		mp_json_kv_int(&j, "changed_sites", (int64_t)nchanged);
 		mp_json_kv_int(&j, "unchanged_sites", (int64_t)(d.n - nchanged));
@@ -546,9 +572,12 @@ static int diff(struct side *sides, const struct mp_query *q, const struct mp_th
 	} else if (q->format == MP_FMT_CSV) {
 		fputs("rank,status", stdout);
 		for (int i = 0; i < NFIG; i++)
-			printf(",%s_before,%s_after,%s_delta", fig_names[i], fig_names[i], fig_names[i]);
+			if (!(no_peak && i == F_PEAK))
+				printf(",%s_before,%s_after,%s_delta", fig_names[i], fig_names[i], fig_names[i]);
 		fputs(",stack\n", stdout);
 	} else {
+		if (w && mp_window_set(w))
+			mp_window_note(stdout, w);
 		text_totals("before: ", sides[0].q.path, t0);
 		text_totals("after:  ", sides[1].q.path, t1);
 		int64_t dt[NFIG] = {mp_add_sat(t1->v[MP_METRIC_ALLOCATIONS], -t0->v[MP_METRIC_ALLOCATIONS]),
@@ -595,8 +624,11 @@ int cmd_diff(int argc, char **argv)
 	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
 	        {"limit", required_argument, NULL, 'n'},
 	        {"fail-if", required_argument, NULL, OPT_FAIL_IF},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
+	struct mp_window w;
+	mp_window_init(&w);
 	struct side sides[2];
 	memset(sides, 0, sizeof(sides));
 	struct mp_query *q = &sides[0].q;
@@ -621,10 +653,16 @@ int cmd_diff(int argc, char **argv)
 				rc = mp_usage_error(q->cmd, "%s", err);
 			else
 				exprs[nth++] = optarg;
+		} else if ((rc = mp_window_option(&w, q->cmd, opt, optarg)) >= 0) {
+			/* rc: 0, or the usage error's exit code */
 		} else if ((rc = mp_query_option(q, opt, argv)) < 0) {
 			rc = MP_EXIT_USAGE;
 		}
 	}
+	for (size_t i = 0; !rc && !q->help && mp_window_set(&w) && i < nth; i++)
+		if (th[i].metric == MP_METRIC_PEAK)
+			rc = mp_window_refuse(q->cmd, "--fail-if peak_bytes", "the peak is not defined for a window");
+	no_peak = mp_window_set(&w);
 	if (!rc && q->help) {
 		usage(stdout);
 	} else if (!rc) {
@@ -635,12 +673,12 @@ int cmd_diff(int argc, char **argv)
 			sides[1].q.pid = pid_after;
 			sides[0].q.path = argv[optind];
 			sides[1].q.path = argv[optind + 1];
-			rc = open_side(&sides[0]);
+			rc = open_side(&sides[0], &w);
 			if (!rc)
-				rc = open_side(&sides[1]);
+				rc = open_side(&sides[1], &w);
 			if (!rc) {
 				mp_env_warn(sides[0].db, sides[0].q.path, sides[1].db, sides[1].q.path);
-				rc = diff(sides, q, th, exprs, nth);
+				rc = diff(sides, q, &w, th, exprs, nth);
 			}
 		}
 	}

@@ -14,6 +14,7 @@
 #include "output.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 
 enum { OPT_BY = MP_OPT_FIRST_PRIVATE, OPT_EXPORT_FORMAT };
 
@@ -23,7 +24,8 @@ static const char *const format_names[] = {"folded", "speedscope", "pprof", "mas
 static void usage(FILE *out)
 {
 	fputs("usage: memprof export --format folded|speedscope|pprof|massif [-o FILE]\n"
-	      "                      [--by bytes|count|peak|leaked|temporary] [--pid PID] TRACE\n"
+	      "                      [--by bytes|count|peak|leaked|temporary] [--phase NAME] [--from T]\n"
+	      "                      [--to T] [--pid PID] TRACE\n"
 	      "\n"
 	      "Writes the trace's allocation stacks for other tools:\n"
 	      "    folded      'root;caller;...;site WEIGHT' lines (flamegraph.pl, inferno)\n"
@@ -35,6 +37,10 @@ static void usage(FILE *out)
 	      "                heap over time and what was live at the peak, of the\n"
 	      "                process with the largest peak (or of --pid's)\n"
 	      "\n"
+	      "With --phase, --from or --to: the allocations made in that window, by\n"
+	      "bytes, count or leaked (peak and temporary are not defined for a window);\n"
+	      "massif refuses a window (its tree is the peak's).\n"
+	      "\n"
 	      "    -o, --output FILE  write to FILE (default: standard output)\n"
 	      "    --by FIGURE     the weight of folded and speedscope: bytes allocated (the\n"
 	      "                    default), count, peak, leaked or temporary; of pprof, the\n"
@@ -42,6 +48,7 @@ static void usage(FILE *out)
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 /* --- folded ------------------------------------------------------------- */
@@ -638,8 +645,8 @@ static const struct mp_process *massif_process(const struct mp_processes *ps)
 	return best;
 }
 
-static int export(sqlite3 *db, const struct mp_query *q, enum export_format fmt, enum mp_calltree_by by,
-                  const char *output)
+static int export(sqlite3 *db, const struct mp_query *q, const struct mp_window *w, enum export_format fmt,
+                  enum mp_calltree_by by, const char *output)
 {
 	struct mp_processes ps;
 	int rc;
@@ -648,7 +655,11 @@ static int export(sqlite3 *db, const struct mp_query *q, enum export_format fmt,
 	const struct mp_process *mp = fmt == MASSIF ? massif_process(&ps) : NULL;
 	struct mp_calltree t;
 	char err[512] = "";
-	if (mp_calltree_load(&t, db, fmt == MASSIF ? -1 : q->pid, mp ? mp->id : 0)) {
+	if (mp_window_set(w) && (rc = mp_window_sites(w, NULL, db, q->path, q->pid, 0))) {
+		mp_processes_free(&ps);
+		return rc;
+	}
+	if (mp_calltree_load(&t, db, mp_window_table(w), fmt == MASSIF ? -1 : q->pid, mp ? mp->id : 0)) {
 		rc = mp_trace_fail(q->path, t.err);
 		goto out;
 	}
@@ -677,6 +688,10 @@ static int export(sqlite3 *db, const struct mp_query *q, enum export_format fmt,
 		mp_buf_puts(&name, mp_basename(q->path));
 		if (q->pid >= 0)
 			mp_buf_printf(&name, " pid %" PRId64, q->pid);
+		if (mp_window_set(w)) {
+			mp_buf_puts(&name, " ");
+			mp_window_describe(w, &name);
+		}
 		write_speedscope(out, &t, by, mp_buf_str(&name));
 		mp_buf_free(&name);
 		break;
@@ -709,10 +724,13 @@ int cmd_export(int argc, char **argv)
 	        {"output", required_argument, NULL, 'o'},
 	        {"by", required_argument, NULL, OPT_BY},
 	        {"format", required_argument, NULL, OPT_EXPORT_FORMAT},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "export", 0);
+	struct mp_window w;
+	mp_window_init(&w);
 	enum mp_calltree_by by = MP_CALLTREE_BYTES;
 	int by_given = 0, fmt = -1, opt, rc;
 	const char *output = NULL;
@@ -734,6 +752,9 @@ int cmd_export(int argc, char **argv)
 				        q.cmd, "option '--by' needs bytes, count, peak, leaked or temporary, not '%s'",
 				        optarg);
 			by_given = 1;
+		} else if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+			if (rc)
+				return rc;
 		} else if ((rc = mp_query_option(&q, opt, argv)) != 0) {
 			return rc > 0 ? rc : MP_EXIT_USAGE;
 		}
@@ -749,12 +770,17 @@ int cmd_export(int argc, char **argv)
 	if (fmt == PPROF && (by == MP_CALLTREE_PEAK || by == MP_CALLTREE_TEMPORARY))
 		return mp_usage_error(q.cmd, "pprof holds bytes, count and leaked only, not '--by %s'",
 		                      mp_calltree_by_name(by));
+	if (mp_window_set(&w) && fmt == MASSIF)
+		return mp_window_refuse(q.cmd, "--format massif", "its tree is the peak's");
+	if (mp_window_set(&w) && (by == MP_CALLTREE_PEAK || by == MP_CALLTREE_TEMPORARY))
+		return mp_window_refuse(q.cmd, by == MP_CALLTREE_PEAK ? "--by peak" : "--by temporary",
+		                        "not defined for a window");
 	if ((rc = mp_query_path(&q, argc, argv)))
 		return rc;
 	sqlite3 *db;
 	if ((rc = mp_trace_open_for(q.path, MP_NEED_FIGURES, &db)))
 		return rc;
-	rc = export(db, &q, (enum export_format)fmt, by, output);
+	rc = export(db, &q, &w, (enum export_format)fmt, by, output);
 	mp_trace_close(db);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "trace.h"
 #include "util.h"
 #include "views.h"
+#include "window.h"
 
 enum { OPT_BY = MP_OPT_FIRST_PRIVATE, OPT_REVERSE, OPT_TITLE };
 
@@ -28,13 +29,16 @@ enum { OPT_BY = MP_OPT_FIRST_PRIVATE, OPT_REVERSE, OPT_TITLE };
 static void usage(FILE *out)
 {
 	fputs("usage: memprof flamegraph [-o FILE] [--by bytes|count|peak|leaked|temporary] [--reverse]\n"
-	      "                          [--title TEXT] [--pid PID] TRACE\n"
+	      "                          [--title TEXT] [--phase NAME] [--from T] [--to T] [--pid PID]\n"
+	      "                          TRACE\n"
 	      "\n"
 	      "Writes an interactive SVG flame graph of the trace's allocation stacks:\n"
 	      "each frame is as wide as the figure of the stacks through it. Hover a\n"
 	      "frame for its figure and share, click it to zoom in, 'Search' highlights\n"
 	      "frames matching a regular expression and tells their share. The file is\n"
 	      "self-contained (open it in a web browser).\n"
+	      "With --phase, --from or --to: the allocations made in that window, by\n"
+	      "bytes, count or leaked (peak and temporary are not defined for a window).\n"
 	      "\n"
 	      "    -o, --output FILE  write to FILE (default: standard output)\n"
 	      "    --by FIGURE     bytes allocated (the default), count of allocations,\n"
@@ -45,6 +49,7 @@ static void usage(FILE *out)
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
@@ -389,10 +394,13 @@ int cmd_flamegraph(int argc, char **argv)
 	        {"by", required_argument, NULL, OPT_BY},
 	        {"reverse", no_argument, NULL, OPT_REVERSE},
 	        {"title", required_argument, NULL, OPT_TITLE},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "flamegraph", 0);
+	struct mp_window w;
+	mp_window_init(&w);
 	enum mp_calltree_by by = MP_CALLTREE_BYTES;
 	const char *output = NULL, *title = "Allocation flame graph";
 	int reverse = 0, opt, rc;
@@ -408,6 +416,9 @@ int cmd_flamegraph(int argc, char **argv)
 				return mp_usage_error(
 				        q.cmd, "option '--by' needs bytes, count, peak, leaked or temporary, not '%s'",
 				        optarg);
+		} else if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+			if (rc)
+				return rc;
 		} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
 	}
@@ -415,6 +426,9 @@ int cmd_flamegraph(int argc, char **argv)
 		usage(stdout);
 		return MP_EXIT_OK;
 	}
+	if (mp_window_set(&w) && (by == MP_CALLTREE_PEAK || by == MP_CALLTREE_TEMPORARY))
+		return mp_window_refuse(q.cmd, by == MP_CALLTREE_PEAK ? "--by peak" : "--by temporary",
+		                        "not defined for a window");
 	if ((rc = mp_query_path(&q, argc, argv)))
 		return rc;
 	sqlite3 *db;
@@ -425,8 +439,10 @@ int cmd_flamegraph(int argc, char **argv)
 		mp_trace_close(db);
 		return rc;
 	}
-	struct mp_calltree t;
-	if (mp_calltree_load(&t, db, q.pid, 0)) {
+	struct mp_calltree t = {0};
+	if (mp_window_set(&w) && (rc = mp_window_sites(&w, NULL, db, q.path, q.pid, 0))) {
+		/* the message is out */
+	} else if (mp_calltree_load(&t, db, mp_window_table(&w), q.pid, 0)) {
 		rc = mp_trace_fail(q.path, t.err);
 	} else {
 		mp_calltree_build(&t, by, reverse ? MP_CALLTREE_REVERSE : 0);
@@ -441,6 +457,10 @@ int cmd_flamegraph(int argc, char **argv)
 		}
 		if (q.pid >= 0)
 			mp_buf_printf(&sub, "%spid %" PRId64, sub.len ? ", " : "", q.pid);
+		if (mp_window_set(&w)) {
+			mp_buf_puts(&sub, sub.len ? ", " : "");
+			mp_window_describe(&w, &sub);
+		}
 		FILE *out = mp_outfile_open(output);
 		if (!out) {
 			rc = MP_EXIT_TRACE;

@@ -12,6 +12,7 @@
 #include "output.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 
 struct order {
 	const char *name, *title;
@@ -40,8 +41,10 @@ static const char *const pseudo_names[] = {"[self]", "[outermost]", "[truncated]
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof functions [--sort ORDER] [--limit N] [--format text|json|csv] [--pid PID] TRACE\n"
-	      "       memprof functions --callers F | --callees F [--limit N] [--format FMT] [--pid PID] TRACE\n"
+	fputs("usage: memprof functions [--sort ORDER] [--limit N] [--phase NAME] [--from T] [--to T]\n"
+	      "                         [--format text|json|csv] [--pid PID] TRACE\n"
+	      "       memprof functions --callers F | --callees F [--limit N] [--phase NAME] [--from T]\n"
+	      "                         [--to T] [--format FMT] [--pid PID] TRACE\n"
 	      "\n"
 	      "Allocations per function, as cProfile's tottime and cumtime: self counts\n"
 	      "the allocations the function made directly (it called the allocation\n"
@@ -49,6 +52,8 @@ static void usage(FILE *out)
 	      "once however often the function recurses). A function is a name with\n"
 	      "its source file (its module without debug info); inlined functions are\n"
 	      "functions of their own; operator new and new[] count as the allocator.\n"
+	      "With --phase, --from or --to: the allocations made in that window, and\n"
+	      "those of them that leaked.\n"
 	      "\n"
 	      "    --sort ORDER    self-bytes (the default), total-bytes, self-count,\n"
 	      "                    total-count, leaked (bytes leaked directly) or\n"
@@ -66,6 +71,7 @@ static void usage(FILE *out)
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 /* --- the function list -------------------------------------------------- */
@@ -128,7 +134,7 @@ static void add_size_cell(struct mp_table *t, int64_t v)
 	mp_table_add(t, mp_human_size(v, s, sizeof(s)));
 }
 
-static void list_functions(const struct mp_query *q, const struct mp_funcs *f, int order)
+static void list_functions(const struct mp_query *q, const struct mp_funcs *f, int order, const struct mp_window *w)
 {
 	uint32_t *idx = mp_xmalloc((f->n ? f->n : 1) * sizeof(*idx));
 	size_t n = 0;
@@ -149,6 +155,8 @@ static void list_functions(const struct mp_query *q, const struct mp_funcs *f, i
 		mp_json_key(&j, "functions");
 		mp_json_object_begin(&j, 0);
 		mp_json_kv_string(&j, "order", orders[order].name);
+		if (mp_window_set(w))
+			mp_window_json(w, &j);
 		mp_json_kv_int(&j, "allocations", f->allocations);
 		mp_json_kv_int(&j, "bytes", f->bytes);
 		mp_json_kv_int(&j, "leaked_bytes", f->leaked_bytes);
@@ -187,6 +195,8 @@ static void list_functions(const struct mp_query *q, const struct mp_funcs *f, i
 			mp_csv_end(stdout);
 		}
 	} else {
+		if (mp_window_set(w))
+			mp_window_note(stdout, w);
 		printf("functions by %s (%" PRId64 " allocation%s, %s, leaked %s in all)\n"
 		       "self: allocated by the function directly; total: also by the functions it called\n\n",
 		       orders[order].title, f->allocations, f->allocations == 1 ? "" : "s",
@@ -357,7 +367,8 @@ static void print_relation(const struct mp_query *q, struct mp_json *j, const st
 
 /* Lists the callers and/or callees of the functions matching name.
    Returns 0, or an exit code after a message. */
-static int list_calls(const struct mp_query *q, struct mp_funcs *f, const char *name, int callers, int callees)
+static int list_calls(const struct mp_query *q, struct mp_funcs *f, const char *name, int callers, int callees,
+                      const struct mp_window *w)
 {
 	uint32_t *targets;
 	int exact;
@@ -417,6 +428,8 @@ static int list_calls(const struct mp_query *q, struct mp_funcs *f, const char *
 		mp_json_object_begin(&j, 0);
 		mp_json_kv_string(&j, "query", name);
 		mp_json_kv_string(&j, "match", exact ? "exact" : "substring");
+		if (mp_window_set(w))
+			mp_window_json(w, &j);
 		mp_json_key(&j, "functions");
 		mp_json_array_begin(&j, 0);
 	} else if (q->format == MP_FMT_CSV) {
@@ -424,6 +437,8 @@ static int list_calls(const struct mp_query *q, struct mp_funcs *f, const char *
 		      "leaked_bytes,allocations_share,bytes_share\n",
 		      stdout);
 	} else {
+		if (mp_window_set(w))
+			mp_window_note(stdout, w);
 		printf("%zu function%s %s '%s'\n", nt, nt == 1 ? "" : "s",
 		       exact ? (nt == 1 ? "is named" : "are named")
 		             : (nt == 1 ? "has in its name" : "have in their names"),
@@ -492,10 +507,13 @@ int cmd_functions(int argc, char **argv)
 	        {"limit", required_argument, NULL, OPT_LIMIT},
 	        {"callers", required_argument, NULL, OPT_CALLERS},
 	        {"callees", required_argument, NULL, OPT_CALLEES},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "functions", DEFAULT_LIMIT);
+	struct mp_window w;
+	mp_window_init(&w);
 	int order = SORT_SELF_BYTES, opt, rc;
 	const char *callers = NULL, *callees = NULL;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
@@ -523,7 +541,10 @@ int cmd_functions(int argc, char **argv)
 			callees = optarg;
 			break;
 		default:
-			if ((rc = mp_query_option(&q, opt, argv)) != 0)
+			if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+				if (rc)
+					return rc;
+			} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 				return rc > 0 ? rc : MP_EXIT_USAGE;
 		}
 	}
@@ -544,13 +565,15 @@ int cmd_functions(int argc, char **argv)
 			mp_processes_free(&ps);
 	}
 	struct mp_funcs f = {0};
-	if (!rc && mp_funcs_load(&f, db, q.pid))
+	if (!rc && mp_window_set(&w))
+		rc = mp_window_sites(&w, NULL, db, q.path, q.pid, 0);
+	if (!rc && mp_funcs_load(&f, db, mp_window_table(&w), q.pid))
 		rc = mp_trace_fail(q.path, f.err);
 	if (!rc) {
 		if (callers || callees)
-			rc = list_calls(&q, &f, callers ? callers : callees, callers != NULL, callees != NULL);
+			rc = list_calls(&q, &f, callers ? callers : callees, callers != NULL, callees != NULL, &w);
 		else
-			list_functions(&q, &f, order);
+			list_functions(&q, &f, order, &w);
 	}
 	if (!rc)
 		rc = mp_finish_output();

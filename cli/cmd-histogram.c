@@ -13,6 +13,7 @@
 #include "term.h"
 #include "trace.h"
 #include "util.h"
+#include "window.h"
 
 enum {
 	OPT_SIZES = MP_OPT_FIRST_PRIVATE,
@@ -56,12 +57,14 @@ struct bucket {
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof histogram [--sizes|--lifetimes] [--sites N] [--ascii]\n"
-	      "                         [--format text|json|csv] [--pid PID] TRACE\n"
+	fputs("usage: memprof histogram [--sizes|--lifetimes] [--sites N] [--ascii] [--phase NAME]\n"
+	      "                         [--from T] [--to T] [--format text|json|csv] [--pid PID] TRACE\n"
 	      "\n"
 	      "How the allocations spread over sizes or lifetimes: a bucket's count,\n"
 	      "bytes and share of all allocations, and the sites (full call stacks) that\n"
-	      "made most of its allocations.\n"
+	      "made most of its allocations. With --phase, --from or --to: the\n"
+	      "allocations made in that window (their lifetimes run to their free,\n"
+	      "wherever it falls).\n"
 	      "\n"
 	      "    --sizes         buckets of requested size: 0, 1-8, 9-16, 17-32, ... bytes\n"
 	      "                    (the default)\n"
@@ -76,6 +79,7 @@ static void usage(FILE *out)
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 static int size_bucket(int64_t size)
@@ -182,18 +186,24 @@ static int cell_cmp(const void *a, const void *b)
 
 /* Reads every allocation (of q->pid's processes) into the buckets and
    cells. Returns 0, or an exit code after the message. */
-static int scan(sqlite3 *db, const struct mp_query *q, int lifetimes, struct bucket *buckets, struct cells *cells)
+static int scan(sqlite3 *db, const struct mp_query *q, const struct mp_window *w, int lifetimes, struct bucket *buckets,
+                struct cells *cells)
 {
-	char sql[256];
-	/* The heap's blocks: a pool's (memprof.h) lie inside them. */
-	snprintf(sql, sizeof(sql), "SELECT size, stack_id%s FROM allocations WHERE kind != 'pool'%s",
-	         lifetimes ? ", alloc_time_ns, free_time_ns" : "", q->pid >= 0 ? " AND pid = ?1" : "");
+	/* The heap's blocks (a pool's, memprof.h, lie inside them) of the
+	   window, of q->pid's processes. */
+	struct mp_buf sql = {0};
+	mp_buf_printf(&sql, "SELECT size, stack_id%s FROM allocations WHERE ",
+	              lifetimes ? ", alloc_time_ns, free_time_ns" : "");
+	int rc = mp_window_where(w, NULL, db, q->path, q->pid, &sql);
+	if (rc) {
+		mp_buf_free(&sql);
+		return rc;
+	}
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	int prc = sqlite3_prepare_v2(db, mp_buf_str(&sql), -1, &st, NULL);
+	mp_buf_free(&sql);
+	if (prc != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);
-	if (q->pid >= 0)
-		sqlite3_bind_int64(st, 1, q->pid);
-	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t size = sqlite3_column_int64(st, 0), stack_id = sqlite3_column_int64(st, 1);
 		if (size < 0) /* only in a damaged trace */
@@ -205,10 +215,12 @@ static int scan(sqlite3 *db, const struct mp_query *q, int lifetimes, struct buc
 		buckets[b].bytes = mp_add_sat(buckets[b].bytes, size);
 		cells_add(cells, b, stack_id, size);
 	}
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return mp_trace_fail_db(q->path, db);
-	return 0;
+		rc = mp_trace_fail_db(q->path, db);
+	else
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
 }
 
 static double share(int64_t part, int64_t whole)
@@ -244,8 +256,8 @@ static void csv_bucket(const char *label, int64_t min, int64_t max, const struct
 }
 
 /* Prints the histogram; returns 0 or an exit code after a message. */
-static int print(sqlite3 *db, const struct mp_query *q, int lifetimes, int64_t sites, int ascii,
-                 const struct bucket *buckets, int nbuckets, struct cells *cells)
+static int print(sqlite3 *db, const struct mp_query *q, const struct mp_window *w, int lifetimes, int64_t sites,
+                 int ascii, const struct bucket *buckets, int nbuckets, struct cells *cells)
 {
 	int64_t total = 0, total_bytes = 0, most = 0;
 	int first = -1, last = -1;
@@ -288,6 +300,8 @@ static int print(sqlite3 *db, const struct mp_query *q, int lifetimes, int64_t s
 		mp_json_key(&j, "histogram");
 		mp_json_object_begin(&j, 0);
 		mp_json_kv_string(&j, "of", lifetimes ? "lifetimes" : "sizes");
+		if (mp_window_set(w))
+			mp_window_json(w, &j);
 		mp_json_kv_int(&j, "allocations", total);
 		mp_json_kv_int(&j, "bytes", total_bytes);
 		mp_json_key(&j, "buckets");
@@ -297,6 +311,8 @@ static int print(sqlite3 *db, const struct mp_query *q, int lifetimes, int64_t s
 		      "stack\n",
 		      stdout);
 	} else {
+		if (mp_window_set(w))
+			mp_window_note(stdout, w);
 		printf("%s of %" PRId64 " allocation%s, %s (%" PRId64 " bytes)", lifetimes ? "lifetimes" : "sizes",
 		       total, total == 1 ? "" : "s", mp_human_size(total_bytes, a, sizeof(a)), total_bytes);
 		if (q->pid >= 0)
@@ -409,10 +425,13 @@ int cmd_histogram(int argc, char **argv)
 	        {"lifetimes", no_argument, NULL, OPT_LIFETIMES},
 	        {"sites", required_argument, NULL, OPT_SITES},
 	        {"ascii", no_argument, NULL, OPT_ASCII},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "histogram", 0);
+	struct mp_window w;
+	mp_window_init(&w);
 	int lifetimes = 0, ascii = 0, opt, rc;
 	int64_t sites = 3;
 	char err[256];
@@ -432,7 +451,10 @@ int cmd_histogram(int argc, char **argv)
 			ascii = 1;
 			break;
 		default:
-			if ((rc = mp_query_option(&q, opt, argv)) != 0)
+			if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+				if (rc)
+					return rc;
+			} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 				return rc > 0 ? rc : MP_EXIT_USAGE;
 		}
 	}
@@ -453,9 +475,10 @@ int cmd_histogram(int argc, char **argv)
 	struct bucket buckets[MAX_BUCKETS] = {{0}};
 	struct cells cells = {0};
 	if (!rc)
-		rc = scan(db, &q, lifetimes, buckets, &cells);
+		rc = scan(db, &q, &w, lifetimes, buckets, &cells);
 	if (!rc)
-		rc = print(db, &q, lifetimes, sites, ascii, buckets, lifetimes ? LIFE_BUCKETS : SIZE_BUCKETS, &cells);
+		rc = print(db, &q, &w, lifetimes, sites, ascii, buckets, lifetimes ? LIFE_BUCKETS : SIZE_BUCKETS,
+		           &cells);
 	if (!rc)
 		rc = mp_finish_output();
 	free(cells.v);

@@ -13,12 +13,14 @@
 #include "trace.h"
 #include "util.h"
 #include "views.h"
+#include "window.h"
 
 enum { OPT_UNREACHABLE = MP_OPT_FIRST_PRIVATE, OPT_MISMATCHES };
 
 static void usage(FILE *out)
 {
 	fputs("usage: memprof leaks [-n N] [--unreachable] [--mismatches] [--full-stacks]\n"
+	      "                     [--phase NAME] [--from T] [--to T]\n"
 	      "                     [--format text|json|csv] [--pid PID] [--run K] TRACE\n"
 	      "\n"
 	      "Blocks still live when their process ended, grouped by the stack that\n"
@@ -29,6 +31,8 @@ static void usage(FILE *out)
 	      "reachable ones, then those it could not classify.\n"
 	      "In a trace of several runs (memprof run --repeat), the leaks of one run:\n"
 	      "the median run by leaked bytes, or --run K.\n"
+	      "With a window (--phase, --from, --to): the blocks allocated in it that\n"
+	      "were never freed (the leak scan's classes are not shown then).\n"
 	      "\n"
 	      "With --mismatches: blocks released by a function that does not match the\n"
 	      "one that allocated them (free of new, delete of new[] or malloc, delete[]\n"
@@ -44,6 +48,7 @@ static void usage(FILE *out)
 	      "    --run K         run K of a repeated trace\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 /* A leaking site: leaked bytes, blocks; unreachable bytes, blocks;
@@ -67,18 +72,18 @@ static int by_group(const void *a, const void *b)
 }
 
 /* Loads the leaking sites, the most leaked bytes first. Returns 0 or -1. */
-static int load_rows(sqlite3 *db, const struct mp_query *q, int have_reach, int64_t run, struct row **out, size_t *n)
+static int load_rows(sqlite3 *db, const struct mp_query *q, const char *table, int have_reach, int64_t run,
+                     struct row **out, size_t *n)
 {
 	char sql[1024];
-	snprintf(
-	        sql, sizeof(sql),
-	        "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks), %s FROM main.sites WHERE leaked_blocks > 0%s%s"
-	        " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id",
-	        have_reach ? "sum(unreachable_bytes), sum(unreachable_blocks), sum(reachable_bytes),"
-	                     " sum(reachable_blocks)"
-	                   : "0, 0, 0, 0",
-	        q->pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
-	        run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?2)" : "");
+	snprintf(sql, sizeof(sql),
+	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks), %s FROM %s WHERE leaked_blocks > 0%s%s"
+	         " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id",
+	         have_reach ? "sum(unreachable_bytes), sum(unreachable_blocks), sum(reachable_bytes),"
+	                      " sum(reachable_blocks)"
+	                    : "0, 0, 0, 0",
+	         table, q->pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
+	         run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?2)" : "");
 	sqlite3_stmt *st;
 	*out = NULL;
 	*n = 0;
@@ -168,7 +173,7 @@ static int print_text(const struct mp_query *q, struct mp_stack_loader *l, struc
 
 static int print_list(const struct mp_query *q, struct mp_stack_loader *l, struct mp_stack *stack, struct row *rows,
                       size_t n, int64_t bytes, int64_t blocks, const struct mp_reach_totals *t, int only, int64_t run,
-                      size_t nruns)
+                      size_t nruns, const struct mp_window *w)
 {
 	static const char *const keys[] = {"unreachable_bytes", "unreachable_blocks", "reachable_bytes",
 	                                   "reachable_blocks"};
@@ -186,6 +191,8 @@ static int print_list(const struct mp_query *q, struct mp_stack_loader *l, struc
 			mp_json_kv_int(&j, "run", run);
 			mp_json_kv_int(&j, "runs", (int64_t)nruns);
 		}
+		if (mp_window_set(w))
+			mp_window_json(w, &j);
 		mp_json_kv_int(&j, "leaked_bytes", bytes);
 		mp_json_kv_int(&j, "leaked_blocks", blocks);
 		mp_reach_json(&j, t);
@@ -243,13 +250,13 @@ static int print_list(const struct mp_query *q, struct mp_stack_loader *l, struc
 	return 0;
 }
 
-int mp_leaks_prepare(sqlite3 *db, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st)
+int mp_leaks_prepare(sqlite3 *db, const char *table, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st)
 {
 	char sql[512];
 	snprintf(sql, sizeof(sql),
-	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM main.sites WHERE leaked_blocks > 0%s%s"
+	         "SELECT stack_id, sum(leaked_bytes), sum(leaked_blocks) FROM %s WHERE leaked_blocks > 0%s%s"
 	         " GROUP BY stack_id ORDER BY 2 DESC, 3 DESC, stack_id LIMIT ?2",
-	         pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
+	         table, pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
 	         run > 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE run = ?3)" : "");
 	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
 	if (rc != SQLITE_OK)
@@ -264,14 +271,16 @@ int mp_leaks_prepare(sqlite3 *db, int64_t pid, int64_t run, int64_t limit, sqlit
 
 /* Prints the leaks; returns 0 or an exit code after a message. */
 static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t blocks, int only, int64_t run,
-                 size_t nruns)
+                 size_t nruns, const struct mp_window *w)
 {
 	struct mp_reach_totals t;
-	if (mp_reach_totals(db, q->pid, run, &t))
+	if (mp_window_set(w))
+		memset(&t, 0, sizeof(t)); /* the scan's classes are per site, not per window */
+	else if (mp_reach_totals(db, q->pid, run, &t))
 		return mp_trace_fail_db(q->path, db);
 	struct row *rows;
 	size_t n;
-	if (load_rows(db, q, t.have, run, &rows, &n)) {
+	if (load_rows(db, q, mp_window_table(w), t.have, run, &rows, &n)) {
 		free(rows);
 		return mp_trace_fail_db(q->path, db);
 	}
@@ -281,10 +290,12 @@ static int leaks(sqlite3 *db, const struct mp_query *q, int64_t bytes, int64_t b
 		return mp_trace_fail(q->path, l.err);
 	}
 	struct mp_stack stack = {0};
-	if (q->format == MP_FMT_TEXT)
+	if (q->format == MP_FMT_TEXT && mp_window_set(w))
+		mp_window_note(stdout, w);
+	else if (q->format == MP_FMT_TEXT)
 		mp_runs_note(stdout, q, MP_RUN_LEAKED, run, nruns);
 	int rc = q->format == MP_FMT_TEXT ? print_text(q, &l, &stack, rows, n, bytes, blocks, &t, only)
-	                                  : print_list(q, &l, &stack, rows, n, bytes, blocks, &t, only, run, nruns);
+	                                  : print_list(q, &l, &stack, rows, n, bytes, blocks, &t, only, run, nruns, w);
 	int exit_code = rc ? mp_trace_fail(q->path, l.err) : 0;
 	mp_stack_free(&stack);
 	mp_stack_loader_fini(&l);
@@ -433,10 +444,13 @@ int cmd_leaks(int argc, char **argv)
 	        {"unreachable", no_argument, NULL, OPT_UNREACHABLE},
 	        {"mismatches", no_argument, NULL, OPT_MISMATCHES},
 	        MP_QUERY_RUN_OPTION,
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "leaks", 0);
+	struct mp_window w;
+	mp_window_init(&w);
 	int opt, rc, only = 0, want_mismatches = 0;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
 		if (opt == OPT_UNREACHABLE) {
@@ -447,13 +461,21 @@ int cmd_leaks(int argc, char **argv)
 			want_mismatches = 1;
 			continue;
 		}
-		if ((rc = mp_query_option(&q, opt, argv)) != 0)
+		if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+			if (rc)
+				return rc;
+		} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
 	}
 	if (q.help) {
 		usage(stdout);
 		return MP_EXIT_OK;
 	}
+	if (want_mismatches && mp_window_set(&w))
+		return mp_window_refuse(q.cmd, "--mismatches", "the trace keeps mismatches per site, without times");
+	if (only && mp_window_set(&w))
+		return mp_window_refuse(q.cmd, "--unreachable",
+		                        "the leak scan's classes are kept per site, without times");
 	if ((rc = mp_query_path(&q, argc, argv)))
 		return rc;
 	sqlite3 *db;
@@ -465,6 +487,15 @@ int cmd_leaks(int argc, char **argv)
 	if (!(rc = mp_query_processes(&q, db, &ps))) {
 		if (want_mismatches) {
 			rc = mismatches(db, &q);
+		} else if (mp_window_set(&w)) {
+			struct mp_window_totals t = {0};
+			if (!(rc = mp_window_run(db, &q, &run)) &&
+			    !(rc = mp_window_sites(&w, NULL, db, q.path, q.pid, run))) {
+				if (mp_window_totals(db, &t) != SQLITE_OK)
+					rc = mp_trace_fail_db(q.path, db);
+				else
+					rc = leaks(db, &q, t.leaked_bytes, t.leaked_blocks, 0, 0, 0, &w);
+			}
 		} else if (!(rc = mp_runs_choose(db, &q, MP_RUN_LEAKED, &run, &nruns))) {
 			int64_t bytes = 0, blocks = 0;
 			for (size_t i = 0; i < ps.n; i++) {
@@ -473,7 +504,7 @@ int cmd_leaks(int argc, char **argv)
 				bytes = mp_add_sat(bytes, ps.v[i].leaked_bytes);
 				blocks = mp_add_sat(blocks, ps.v[i].leaked_blocks);
 			}
-			rc = leaks(db, &q, bytes, blocks, only, run, nruns);
+			rc = leaks(db, &q, bytes, blocks, only, run, nruns, &w);
 		}
 		if (!rc)
 			rc = mp_finish_output();

@@ -10,6 +10,7 @@
 #include "trace.h"
 #include "util.h"
 #include "views.h"
+#include "window.h"
 
 static void usage(FILE *out)
 {
@@ -21,12 +22,18 @@ static void usage(FILE *out)
 	      "whose blocks were live at that moment, largest first. In a trace of\n"
 	      "several runs (memprof run --repeat), the peak of one run: the median run\n"
 	      "by peak, or --run K.\n"
+	      "--phase, --from and --to are refused: the peak is found in the exact order\n"
+	      "of events as they were recorded, which the trace keeps only to the\n"
+	      "microsecond; a window's peak would not be exact. 'memprof timeline\n"
+	      "--phase NAME' shows the heap during a window.\n"
 	      "\n"
 	      "    -n N            show N sites (default 10; 0: all)\n"
 	      "    --full-stacks   show every caller in text (default: 8)\n"
 	      "    --format FMT    text (default), json or csv\n"
 	      "    --pid PID       the process with that pid (the largest peak of its images)\n"
 	      "    --run K         run K of a repeated trace\n"
+	      "    --phase NAME, --from T, --to T\n"
+	      "                    refused (see above)\n"
 	      "    -h, --help      this help\n",
 	      out);
 }
@@ -161,21 +168,29 @@ static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *
 int cmd_peak(int argc, char **argv)
 {
 	static const struct option options[] = {
-	        MP_QUERY_LONG_OPTIONS,
-	        MP_QUERY_RUN_OPTION,
-	        {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
-	        {NULL, 0, NULL, 0},
+	        MP_QUERY_LONG_OPTIONS,  MP_QUERY_RUN_OPTION, {"full-stacks", no_argument, NULL, MP_OPT_FULL_STACKS},
+	        MP_WINDOW_LONG_OPTIONS, {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "peak", 10);
+	struct mp_window w;
+	mp_window_init(&w);
 	int opt, rc;
-	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1)
-		if ((rc = mp_query_option(&q, opt, argv)) != 0)
+	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "n:", options, NULL)) != -1) {
+		if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+			if (rc)
+				return rc;
+		} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
+	}
 	if (q.help) {
 		usage(stdout);
 		return MP_EXIT_OK;
 	}
+	if (mp_window_set(&w))
+		return mp_usage_error(q.cmd,
+		                      "--phase, --from and --to cannot be used: a window's peak would not be exact"
+		                      " (times are kept to the microsecond)");
 	if ((rc = mp_query_path(&q, argc, argv)))
 		return rc;
 	sqlite3 *db;

@@ -18,6 +18,7 @@
 #include "trace.h"
 #include "util.h"
 #include "views.h"
+#include "window.h"
 
 #define DEFAULT_SITES 20 /* sites listed per ordering */
 #define MAX_PANELS 12    /* processes drawn in the timeline: the largest peaks */
@@ -26,7 +27,8 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof report [-o FILE.html] [-n N] [--pid PID] TRACE\n"
+	fputs("usage: memprof report [-o FILE.html] [-n N] [--phase NAME] [--from T] [--to T] [--pid PID]\n"
+	      "                      TRACE\n"
 	      "\n"
 	      "Writes one self-contained HTML page about the trace, for a bug report:\n"
 	      "the summary (with where it was recorded), the live heap over time, flame\n"
@@ -34,12 +36,16 @@ static void usage(FILE *out)
 	      "leaks, the top sites by bytes, count, peak, leaks and temporaries, the\n"
 	      "leaks and what was live at the peak, each stack with function and\n"
 	      "file:line. The page loads nothing from elsewhere; open it in a browser.\n"
+	      "With --phase, --from or --to: the allocations made in that window (the\n"
+	      "heap over time in its span), without what a window does not define: the\n"
+	      "peak, its flame graph and table, and the orders by peak and temporaries.\n"
 	      "\n"
 	      "    -o FILE         write to FILE (default: standard output)\n"
 	      "    -n N            sites listed per table (default 20; 0: all)\n"
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 static const char css[] =
@@ -68,9 +74,12 @@ static const char css[] =
 struct report {
 	FILE *out;
 	sqlite3 *db;
-	const char *path; /* the trace */
-	int64_t pid;      /* --pid, -1: every process */
-	int64_t limit;    /* -n, 0: all */
+	const char *path;          /* the trace */
+	int64_t pid;               /* --pid, -1: every process */
+	int64_t limit;             /* -n, 0: all */
+	const struct mp_window *w; /* --phase, --from, --to */
+	int windowed;              /* w is set: the sites are temp.window_sites */
+	const char *sites;         /* the sites table read */
 	struct mp_processes ps;
 	struct mp_stack_loader loader;
 	struct mp_stack stack;
@@ -157,7 +166,7 @@ static void row_begin(struct report *r, const char *name)
 	fprintf(r->out, "<tr><th>%s</th><td>", name);
 }
 
-static void write_summary(struct report *r)
+static int write_summary(struct report *r)
 {
 	FILE *out = r->out;
 	char h[MP_HUMAN_MAX];
@@ -173,6 +182,35 @@ static void write_summary(struct report *r)
 	fputs("</code></td></tr>\n", out);
 	row_begin(r, "duration");
 	fprintf(out, "%s</td></tr>\n", mp_human_duration(t.duration_ns, h, sizeof(h)));
+	if (r->windowed) {
+		struct mp_window_totals wt = {0};
+		if (mp_window_totals(r->db, &wt) != SQLITE_OK)
+			return mp_trace_fail_db(r->path, r->db);
+		row_begin(r, "window");
+		fputs("<span id=\"window\">allocations made in ", out);
+		mp_buf_reset(&r->b);
+		mp_window_describe(r->w, &r->b);
+		esc(r, mp_buf_str(&r->b));
+		fputs("</span></td></tr>\n", out);
+		row_begin(r, "calls");
+		fprintf(out,
+		        "<span id=\"calls\">%" PRId64 " allocation%s</span>, %" PRId64 " of them freed</td></tr>\n",
+		        wt.allocations, plural(wt.allocations), wt.frees);
+		row_begin(r, "allocated");
+		size_text(r, wt.bytes);
+		fputs("</td></tr>\n", out);
+		row_begin(r, "leaked");
+		size_text(r, wt.leaked_bytes);
+		fprintf(out, " in %" PRId64 " block%s</td></tr>\n", wt.leaked_blocks, plural(wt.leaked_blocks));
+		row_begin(r, "trace");
+		fputs("<code>", out);
+		esc(r, mp_basename(r->path));
+		fputs("</code>", out);
+		if (r->pid >= 0)
+			fprintf(out, " (pid %" PRId64 " only)", r->pid);
+		fputs("</td></tr>\n</table>\n</section>\n", out);
+		return 0;
+	}
 	if (r->ps.n > 1) {
 		row_begin(r, "processes");
 		fprintf(out, "%zu</td></tr>\n", r->ps.n);
@@ -228,7 +266,7 @@ static void write_summary(struct report *r)
 	fputs("</td></tr>\n</table>\n", out);
 	if (r->ps.n < 2) {
 		fputs("</section>\n", out);
-		return;
+		return 0;
 	}
 	fputs("<h3>Processes</h3>\n<table class=\"processes\">\n<thead><tr><th class=\"n\">pid</th>"
 	      "<th class=\"n\">ppid</th><th>origin</th><th>ended</th><th class=\"n\">allocations</th>"
@@ -261,6 +299,7 @@ static void write_summary(struct report *r)
 		fputs("</code></td></tr>\n", out);
 	}
 	fputs("</tbody>\n</table>\n</section>\n", out);
+	return 0;
 }
 
 /* --- charts ----------------------------------------------------------------- */
@@ -303,7 +342,7 @@ static int write_timeline(struct report *r)
 		fprintf(out, "<p class=\"note\">The %d processes with the largest peaks, of %zu.</p>\n", MAX_PANELS,
 		        r->ps.n);
 	}
-	int rc = mp_timeline_svg(out, r->db, r->path, &shown, CHART_WIDTH, PANEL_HEIGHT, "timeline-chart");
+	int rc = mp_timeline_svg(out, r->db, r->path, &shown, r->w, CHART_WIDTH, PANEL_HEIGHT, "timeline-chart");
 	if (sorted) {
 		free(shown.v);
 		free(sorted);
@@ -324,7 +363,7 @@ static int write_flamegraphs(struct report *r, int64_t leaked)
 	};
 	FILE *out = r->out;
 	struct mp_calltree t;
-	if (mp_calltree_load(&t, r->db, r->pid, 0)) {
+	if (mp_calltree_load(&t, r->db, r->sites, r->pid, 0)) {
 		int rc = mp_trace_fail(r->path, t.err);
 		mp_calltree_free(&t);
 		return rc;
@@ -337,7 +376,7 @@ static int write_flamegraphs(struct report *r, int64_t leaked)
 	      out);
 	for (size_t i = 0; i < sizeof(graphs) / sizeof(graphs[0]); i++) {
 		const struct graph *g = &graphs[i];
-		if (g->by == MP_CALLTREE_LEAKED && leaked <= 0)
+		if ((g->by == MP_CALLTREE_LEAKED && leaked <= 0) || (g->by == MP_CALLTREE_PEAK && r->windowed))
 			continue;
 		mp_calltree_build(&t, g->by, 0);
 		fprintf(out, "<h3>%s</h3>\n", g->heading);
@@ -382,9 +421,11 @@ static int write_top(struct report *r)
 	      out);
 	for (int k = 0; k < MP_TOP_ORDERS; k++) {
 		const struct mp_top_order *o = &mp_top_orders[k];
+		if (r->windowed && !o->part_sum)
+			continue; /* not defined for a window */
 		char sql[512];
-		snprintf(sql, sizeof(sql),
-		         "SELECT count(*) FROM (SELECT 1 FROM main.sites%s GROUP BY stack_id HAVING %s > 0)",
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM (SELECT 1 FROM %s%s GROUP BY stack_id HAVING %s > 0)",
+		         r->sites,
 		         r->pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "",
 		         o->sum);
 		int64_t total = count_of(r, sql, r->pid);
@@ -394,14 +435,15 @@ static int write_top(struct report *r)
 		int64_t shown = r->limit > 0 && total > r->limit ? r->limit : total;
 		shown_note(r, shown, total, "sites");
 		sqlite3_stmt *st;
-		if (mp_top_prepare(r->db, o, r->pid, r->limit, &st) != SQLITE_OK)
+		if (mp_top_prepare(r->db, r->sites, o, r->pid, r->limit, &st) != SQLITE_OK)
 			return mp_trace_fail_db(r->path, r->db);
 		fprintf(out,
 		        "<table class=\"sites\" id=\"top-%s-table\">\n<thead><tr><th class=\"n\">#</th>"
-		        "<th class=\"n\">allocations</th><th class=\"n\">bytes</th><th class=\"n\">peak</th>"
-		        "<th class=\"n\">leaked</th><th class=\"n\">leaked blocks</th><th class=\"n\">temporary</th>"
+		        "<th class=\"n\">allocations</th><th class=\"n\">bytes</th>%s"
+		        "<th class=\"n\">leaked</th><th class=\"n\">leaked blocks</th>%s"
 		        "<th>site</th></tr></thead>\n<tbody>\n",
-		        o->name);
+		        o->name, r->windowed ? "" : "<th class=\"n\">peak</th>",
+		        r->windowed ? "" : "<th class=\"n\">temporary</th>");
 		int64_t rank = 0;
 		int rc;
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -416,10 +458,12 @@ static int write_top(struct report *r)
 			int_cell(r, ++rank, 0);
 			int_cell(r, s.allocations, k == 1);
 			size_cell(r, s.bytes, k == 0);
-			size_cell(r, s.peak_bytes, k == 2);
+			if (!r->windowed)
+				size_cell(r, s.peak_bytes, k == 2);
 			size_cell(r, s.leaked_bytes, k == 3);
 			int_cell(r, s.leaked_blocks, 0);
-			int_cell(r, s.temporary, k == 4);
+			if (!r->windowed)
+				int_cell(r, s.temporary, k == 4);
 			stack_cell(r, &r->stack);
 			fputs("</tr>\n", out);
 		}
@@ -444,17 +488,15 @@ static int write_leaks(struct report *r, int64_t bytes, int64_t blocks)
 	} else {
 		fputs("No leaks: every block was freed.</p>\n", out);
 	}
-	int64_t total =
-	        count_of(r,
-	                 r->pid >= 0 ? "SELECT count(DISTINCT stack_id) FROM main.sites WHERE leaked_blocks > 0"
-	                               " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)"
-	                             : "SELECT count(DISTINCT stack_id) FROM main.sites WHERE leaked_blocks > 0",
-	                 r->pid);
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT stack_id) FROM %s WHERE leaked_blocks > 0%s", r->sites,
+	         r->pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "");
+	int64_t total = count_of(r, sql, r->pid);
 	if (total < 0)
 		return mp_trace_fail_db(r->path, r->db);
 	shown_note(r, r->limit > 0 && total > r->limit ? r->limit : total, total, "leaking sites");
 	sqlite3_stmt *st;
-	if (mp_leaks_prepare(r->db, r->pid, 0, r->limit, &st) != SQLITE_OK)
+	if (mp_leaks_prepare(r->db, r->sites, r->pid, 0, r->limit, &st) != SQLITE_OK)
 		return mp_trace_fail_db(r->path, r->db);
 	fputs("<table class=\"sites\" id=\"leaks-table\">\n<thead><tr><th class=\"n\">#</th><th class=\"n\">bytes</th>"
 	      "<th class=\"n\">blocks</th><th>site</th></tr></thead>\n<tbody>\n",
@@ -485,6 +527,12 @@ static int write_peak(struct report *r)
 	FILE *out = r->out;
 	const struct mp_process *p = mp_peak_process(&r->ps, 0);
 	fputs("<section id=\"peak\">\n<h2>Peak</h2>\n<p>", out);
+	if (r->windowed) {
+		fputs("Not shown for a window: the peak is not defined for the allocations made in it.</p>\n"
+		      "</section>\n",
+		      out);
+		return 0;
+	}
 	if (!p) {
 		fputs("No process recorded.</p>\n</section>\n", out);
 		return 0;
@@ -553,6 +601,13 @@ static int write_page(struct report *r)
 	FILE *out = r->out;
 	struct mp_summary_totals t = {0};
 	mp_summary_add(&t, &r->ps);
+	if (r->windowed) {
+		struct mp_window_totals wt = {0};
+		if (mp_window_totals(r->db, &wt) != SQLITE_OK)
+			return mp_trace_fail_db(r->path, r->db);
+		t.leaked_bytes = wt.leaked_bytes;
+		t.leaked_blocks = wt.leaked_blocks;
+	}
 	/* The program: the first process's (that of --pid's images). */
 	const char *prog = r->ps.n && r->ps.v[0].argc ? mp_basename(r->ps.v[0].argv[0]) : "";
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -570,8 +625,9 @@ static int write_page(struct report *r)
 	      "<a href=\"#flame\">Flame graphs</a><a href=\"#top\">Top sites</a><a href=\"#leaks\">Leaks</a>"
 	      "<a href=\"#peak\">Peak</a></nav>\n</header>\n",
 	      out);
-	write_summary(r);
-	int rc = write_timeline(r);
+	int rc = write_summary(r);
+	if (!rc)
+		rc = write_timeline(r);
 	if (!rc)
 		rc = write_flamegraphs(r, t.leaked_bytes);
 	if (!rc)
@@ -596,16 +652,22 @@ int cmd_report(int argc, char **argv)
 	        {"pid", required_argument, NULL, MP_OPT_PID},
 	        {"help", no_argument, NULL, 'h'},
 	        {"output", required_argument, NULL, 'o'},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "report", DEFAULT_SITES);
+	struct mp_window w;
+	mp_window_init(&w);
 	const char *output = NULL;
 	int opt, rc;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "o:n:", options, NULL)) != -1) {
 		if (opt == 'o')
 			output = optarg;
-		else if ((rc = mp_query_option(&q, opt, argv)) != 0)
+		else if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+			if (rc)
+				return rc;
+		} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 			return rc > 0 ? rc : MP_EXIT_USAGE;
 	}
 	if (q.help) {
@@ -614,14 +676,21 @@ int cmd_report(int argc, char **argv)
 	}
 	if ((rc = mp_query_path(&q, argc, argv)))
 		return rc;
-	struct report r = {.path = q.path, .pid = q.pid, .limit = q.limit};
+	struct report r = {.path = q.path,
+	                   .pid = q.pid,
+	                   .limit = q.limit,
+	                   .w = &w,
+	                   .windowed = mp_window_set(&w),
+	                   .sites = mp_window_table(&w)};
 	if ((rc = mp_trace_open_for(q.path, MP_NEED_FIGURES, &r.db)))
 		return rc;
 	if ((rc = mp_query_processes(&q, r.db, &r.ps))) {
 		mp_trace_close(r.db);
 		return rc;
 	}
-	if (mp_stack_loader_init(&r.loader, r.db)) {
+	if (r.windowed && (rc = mp_window_sites(&w, NULL, r.db, q.path, q.pid, 0))) {
+		/* the message is out */
+	} else if (mp_stack_loader_init(&r.loader, r.db)) {
 		rc = mp_trace_fail(q.path, r.loader.err);
 	} else {
 		r.out = mp_outfile_open(output);

@@ -441,37 +441,16 @@ static void print_api_json(sqlite3 *db, const struct mp_query *q, struct mp_json
 
 /* --- a window's figures (--phase, --from, --to) ------------------------- */
 
-struct window_figs {
-	int64_t allocations, frees, bytes, leaked_bytes, leaked_blocks;
-};
-
 static int window_summary(sqlite3 *db, const struct mp_query *q, const struct mp_window *w)
 {
-	static const char leaked[] = "free_time_ns IS NULL AND process_id NOT IN"
-	                             " (SELECT id FROM main.processes WHERE ended_by = 'exec')";
-	struct mp_buf sql = {0};
-	mp_buf_printf(&sql,
-	              "SELECT count(*), sum(free_time_ns IS NOT NULL), total(size), total(CASE WHEN %s THEN size END),"
-	              " total(%s) FROM allocations WHERE ",
-	              leaked, leaked);
-	int rc = mp_window_where(w, NULL, db, q->path, q->pid, &sql);
-	sqlite3_stmt *st = NULL;
-	if (!rc && sqlite3_prepare_v2(db, mp_buf_str(&sql), -1, &st, NULL) != SQLITE_OK)
-		rc = mp_trace_fail_db(q->path, db);
-	mp_buf_free(&sql);
+	int64_t run;
+	int rc = mp_window_run(db, q, &run);
+	if (!rc)
+		rc = mp_window_sites(w, NULL, db, q->path, q->pid, run);
 	if (rc)
 		return rc;
-	struct window_figs t = {0};
-	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		t.allocations = sqlite3_column_int64(st, 0);
-		t.frees = sqlite3_column_int64(st, 1);
-		t.bytes = (int64_t)sqlite3_column_double(st, 2);
-		t.leaked_bytes = (int64_t)sqlite3_column_double(st, 3);
-		t.leaked_blocks = (int64_t)sqlite3_column_double(st, 4);
-	}
-	sqlite3_finalize(st);
-	if (step != SQLITE_ROW)
+	struct mp_window_totals t = {0};
+	if (mp_window_totals(db, &t) != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);
 	struct mp_buf desc = {0};
 	mp_window_describe(w, &desc);

@@ -19,6 +19,7 @@
 #include "trace.h"
 #include "util.h"
 #include "views.h"
+#include "window.h"
 
 enum {
 	OPT_WIDTH = MP_OPT_FIRST_PRIVATE,
@@ -45,21 +46,93 @@ static const struct series_def {
    own. */
 #define SAMPLES_SQL \
 	"SELECT time_ns, usable_bytes, heap_bytes, NULL AS rss_bytes FROM main.heap_samples" \
-	" WHERE process_id = ?1 ORDER BY time_ns, rowid"
+	" WHERE process_id = ?1 AND time_ns BETWEEN ?2 AND ?3 ORDER BY time_ns, rowid"
 #define RANGE_SQL \
 	"SELECT count(*), min(time_ns), max(time_ns), max(usable_bytes), max(heap_bytes), NULL" \
-	" FROM main.heap_samples WHERE process_id = ?1"
+	" FROM main.heap_samples WHERE process_id = ?1 AND time_ns BETWEEN ?2 AND ?3"
 #define CHART_RSS_SQL \
 	"SELECT time_ns, usable_bytes, heap_bytes, NULL AS rss_bytes FROM main.heap_samples WHERE process_id = ?1" \
-	" UNION ALL SELECT time_ns, NULL, NULL, rss_bytes FROM main.rss_samples WHERE process_id = ?1" \
-	" ORDER BY 1"
+	" AND time_ns BETWEEN ?2 AND ?3 UNION ALL SELECT time_ns, NULL, NULL, rss_bytes FROM main.rss_samples" \
+	" WHERE process_id = ?1 AND time_ns BETWEEN ?2 AND ?3 ORDER BY 1"
 #define RANGE_RSS_SQL \
 	"SELECT count(*), min(t), max(t), max(u), max(h), max(r) FROM (SELECT time_ns AS t, usable_bytes AS u," \
-	" heap_bytes AS h, NULL AS r FROM main.heap_samples WHERE process_id = ?1 UNION ALL SELECT time_ns, NULL," \
-	" NULL, rss_bytes FROM main.rss_samples WHERE process_id = ?1)"
+	" heap_bytes AS h, NULL AS r FROM main.heap_samples WHERE process_id = ?1 AND time_ns BETWEEN ?2 AND ?3" \
+	" UNION ALL SELECT time_ns, NULL, NULL, rss_bytes FROM main.rss_samples WHERE process_id = ?1" \
+	" AND time_ns BETWEEN ?2 AND ?3)"
+/* The values held when a window begins: the last samples before it. */
+#define HELD_SQL \
+	"SELECT usable_bytes, heap_bytes FROM main.heap_samples WHERE process_id = ?1 AND time_ns < ?2" \
+	" ORDER BY time_ns DESC, rowid DESC LIMIT 1"
+#define HELD_RSS_SQL \
+	"SELECT rss_bytes FROM main.rss_samples WHERE process_id = ?1 AND time_ns < ?2" \
+	" ORDER BY time_ns DESC, rowid DESC LIMIT 1"
 
 /* Whether the charts draw RSS too (the trace has RSS samples). */
 static int with_rss;
+
+/* The span of time a chart shows: a process's life and samples, or the
+   window (--phase, --from, --to) in it. */
+struct span {
+	int windowed;
+	int64_t t0, t1; /* the window's, when windowed */
+};
+
+/* --phase, --from, --to; unset: every process's whole life. */
+static const struct mp_window *window;
+
+/* The span process p's chart shows. Returns 1, 0 when the window is not
+   in p (p is left out), or -1 on an SQLite error. */
+static int process_span(sqlite3 *db, const struct mp_process *p, struct span *sp)
+{
+	sp->windowed = window && mp_window_set(window);
+	if (!sp->windowed)
+		return 1;
+	return mp_window_span(window, db, p->id, p->start_ns, p->end_ns, &sp->t0, &sp->t1);
+}
+
+/* Whether p's peak is in the chart of sp. */
+static int peak_shown(const struct mp_process *p, const struct span *sp)
+{
+	return p->peak_bytes > 0 && (!sp->windowed || (p->peak_time_ns >= sp->t0 && p->peak_time_ns <= sp->t1));
+}
+
+/* Binds a sample query's time limits ?2, ?3: the window's, or every time. */
+static void bind_span(sqlite3_stmt *st, const struct span *sp)
+{
+	sqlite3_bind_int64(st, 2, sp->windowed ? sp->t0 : INT64_MIN);
+	sqlite3_bind_int64(st, 3, sp->windowed ? sp->t1 : INT64_MAX);
+}
+
+/* The values of the series held when sp's window begins (the last sample
+   before it); have[k] 0 when there is none. Returns an SQLite result code. */
+static int read_held(sqlite3 *db, int64_t id, const struct span *sp, int64_t *v, int *have)
+{
+	for (int k = 0; k < NSERIES; k++)
+		have[k] = 0, v[k] = 0;
+	if (!sp->windowed)
+		return SQLITE_OK;
+	for (int q = 0; q < (with_rss ? 2 : 1); q++) {
+		sqlite3_stmt *st;
+		int rc = sqlite3_prepare_v2(db, q ? HELD_RSS_SQL : HELD_SQL, -1, &st, NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, sp->t0);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && q) {
+			have[S_RSS] = 1;
+			v[S_RSS] = sqlite3_column_int64(st, 0);
+		} else if (rc == SQLITE_ROW) {
+			have[S_USABLE] = have[S_HEAP] = 1;
+			v[S_USABLE] = sqlite3_column_int64(st, 0);
+			v[S_HEAP] = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_OK;
+}
 
 /* Terminal chart cells and SVG pixels: defaults and limits. */
 #define TEXT_WIDTH 60
@@ -88,13 +161,18 @@ struct options {
 
 static void usage(FILE *out)
 {
-	fputs("usage: memprof timeline [-o FILE.svg] [--width N] [--height N] [--ascii]\n"
-	      "                        [--format text|json|csv] [--pid PID] TRACE\n"
+	fputs("usage: memprof timeline [-o FILE.svg] [--width N] [--height N] [--ascii] [--phase NAME]\n"
+	      "                        [--from T] [--to T] [--format text|json|csv] [--pid PID] TRACE\n"
 	      "\n"
 	      "The live heap of each process over time: the bytes the program asked for\n"
 	      "(requested) and the bytes the allocator gave (usable), sampled at most every\n"
 	      "10 ms and at the peak, which is marked, and the resident set size (RSS) of\n"
 	      "the process, sampled every 10 ms and at its end.\n"
+	      "With --phase, --from or --to: the time axis is that window's (a phase's\n"
+	      "from its start to its end in each process that has it, cut by --from and\n"
+	      "--to); processes outside it are left out, and the peak is marked when it\n"
+	      "falls in it. The chart begins with the value held since the last sample\n"
+	      "before the window; json and csv list the samples in the window.\n"
 	      "\n"
 	      "    -o, --output FILE.svg\n"
 	      "                    write an SVG chart, one panel per process ('-': standard\n"
@@ -109,6 +187,7 @@ static void usage(FILE *out)
 	      "    --pid PID       only the process(es) with that pid\n"
 	      "    -h, --help      this help\n",
 	      out);
+	fputs(mp_window_options_help, out);
 }
 
 /* --- samples in bins: one per terminal column or SVG pixel ------------------- */
@@ -170,14 +249,18 @@ static void bin_add(struct bins *b, int64_t t, const int64_t *v, const int *have
 }
 
 /* The time range of process p's chart: its life and its samples. */
-static void time_range(const struct mp_process *p, const struct range *r, int64_t *x0, int64_t *x1)
+static void time_range(const struct mp_process *p, const struct span *sp, const struct range *r, int64_t *x0,
+                       int64_t *x1)
 {
 	int64_t lo = p->start_ns, hi = p->end_ns >= 0 ? p->end_ns : p->start_ns;
-	if (r->count > 0) {
+	if (sp->windowed) {
+		lo = sp->t0;
+		hi = sp->t1;
+	} else if (r->count > 0) {
 		lo = r->t_min < lo ? r->t_min : lo;
 		hi = r->t_max > hi ? r->t_max : hi;
 	}
-	if (p->peak_bytes > 0 && p->peak_time_ns > hi)
+	if (!sp->windowed && p->peak_bytes > 0 && p->peak_time_ns > hi)
 		hi = p->peak_time_ns;
 	if (hi <= lo)
 		hi = mp_add_sat(lo, 1000); /* a microsecond: one point still has room */
@@ -188,13 +271,14 @@ static void time_range(const struct mp_process *p, const struct range *r, int64_
 }
 
 /* Reads RANGE_SQL for process id into *r. Returns an SQLite result code. */
-static int read_range(sqlite3 *db, int64_t id, struct range *r)
+static int read_range(sqlite3 *db, int64_t id, const struct span *sp, struct range *r)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(db, with_rss ? RANGE_RSS_SQL : RANGE_SQL, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
+	bind_span(st, sp);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		r->count = sqlite3_column_int64(st, 0);
@@ -206,23 +290,42 @@ static int read_range(sqlite3 *db, int64_t id, struct range *r)
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(st);
+	/* a window: the values held when it begins count as a sample */
+	int64_t v[NSERIES];
+	int have[NSERIES];
+	if (rc == SQLITE_OK && (rc = read_held(db, id, sp, v, have)) == SQLITE_OK && (have[S_HEAP] || have[S_RSS])) {
+		if (r->count == 0)
+			r->t_min = r->t_max = sp->t0;
+		r->count++;
+		for (int k = 0; k < NSERIES; k++)
+			if (have[k] && v[k] > r->max[k])
+				r->max[k] = v[k];
+	}
 	return rc;
 }
 
 /* Fills n bins with process id's samples over [x0, x1]. Returns an SQLite
    result code. */
-static int fill_bins(sqlite3 *db, int64_t id, struct bins *b, size_t n, int64_t x0, int64_t x1)
+static int fill_bins(sqlite3 *db, int64_t id, const struct span *sp, struct bins *b, size_t n, int64_t x0, int64_t x1)
 {
 	b->n = n;
 	b->x0 = x0;
 	b->x1 = x1;
 	b->v = mp_xmalloc(n * sizeof(*b->v));
 	memset(b->v, 0, n * sizeof(*b->v));
+	int64_t held[NSERIES];
+	int have_held[NSERIES];
+	int rc = read_held(db, id, sp, held, have_held);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (have_held[S_HEAP] || have_held[S_RSS])
+		bin_add(b, sp->t0, held, have_held);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, with_rss ? CHART_RSS_SQL : SAMPLES_SQL, -1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, with_rss ? CHART_RSS_SQL : SAMPLES_SQL, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
+	bind_span(st, sp);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t v[NSERIES];
 		int have[NSERIES];
@@ -303,6 +406,20 @@ static void peak_text(const struct mp_process *p, struct mp_buf *b)
 	              p->peak_bytes, (double)p->peak_time_ns / 1e9);
 }
 
+/* What a chart's title tells after the process: its peak, or in a window
+   "phase 'run' (0.000944-0.000950 s)" and the peak when it is in it. */
+static void head_text(const struct mp_process *p, const struct span *sp, struct mp_buf *b)
+{
+	if (sp->windowed) {
+		mp_window_describe(window, b);
+		mp_buf_printf(b, " (%.6f-%.6f s)", (double)sp->t0 / 1e9, (double)sp->t1 / 1e9);
+		if (!peak_shown(p, sp))
+			return;
+		mp_buf_puts(b, ", ");
+	}
+	peak_text(p, b);
+}
+
 /* --- the terminal chart ------------------------------------------------------ */
 
 /* The character of a cell that each series fills by fill[k] eighths. */
@@ -323,7 +440,8 @@ static const char *cell(const int *fill, int utf8)
 }
 
 /* Prints process p's chart of width x height cells. */
-static int text_chart(sqlite3 *db, const struct mp_query *q, const struct options *o, const struct mp_process *p)
+static int text_chart(sqlite3 *db, const struct mp_query *q, const struct options *o, const struct mp_process *p,
+                      const struct span *sp)
 {
 	int utf8 = mp_term_utf8(o->ascii);
 	int width = (int)(o->width ? o->width : TEXT_WIDTH), height = (int)(o->height ? o->height : TEXT_HEIGHT);
@@ -332,7 +450,7 @@ static int text_chart(sqlite3 *db, const struct mp_query *q, const struct option
 	mp_text_puts(stdout, mp_buf_str(&title));
 	mp_buf_free(&title);
 	struct range r;
-	int rc = read_range(db, p->id, &r);
+	int rc = read_range(db, p->id, sp, &r);
 	if (rc != SQLITE_OK)
 		return mp_trace_fail_db(q->path, db);
 	int64_t top = range_top(&r);
@@ -341,14 +459,14 @@ static int text_chart(sqlite3 *db, const struct mp_query *q, const struct option
 		return 0;
 	}
 	struct mp_buf pk = {0};
-	peak_text(p, &pk);
+	head_text(p, sp, &pk);
 	printf(": %s\n", mp_buf_str(&pk));
 	mp_buf_free(&pk);
 
 	struct bins b;
 	int64_t x0, x1;
-	time_range(p, &r, &x0, &x1);
-	if (fill_bins(db, p->id, &b, (size_t)width, x0, x1) != SQLITE_OK) {
+	time_range(p, sp, &r, &x0, &x1);
+	if (fill_bins(db, p->id, sp, &b, (size_t)width, x0, x1) != SQLITE_OK) {
 		free(b.v);
 		return mp_trace_fail_db(q->path, db);
 	}
@@ -368,7 +486,7 @@ static int text_chart(sqlite3 *db, const struct mp_query *q, const struct option
 			col[i * NSERIES + k] = v;
 		}
 	}
-	int peak_col = p->peak_bytes > 0 ? (int)bin_of(&b, p->peak_time_ns) : -1;
+	int peak_col = peak_shown(p, sp) ? (int)bin_of(&b, p->peak_time_ns) : -1;
 
 	/* sizes at the top edge of the top row and of a row about halfway, and 0 */
 	int mid_row = height > 2 ? height / 2 - 1 : -1;
@@ -474,11 +592,11 @@ static void bin_points(const struct mp_svg_plot *pl, const struct series_bin *s,
 }
 
 /* Writes process p's panel at height dy. Returns 0 or an exit code. */
-static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_process *p, double width, double height,
-                     double dy)
+static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_process *p, const struct span *sp,
+                     double width, double height, double dy)
 {
 	struct range r;
-	if (read_range(db, p->id, &r) != SQLITE_OK)
+	if (read_range(db, p->id, sp, &r) != SQLITE_OK)
 		return mp_trace_fail_db(path, db);
 	struct mp_buf head = {0}, tail = {0}, title = {0}, tip = {0};
 	process_title(p, &head);
@@ -486,7 +604,7 @@ static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_p
 	int64_t top = range_top(&r);
 	if (r.count > 0 && top > 0) {
 		mp_buf_puts(&tail, ": ");
-		peak_text(p, &tail);
+		head_text(p, sp, &tail);
 	} else {
 		mp_buf_puts(&tail, ": no heap recorded");
 	}
@@ -511,7 +629,7 @@ static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_p
 		return 0;
 	}
 	int64_t x0, x1;
-	time_range(p, &r, &x0, &x1);
+	time_range(p, sp, &r, &x0, &x1);
 	struct mp_svg_plot pl = {
 	        .x = SVG_LEFT,
 	        .y = SVG_TOP,
@@ -549,12 +667,14 @@ static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_p
 		mp_svg_text(out, lx + 22, 44, "start", NULL, series_defs[k].label);
 		lx += 140;
 	}
-	mp_svg_circle(out, lx + 9, 40, 4, "class=\"peak\"", NULL);
-	mp_svg_text(out, lx + 22, 44, "start", NULL, "peak");
+	if (peak_shown(p, sp)) {
+		mp_svg_circle(out, lx + 9, 40, 4, "class=\"peak\"", NULL);
+		mp_svg_text(out, lx + 22, 44, "start", NULL, "peak");
+	}
 
 	struct bins b;
 	size_t nbins = (size_t)pl.w;
-	if (fill_bins(db, p->id, &b, nbins, x0, x1) != SQLITE_OK) {
+	if (fill_bins(db, p->id, sp, &b, nbins, x0, x1) != SQLITE_OK) {
 		free(b.v);
 		mp_svg_group_end(out);
 		return mp_trace_fail_db(path, db);
@@ -615,7 +735,7 @@ static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_p
 	free(b.v);
 
 	/* the peak, on top of everything */
-	if (p->peak_bytes > 0) {
+	if (peak_shown(p, sp)) {
 		double cx = mp_svg_px(&pl, (double)p->peak_time_ns / 1e9), cy = mp_svg_py(&pl, (double)p->peak_bytes);
 		mp_buf_reset(&tip);
 		peak_text(p, &tip);
@@ -632,10 +752,23 @@ static int svg_panel(FILE *out, sqlite3 *db, const char *path, const struct mp_p
 	return 0;
 }
 
-int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_processes *ps, double width,
-                    double height, const char *id)
+int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_processes *ps, const struct mp_window *w,
+                    double width, double height, const char *id)
 {
-	size_t panels = ps->n ? ps->n : 1;
+	window = w;
+	/* the processes the window is in */
+	struct span *spans = mp_xmalloc((ps->n ? ps->n : 1) * sizeof(*spans));
+	size_t shown = 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		int in = process_span(db, &ps->v[i], &spans[i]);
+		if (in < 0) {
+			free(spans);
+			return mp_trace_fail_db(path, db);
+		}
+		spans[i].windowed = in ? spans[i].windowed : -1; /* -1: left out */
+		shown += in > 0;
+	}
+	size_t panels = shown ? shown : 1;
 	if (id) {
 		mp_svg_begin_inline(out, width, height * (double)panels, id, svg_css);
 	} else {
@@ -645,11 +778,15 @@ int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_pr
 		mp_buf_free(&title);
 	}
 	int rc = 0;
+	size_t at = 0;
 	for (size_t i = 0; i < ps->n && !rc; i++)
-		rc = svg_panel(out, db, path, &ps->v[i], width, height, height * (double)i);
-	if (ps->n == 0)
-		mp_svg_text(out, 12, 20, "start", "class=\"title\"", "no process recorded");
+		if (spans[i].windowed >= 0)
+			rc = svg_panel(out, db, path, &ps->v[i], &spans[i], width, height, height * (double)at++);
+	if (shown == 0)
+		mp_svg_text(out, 12, 20, "start", "class=\"title\"",
+		            ps->n ? "no process in the window" : "no process recorded");
 	mp_svg_end(out);
+	free(spans);
 	return rc;
 }
 
@@ -660,7 +797,7 @@ static int write_svg(sqlite3 *db, const struct mp_query *q, const struct options
 	if (!out)
 		return MP_EXIT_TRACE;
 	double width = (double)(o->width ? o->width : SVG_WIDTH), height = (double)(o->height ? o->height : SVG_HEIGHT);
-	int rc = mp_timeline_svg(out, db, q->path, ps, width, height, NULL);
+	int rc = mp_timeline_svg(out, db, q->path, ps, window, width, height, NULL);
 	if (rc) {
 		mp_outfile_discard(out, o->svg);
 		return rc;
@@ -678,6 +815,8 @@ static int print_samples(sqlite3 *db, const struct mp_query *q, const struct mp_
 		mp_json_object_begin(&j, 0);
 		mp_json_key(&j, "timeline");
 		mp_json_object_begin(&j, 0);
+		if (window && mp_window_set(window))
+			mp_window_json(window, &j);
 		mp_json_key(&j, "processes");
 		mp_json_array_begin(&j, 0);
 	} else {
@@ -689,6 +828,14 @@ static int print_samples(sqlite3 *db, const struct mp_query *q, const struct mp_
 	int rc = SQLITE_DONE;
 	for (size_t i = 0; i < ps->n && rc == SQLITE_DONE; i++) {
 		const struct mp_process *p = &ps->v[i];
+		struct span sp;
+		int in = process_span(db, p, &sp);
+		if (in < 0) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		if (!in)
+			continue;
 		if (q->format == MP_FMT_JSON) {
 			mp_json_object_begin(&j, 0);
 			mp_json_kv_int(&j, "pid", p->pid);
@@ -706,11 +853,16 @@ static int print_samples(sqlite3 *db, const struct mp_query *q, const struct mp_
 				mp_json_null(&j);
 			mp_json_kv_int(&j, "peak_bytes", p->peak_bytes);
 			mp_json_kv_int(&j, "peak_time_ns", p->peak_time_ns);
+			if (sp.windowed) {
+				mp_json_kv_int(&j, "window_start_ns", sp.t0);
+				mp_json_kv_int(&j, "window_end_ns", sp.t1);
+			}
 			mp_json_key(&j, "samples");
 			mp_json_array_begin(&j, 0);
 		}
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, p->id);
+		bind_span(st, &sp);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			int64_t t = sqlite3_column_int64(st, 0), usable = sqlite3_column_int64(st, 1 + S_USABLE),
 			        heap = sqlite3_column_int64(st, 1 + S_HEAP);
@@ -767,10 +919,14 @@ int cmd_timeline(int argc, char **argv)
 	        {"width", required_argument, NULL, OPT_WIDTH},
 	        {"height", required_argument, NULL, OPT_HEIGHT},
 	        {"ascii", no_argument, NULL, OPT_ASCII},
+	        MP_WINDOW_LONG_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	struct mp_query q;
 	mp_query_init(&q, "timeline", 0);
+	struct mp_window w;
+	mp_window_init(&w);
+	window = &w;
 	struct options o = {0};
 	int opt, rc;
 	while ((opt = getopt_long(argc, argv, MP_QUERY_SHORT_OPTIONS "o:", options, NULL)) != -1) {
@@ -790,7 +946,10 @@ int cmd_timeline(int argc, char **argv)
 			o.ascii = 1;
 			break;
 		default:
-			if ((rc = mp_query_option(&q, opt, argv)) != 0)
+			if ((rc = mp_window_option(&w, q.cmd, opt, optarg)) >= 0) {
+				if (rc)
+					return rc;
+			} else if ((rc = mp_query_option(&q, opt, argv)) != 0)
 				return rc > 0 ? rc : MP_EXIT_USAGE;
 		}
 	}
@@ -815,19 +974,28 @@ int cmd_timeline(int argc, char **argv)
 		return rc;
 	with_rss = mp_trace_has_table(db, "rss_samples");
 	struct mp_processes ps;
-	if (!(rc = mp_query_processes(&q, db, &ps))) {
+	if (mp_window_set(&w))
+		rc = mp_window_check(&w, db, q.path, q.pid);
+	if (!rc && !(rc = mp_query_processes(&q, db, &ps))) {
 		if (o.svg)
 			rc = write_svg(db, &q, &o, &ps);
 		if (!rc && q.format != MP_FMT_TEXT)
 			rc = print_samples(db, &q, &ps);
 		else if (!rc && !o.svg) {
+			size_t shown = 0;
 			for (size_t i = 0; i < ps.n && !rc; i++) {
-				if (i)
+				struct span sp;
+				int in = process_span(db, &ps.v[i], &sp);
+				if (in < 0)
+					rc = mp_trace_fail_db(q.path, db);
+				if (in <= 0)
+					continue;
+				if (shown++)
 					fputc('\n', stdout);
-				rc = text_chart(db, &q, &o, &ps.v[i]);
+				rc = text_chart(db, &q, &o, &ps.v[i], &sp);
 			}
-			if (ps.n == 0)
-				fputs("no process recorded\n", stdout);
+			if (!rc && shown == 0)
+				fputs(ps.n ? "no process in the window\n" : "no process recorded\n", stdout);
 		}
 		if (!rc)
 			rc = mp_finish_output();

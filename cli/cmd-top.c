@@ -50,7 +50,7 @@ static void usage(FILE *out)
 	      "the median run by the figure ranked, or --run K.\n"
 	      "With --pool, the sites of the blocks of the pool(s) NAME the program\n"
 	      "reported (memprof.h) instead of the heap's. --pool and the windows rank\n"
-	      "by bytes, count or leaked only, over every run.\n"
+	      "by bytes, count or leaked only, over every run (a window: or run K's).\n"
 	      "\n"
 	      "    --by-bytes      rank by bytes allocated (the default)\n"
 	      "    --by-count      rank by number of allocations\n"
@@ -124,14 +124,16 @@ static void print_site(const struct mp_query *q, struct mp_json *j, int64_t rank
 	}
 }
 
-int mp_top_prepare(sqlite3 *db, const struct mp_top_order *o, int64_t pid, int64_t limit, sqlite3_stmt **st)
+int mp_top_prepare(sqlite3 *db, const char *table, const struct mp_top_order *o, int64_t pid, int64_t limit,
+                   sqlite3_stmt **st)
 {
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
 	         "SELECT stack_id, sum(allocations), sum(bytes), sum(peak_bytes), sum(leaked_bytes),"
-	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM main.sites%s"
+	         " sum(leaked_blocks), sum(temporary), sum(frees) FROM %s%s"
 	         " GROUP BY stack_id HAVING %s > 0 ORDER BY %s DESC, sum(bytes) DESC, stack_id LIMIT ?2",
-	         pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum, o->sum);
+	         table, pid >= 0 ? " WHERE process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "", o->sum,
+	         o->sum);
 	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -154,8 +156,6 @@ void mp_top_row(sqlite3_stmt *st, struct mp_top_site *s)
 static int part_sql(sqlite3 *db, const struct mp_query *q, const struct mp_top_order *o, const struct scope *sc,
                     struct mp_buf *sql)
 {
-	static const char leaked[] = "free_time_ns IS NULL AND process_id NOT IN"
-	                             " (SELECT id FROM main.processes WHERE ended_by = 'exec')";
 	if (!mp_window_set(&sc->w)) { /* a pool's figures, from pool_sites */
 		struct mp_buf cond = {0};
 		int rc = mp_window_where(&sc->w, sc->pool, db, q->path, q->pid, &cond);
@@ -169,15 +169,16 @@ static int part_sql(sqlite3 *db, const struct mp_query *q, const struct mp_top_o
 		        " WHERE (process_id, pool_id) IN (SELECT process_id, pool_id FROM main.pools WHERE name = "
 		        "?3)%s",
 		        q->pid >= 0 ? " AND process_id IN (SELECT id FROM main.processes WHERE pid = ?1)" : "");
-	} else {
-		mp_buf_printf(sql,
-		              "SELECT stack_id, count(*) AS allocations_, sum(size) AS bytes_, 0,"
-		              " sum(CASE WHEN %s THEN size ELSE 0 END) AS leaked_bytes_, sum(%s), 0,"
-		              " sum(free_time_ns IS NOT NULL) FROM allocations WHERE ",
-		              leaked, leaked);
-		int rc = mp_window_where(&sc->w, sc->pool, db, q->path, q->pid, sql);
+	} else { /* a window's (of a pool's blocks, or the heap's) */
+		int64_t run;
+		int rc = mp_window_run(db, q, &run);
+		if (!rc)
+			rc = mp_window_sites(&sc->w, sc->pool, db, q->path, q->pid, run);
 		if (rc)
 			return rc;
+		mp_buf_puts(sql, "SELECT stack_id, sum(allocations) AS allocations_, sum(bytes) AS bytes_, 0,"
+		                 " sum(leaked_bytes) AS leaked_bytes_, sum(leaked_blocks), 0, sum(frees)"
+		                 " FROM temp.window_sites");
 	}
 	mp_buf_printf(sql, " GROUP BY stack_id HAVING %s > 0 ORDER BY %s DESC, bytes_ DESC, stack_id LIMIT ?2",
 	              o->part_sum, o->part_sum);

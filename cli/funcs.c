@@ -208,7 +208,7 @@ static void count(struct mp_funcs *f, const struct mp_funcs_visit *v)
 	}
 }
 
-int mp_funcs_load(struct mp_funcs *f, sqlite3 *db, int64_t pid)
+int mp_funcs_load(struct mp_funcs *f, sqlite3 *db, const char *table, int64_t pid)
 {
 	memset(f, 0, sizeof(*f));
 	if (mp_stack_loader_init(&f->loader, db)) {
@@ -216,10 +216,12 @@ int mp_funcs_load(struct mp_funcs *f, sqlite3 *db, int64_t pid)
 		return -1;
 	}
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT stack_id, allocations, bytes, leaked_bytes FROM main.sites WHERE ?1 < 0"
-	                       " OR process_id IN (SELECT id FROM main.processes WHERE pid = ?1)",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "SELECT stack_id, allocations, bytes, leaked_bytes FROM %s WHERE ?1 < 0"
+	         " OR process_id IN (SELECT id FROM main.processes WHERE pid = ?1)",
+	         table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		mp_trace_errmsg(db, f->err, sizeof(f->err));
 		return -1;
 	}

@@ -68,9 +68,10 @@ struct mp_funcs {
 };
 
 /* Reads the sites of the processes with that pid (every one when pid < 0)
-   and their stacks, and sums every function's figures. Returns 0, or -1
-   with f->err set ("damaged trace: ..."); call mp_funcs_fini either way. */
-int mp_funcs_load(struct mp_funcs *f, sqlite3 *db, int64_t pid);
+   from table ("main.sites", or a window's: cli/window.h) and their stacks,
+   and sums every function's figures. Returns 0, or -1 with f->err set
+   ("damaged trace: ..."); call mp_funcs_fini either way. */
+int mp_funcs_load(struct mp_funcs *f, sqlite3 *db, const char *table, int64_t pid);
 /* Fills v with site i (< f->nsites); v is valid until the next call.
    Returns 0, or -1 with f->err set. */
 int mp_funcs_visit(struct mp_funcs *f, size_t i, struct mp_funcs_visit *v);

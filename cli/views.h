@@ -56,9 +56,11 @@ struct mp_top_site {
 };
 
 /* Prepares the ranked sites (figure > 0) of the processes with that pid
-   (every one when pid < 0), at most limit (0: all). Returns an SQLite
-   result code. */
-int mp_top_prepare(sqlite3 *db, const struct mp_top_order *o, int64_t pid, int64_t limit, sqlite3_stmt **st);
+   (every one when pid < 0) from table ("main.sites", or a window's: then
+   only the orders with a part_sum), at most limit (0: all). Returns an
+   SQLite result code. */
+int mp_top_prepare(sqlite3 *db, const char *table, const struct mp_top_order *o, int64_t pid, int64_t limit,
+                   sqlite3_stmt **st);
 /* Reads the current row of that statement. */
 void mp_top_row(sqlite3_stmt *st, struct mp_top_site *s);
 
@@ -66,8 +68,9 @@ void mp_top_row(sqlite3_stmt *st, struct mp_top_site *s);
 
 /* Prepares the leaking stacks (columns: stack_id, bytes, blocks), the most
    bytes first, of pid (every process when < 0) and run (every run when
-   <= 0), at most limit (0: all). Returns an SQLite result code. */
-int mp_leaks_prepare(sqlite3 *db, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st);
+   <= 0), at most limit (0: all), from table: "main.sites", or a window's
+   (cli/window.h). Returns an SQLite result code. */
+int mp_leaks_prepare(sqlite3 *db, const char *table, int64_t pid, int64_t run, int64_t limit, sqlite3_stmt **st);
 
 /* --- peak (cmd-peak.c) -------------------------------------------------- */
 
@@ -83,10 +86,12 @@ int mp_peak_prepare(sqlite3 *db, int64_t process_id, int64_t limit, sqlite3_stmt
 
 /* Writes the heap-over-time chart of the processes in ps, one panel of
    width x height pixels each: a standalone SVG document (id NULL), or an
-   <svg id="id"> for an HTML page. Returns 0, or MP_EXIT_TRACE after the
-   message naming path (the trace). */
-int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_processes *ps, double width,
-                    double height, const char *id);
+   <svg id="id"> for an HTML page; with a window w (cli/window.h; NULL or
+   unset: none), the processes it is in over its span only. Returns 0, or
+   MP_EXIT_TRACE after the message naming path (the trace). */
+struct mp_window;
+int mp_timeline_svg(FILE *out, sqlite3 *db, const char *path, const struct mp_processes *ps, const struct mp_window *w,
+                    double width, double height, const char *id);
 
 /* --- flamegraph (cmd-flamegraph.c) -------------------------------------- */
 

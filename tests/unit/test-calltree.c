@@ -75,7 +75,7 @@ static void test_load(void)
 	struct mp_calltree t;
 	/* Site 40 is damaged: only the others. */
 	sqlite3_exec(db, "DELETE FROM sites WHERE stack_id = 40", NULL, NULL, NULL);
-	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, -1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, "main.sites", -1, 0), 0);
 	CU_ASSERT_EQUAL_FATAL(t.nsites, 4);
 	const struct mp_calltree_site *s = &t.sites[0]; /* stack 3, both processes */
 	CU_ASSERT_EQUAL(s->stack_id, 3);
@@ -103,11 +103,11 @@ static void test_load(void)
 	mp_calltree_free(&t);
 
 	/* One pid, one process row. */
-	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, 100, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, "main.sites", 100, 0), 0);
 	CU_ASSERT_EQUAL(t.nsites, 2);
 	CU_ASSERT_EQUAL(t.sites[0].bytes, 100);
 	mp_calltree_free(&t);
-	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, -1, 2), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, "main.sites", -1, 2), 0);
 	CU_ASSERT_EQUAL(t.nsites, 3);
 	mp_calltree_free(&t);
 
@@ -116,7 +116,7 @@ static void test_load(void)
 	             "INSERT INTO sites (process_id, stack_id, allocations, frees, bytes, peak_bytes, peak_blocks,"
 	             " leaked_bytes, leaked_blocks, temporary) VALUES (1, 40, 1, 0, 1, 0, 0, 0, 0, 0)",
 	             NULL, NULL, NULL);
-	CU_ASSERT_EQUAL(mp_calltree_load(&t, db, -1, 0), -1);
+	CU_ASSERT_EQUAL(mp_calltree_load(&t, db, "main.sites", -1, 0), -1);
 	CU_ASSERT_STRING_EQUAL(t.err, "damaged trace: stack 41 is missing");
 	mp_calltree_free(&t);
 	sqlite3_close(db);
@@ -127,7 +127,7 @@ static void test_build(void)
 	sqlite3 *db = trace_db();
 	sqlite3_exec(db, "DELETE FROM sites WHERE stack_id = 40", NULL, NULL, NULL);
 	struct mp_calltree t;
-	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, -1, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, "main.sites", -1, 0), 0);
 
 	/* Root to leaf, children by name. */
 	mp_calltree_build(&t, MP_CALLTREE_BYTES, 0);
@@ -170,7 +170,7 @@ static void test_build(void)
 	mp_calltree_free(&t);
 
 	/* Nothing at all: a root alone. */
-	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, 999, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_calltree_load(&t, db, "main.sites", 999, 0), 0);
 	mp_calltree_build(&t, MP_CALLTREE_BYTES, 0);
 	CU_ASSERT_EQUAL(t.nnodes, 1);
 	CU_ASSERT_EQUAL(t.nodes[0].total, 0);
