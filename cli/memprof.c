@@ -37,7 +37,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: memprof [--version] [--help] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].summary)
-			fprintf(out, "   %-10s %s\n", commands[i].name, commands[i].summary);
+			fprintf(out, "   %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 	        "\n'memprof COMMAND --help' tells more about a command.\n"
 	        "Without the wrapper: LD_PRELOAD=%s/libmemprof.so MEMPROF_OUTPUT=trace.db PROGRAM\n",
