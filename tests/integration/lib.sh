@@ -20,9 +20,19 @@ check() {
 	fi
 }
 
-# check_match WHAT ACTUAL EXTENDED-REGEX
+# check_match WHAT ACTUAL EXTENDED-REGEX: a pattern of several lines asks
+# for each of its non-empty lines (grep would take any one of them, and an
+# empty one matches anything)
 check_match() {
-	if printf '%s' "$2" | grep -Eq -- "$3"; then
+	_ok=1
+	_pats=$(printf '%s\n' "$3" | grep -v '^$')
+	[ -n "$_pats" ] || _ok=0
+	while IFS= read -r _p; do
+		printf '%s' "$2" | grep -Eq -- "$_p" || _ok=0
+	done <<EOF_PATS
+$_pats
+EOF_PATS
+	if [ "$_ok" = 1 ]; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))

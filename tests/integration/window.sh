@@ -58,9 +58,7 @@ usage_error "peak --from" "^memprof: --phase, --from and --to cannot be used" "$
 
 # --- functions, annotate ---------------------------------------------------------
 out=$("$MEMPROF" functions --phase run --format csv "$t")
-check_match "functions --phase run: main" "$out" '
-1,main,tests/fixtures/phases\.c,[^,]*,5,100,60,5,100,60
-'
+check_match "functions --phase run: main" "$out" '^1,main,[^,]*tests/fixtures/phases\.c,[^,]*,5,100,60,5,100,60$'
 check "functions --phase run: every caller totals 5 / 100" \
 	"$(printf '%s\n' "$out" | tail -n +2 | awk -F, '$8 != 5 || $9 != 100' | wc -l)" 0
 out=$("$MEMPROF" functions --phase load --format json "$t")
@@ -68,9 +66,9 @@ check_match "functions --phase load: totals" "$out" '"allocations": 3,
     "bytes": 30,
     "leaked_bytes": 30,'
 check_match "functions --phase load --callers main" \
-	"$("$MEMPROF" functions --phase load --callers main --format csv "$t")" '^main,tests/fixtures/phases\.c,[^,]*,caller,__libc_start_call_main,[^,]*,[^,]*,3,30,30,1\.000000,1\.000000$'
+	"$("$MEMPROF" functions --phase load --callers main --format csv "$t")" '^main,[^,]*tests/fixtures/phases\.c,[^,]*,caller,__libc_start_call_main,[^,]*,[^,]*,3,30,30,1\.000000,1\.000000$'
 out=$("$MEMPROF" annotate --function main --phase run --format csv "$t")
-check_match "annotate --phase run: the run line" "$out" "^tests/fixtures/phases\.c,main,$run_line,5,100,60,5,100,60,"
+check_match "annotate --phase run: the run line" "$out" "^[^,]*tests/fixtures/phases\.c,main,$run_line,5,100,60,5,100,60,"
 check "annotate --phase run: only that line" "$(printf '%s\n' "$out" | tail -n +2 | wc -l)" 1
 check_match "annotate --phase run text" "$("$MEMPROF" annotate --function main --phase run "$t")" \
 	"^window: allocations made in phase 'run'"
@@ -122,7 +120,7 @@ check "diff --phase load, same trace: exit" "$?" 0
 check_match "diff --phase load, same trace: no change" "$out" \
 	"change: \+0 allocations, \+0 B, leaked \+0 B in \+0 blocks
 
-no change in 3 sites"
+no change in 1 site"
 check_match "diff --phase load: totals without peak" "$out" \
 	"before: $t: 3 allocations, 30 B, leaked 30 B in 3 blocks"
 # the phase 'run' of another program: the sleep run, all 5 in one phase
