@@ -10,7 +10,7 @@
  *     add it to dist_man1_MANS and to memprof.1's COMMANDS and SEE ALSO,
  *     and its options to cli/completion/memprof (tests/integration/man.sh
  *     and completion.sh fail until then).
- * Query commands open the trace with mp_trace_open (cli/trace.h), take
+ * Query commands open the trace with mp_query_open (cli/trace.h), take
  * --format text|json|csv and --pid, and exit with the MP_EXIT_* codes.
  */
 #ifndef MP_BUILTIN_H

@@ -562,10 +562,8 @@ int cmd_annotate(int argc, char **argv)
 	}
 	if (!function == !file)
 		return mp_usage_error(q.cmd, "give one of '--function F' and '--file FILE'");
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open(q.path, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_FIGURES, &db)))
 		return rc;
 	if (q.pid >= 0) {
 		struct mp_processes ps;

@@ -775,10 +775,8 @@ int cmd_export(int argc, char **argv)
 	if (mp_window_set(&w) && (by == MP_CALLTREE_PEAK || by == MP_CALLTREE_TEMPORARY))
 		return mp_window_refuse(q.cmd, by == MP_CALLTREE_PEAK ? "--by peak" : "--by temporary",
 		                        "not defined for a window");
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open_for(q.path, MP_NEED_FIGURES, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_FIGURES, &db)))
 		return rc;
 	rc = export(db, &q, &w, (enum export_format)fmt, by, output);
 	mp_trace_close(db);

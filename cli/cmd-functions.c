@@ -554,10 +554,8 @@ int cmd_functions(int argc, char **argv)
 	}
 	if (callers && callees && strcmp(callers, callees) != 0)
 		return mp_usage_error(q.cmd, "'--callers' and '--callees' together need the same function");
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open(q.path, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_FIGURES, &db)))
 		return rc;
 	if (q.pid >= 0) {
 		struct mp_processes ps;

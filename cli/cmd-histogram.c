@@ -462,10 +462,8 @@ int cmd_histogram(int argc, char **argv)
 		usage(stdout);
 		return MP_EXIT_OK;
 	}
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open_for(q.path, MP_NEED_PROCESSES | MP_NEED_STACKS, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_PROCESSES | MP_NEED_STACKS, &db)))
 		return rc;
 	if (q.pid >= 0) {
 		struct mp_processes ps;

@@ -476,10 +476,8 @@ int cmd_leaks(int argc, char **argv)
 	if (only && mp_window_set(&w))
 		return mp_window_refuse(q.cmd, "--unreachable",
 		                        "the leak scan's classes are kept per site, without times");
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open(q.path, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_FIGURES, &db)))
 		return rc;
 	struct mp_processes ps;
 	int64_t run;

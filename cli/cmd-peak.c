@@ -191,10 +191,8 @@ int cmd_peak(int argc, char **argv)
 		return mp_usage_error(q.cmd,
 		                      "--phase, --from and --to cannot be used: a window's peak would not be exact"
 		                      " (times are kept to the microsecond)");
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open(q.path, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_FIGURES, &db)))
 		return rc;
 	struct mp_processes ps;
 	int64_t run;

@@ -1098,10 +1098,8 @@ int cmd_summary(int argc, char **argv)
 		usage(stdout);
 		return MP_EXIT_OK;
 	}
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open_for(q.path, MP_NEED_PROCESSES, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_PROCESSES, &db)))
 		return rc;
 	struct mp_processes ps;
 	if (!(rc = mp_query_processes(&q, db, &ps)) && mp_window_set(&w)) {

@@ -343,10 +343,8 @@ int cmd_top(int argc, char **argv)
 		return mp_usage_error("top", "--%s cannot be used with --pool, --phase, --from or --to", o->option);
 	if (partial(&sc) && mappings)
 		return mp_usage_error("top", "--mappings cannot be used with --pool, --phase, --from or --to");
-	if ((rc = mp_query_path(&q, argc, argv)))
-		return rc;
 	sqlite3 *db;
-	if ((rc = mp_trace_open(q.path, &db)))
+	if ((rc = mp_query_open(&q, argc, argv, MP_NEED_FIGURES, &db)))
 		return rc;
 	if (!rc && mappings && !mp_trace_has_mappings(db))
 		rc = mp_trace_fail(q.path, "no mapping figures in this trace (recorded by an older memprof)");

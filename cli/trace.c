@@ -519,6 +519,13 @@ void mp_processes_free(struct mp_processes *p)
 	memset(p, 0, sizeof(*p));
 }
 
+int mp_query_open(struct mp_query *q, int argc, char **argv, unsigned need, sqlite3 **db)
+{
+	*db = NULL;
+	int rc = mp_query_path(q, argc, argv);
+	return rc ? rc : mp_trace_open_for(q->path, need, db);
+}
+
 int mp_query_processes(const struct mp_query *q, sqlite3 *db, struct mp_processes *ps)
 {
 	char err[512];

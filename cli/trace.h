@@ -96,6 +96,10 @@ void mp_processes_free(struct mp_processes *p);
 
 /* --- shared steps of the query commands ---------------------------------- */
 
+/* Takes the trace path left after option parsing (mp_query_path) and opens
+   it probing the tables in need (mp_trace_open_for). Returns 0 with *db
+   open, or an exit code after the message. */
+int mp_query_open(struct mp_query *q, int argc, char **argv, unsigned need, sqlite3 **db);
 /* Loads q's processes (every one, or q->pid's) into *ps. Returns 0, or an
    exit code after the message (an unreadable table, no process with that
    pid); then *ps holds nothing. */
