@@ -260,11 +260,9 @@ static int restrict_pid(sqlite3 *db, const char *path, int64_t pid)
 
 /* --- --materialize ------------------------------------------------------ */
 
-static int write_fail(const char *out, sqlite3 *db, const char *tmp)
+static int write_fail(const char *out, sqlite3 *db)
 {
 	mp_error("cannot write '%s': %s", out, db ? sqlite3_errmsg(db) : "out of memory");
-	if (tmp)
-		unlink(tmp);
 	return MP_EXIT_TRACE;
 }
 
@@ -276,39 +274,17 @@ static int materialize(sqlite3 *db, const char *path, const char *out, int force
 		mp_error("'%s' exists; use --force to replace it", out);
 		return MP_EXIT_USAGE;
 	}
-	/* Written under a temporary name, renamed into place when complete. A
-	   relative name gets "./" so that SQLite never reads it as a URI. */
-	struct mp_buf tmp = {0};
-	mp_buf_printf(&tmp, "%s%s.tmp-%d", out[0] == '/' ? "" : "./", out, (int)getpid());
-	const char *t = mp_buf_str(&tmp);
-	unlink(t);
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "VACUUM INTO ?1", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-		sqlite3_finalize(st);
-	}
-	if (rc != SQLITE_OK) {
-		int code = sqlite3_errcode(db) & 0xff;
-		rc = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? mp_trace_fail_db(path, db)
-		                                                     : write_fail(out, db, t);
-		unlink(t);
-		mp_buf_free(&tmp);
+	struct mp_trace_copy c;
+	int rc = mp_trace_copy_begin(&c, db, path, out);
+	if (rc)
 		return rc;
-	}
-
-	sqlite3 *w = NULL;
+	sqlite3 *w = c.w;
 	int64_t rows = 0;
-	rc = sqlite3_open_v2(t, &w, SQLITE_OPEN_READWRITE, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(w, 100);
-		rc = mp_vtab_register(w);
-	}
+	rc = mp_vtab_register(w);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
 		        w,
-		        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN;"
+		        "BEGIN;"
 		        " CREATE TABLE allocations_table (id INTEGER, pid INTEGER, process_id INTEGER,"
 		        " tid INTEGER, kind TEXT, size INTEGER, usable_size INTEGER, address INTEGER,"
 		        " stack_id INTEGER, alloc_time_ns INTEGER, free_time_ns INTEGER, pool_id INTEGER);"
@@ -324,19 +300,11 @@ static int materialize(sqlite3 *db, const char *path, const char *out, int force
 		if (code == SQLITE_CORRUPT) /* the chunks did not decode */
 			rc = mp_trace_fail_db(path, w);
 		else
-			rc = write_fail(out, w, NULL);
-		sqlite3_close(w);
-		unlink(t);
-		mp_buf_free(&tmp);
+			rc = write_fail(out, w);
+		return mp_trace_copy_end(&c, rc);
+	}
+	if ((rc = mp_trace_copy_end(&c, 0)))
 		return rc;
-	}
-	if (sqlite3_close(w) != SQLITE_OK || rename(t, out) != 0) {
-		mp_error("cannot write '%s': %s", out, mp_strerror(errno));
-		unlink(t);
-		mp_buf_free(&tmp);
-		return MP_EXIT_TRACE;
-	}
-	mp_buf_free(&tmp);
 	printf("wrote '%s' with %" PRId64 " allocation%s in allocations_table\n", out, rows, rows == 1 ? "" : "s");
 	return 0;
 }

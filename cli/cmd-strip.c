@@ -186,37 +186,12 @@ static int64_t file_size(const char *path)
 /* Writes the copy of the trace at path (open as db) to out. */
 static int strip(sqlite3 *db, const char *path, const char *out, int summaries, int anon)
 {
-	/* Written under a temporary name, renamed into place when complete. A
-	   relative name gets "./" so that SQLite never reads it as a URI. */
-	struct mp_buf tmp = {0};
-	mp_buf_printf(&tmp, "%s%s.tmp-%d", out[0] == '/' ? "" : "./", out, (int)getpid());
-	const char *t = mp_buf_str(&tmp);
-	unlink(t);
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, "VACUUM INTO ?1", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-		sqlite3_finalize(st);
-	}
-	if (rc != SQLITE_OK) {
-		int code = sqlite3_errcode(db) & 0xff;
-		if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
-			rc = mp_trace_fail_db(path, db);
-		else {
-			mp_error("cannot write '%s': %s", out, sqlite3_errmsg(db));
-			rc = MP_EXIT_TRACE;
-		}
-		unlink(t);
-		mp_buf_free(&tmp);
+	struct mp_trace_copy c;
+	int rc = mp_trace_copy_begin(&c, db, path, out);
+	if (rc)
 		return rc;
-	}
-	sqlite3 *w = NULL;
-	rc = sqlite3_open_v2(t, &w, SQLITE_OPEN_READWRITE, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(w, 100);
-		rc = sqlite3_exec(w, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN", NULL, NULL, NULL);
-	}
+	sqlite3 *w = c.w;
+	rc = sqlite3_exec(w, "BEGIN", NULL, NULL, NULL);
 	if (rc == SQLITE_OK && summaries)
 		rc = drop_allocations(w);
 	if (rc == SQLITE_OK && anon)
@@ -224,19 +199,11 @@ static int strip(sqlite3 *db, const char *path, const char *out, int summaries, 
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(w, "COMMIT; VACUUM", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		mp_error("cannot write '%s': %s", out, w ? sqlite3_errmsg(w) : "out of memory");
-		sqlite3_close(w);
-		unlink(t);
-		mp_buf_free(&tmp);
-		return MP_EXIT_TRACE;
+		mp_error("cannot write '%s': %s", out, sqlite3_errmsg(w));
+		return mp_trace_copy_end(&c, MP_EXIT_TRACE);
 	}
-	if (sqlite3_close(w) != SQLITE_OK || rename(t, out) != 0) {
-		mp_error("cannot write '%s': %s", out, mp_strerror(errno));
-		unlink(t);
-		mp_buf_free(&tmp);
-		return MP_EXIT_TRACE;
-	}
-	mp_buf_free(&tmp);
+	if ((rc = mp_trace_copy_end(&c, 0)))
+		return rc;
 	char a[MP_HUMAN_MAX], b[MP_HUMAN_MAX];
 	printf("wrote '%s': %s (was %s)%s%s\n", out, mp_human_size(file_size(out), a, sizeof(a)),
 	       mp_human_size(file_size(path), b, sizeof(b)), summaries ? ", allocations stripped" : "",

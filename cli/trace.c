@@ -519,6 +519,66 @@ void mp_processes_free(struct mp_processes *p)
 	memset(p, 0, sizeof(*p));
 }
 
+int mp_trace_copy_begin(struct mp_trace_copy *c, sqlite3 *db, const char *path, const char *out)
+{
+	c->out = out;
+	c->w = NULL;
+	c->tmp = calloc(1, sizeof(*c->tmp));
+	if (!c->tmp) {
+		mp_error("cannot write '%s': out of memory", out);
+		return MP_EXIT_TRACE;
+	}
+	/* A relative name gets "./" so that SQLite never reads it as a URI. */
+	mp_buf_printf(c->tmp, "%s%s.tmp-%d", out[0] == '/' ? "" : "./", out, (int)getpid());
+	const char *t = mp_buf_str(c->tmp);
+	unlink(t);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "VACUUM INTO ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, t, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_OK) {
+		int code = sqlite3_errcode(db) & 0xff;
+		if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+			rc = mp_trace_fail_db(path, db);
+		} else {
+			mp_error("cannot write '%s': %s", out, sqlite3_errmsg(db));
+			rc = MP_EXIT_TRACE;
+		}
+		return mp_trace_copy_end(c, rc);
+	}
+	if (sqlite3_open_v2(t, &c->w, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    (sqlite3_busy_timeout(c->w, 100),
+	     sqlite3_exec(c->w, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF", NULL, NULL, NULL)) != SQLITE_OK) {
+		mp_error("cannot write '%s': %s", out, c->w ? sqlite3_errmsg(c->w) : "out of memory");
+		return mp_trace_copy_end(c, MP_EXIT_TRACE);
+	}
+	return 0;
+}
+
+int mp_trace_copy_end(struct mp_trace_copy *c, int failed)
+{
+	const char *t = mp_buf_str(c->tmp);
+	int rc = failed;
+	if (sqlite3_close(c->w) != SQLITE_OK && !rc) {
+		mp_error("cannot write '%s': %s", c->out, sqlite3_errmsg(c->w));
+		rc = MP_EXIT_TRACE;
+	}
+	c->w = NULL;
+	if (!rc && rename(t, c->out) != 0) {
+		mp_error("cannot write '%s': %s", c->out, mp_strerror(errno));
+		rc = MP_EXIT_TRACE;
+	}
+	if (rc)
+		unlink(t);
+	mp_buf_free(c->tmp);
+	free(c->tmp);
+	c->tmp = NULL;
+	return rc;
+}
+
 int mp_query_open(struct mp_query *q, int argc, char **argv, unsigned need, sqlite3 **db)
 {
 	*db = NULL;

@@ -96,6 +96,22 @@ void mp_processes_free(struct mp_processes *p);
 
 /* --- shared steps of the query commands ---------------------------------- */
 
+/* A new file made from a trace (strip, sql --materialize): a copy (VACUUM
+   INTO) under a temporary name beside out, open read-write without a
+   journal, renamed onto out when complete. */
+struct mp_trace_copy {
+	const char *out;
+	struct mp_buf *tmp; /* the temporary name */
+	sqlite3 *w;
+};
+/* Makes the copy of the trace at path (open as db). Returns 0 with c->w
+   open, or an exit code after the message (nothing left behind). */
+int mp_trace_copy_begin(struct mp_trace_copy *c, sqlite3 *db, const char *path, const char *out);
+/* Closes the copy and renames it onto out (failed: removes it; when
+   failed > 0 the message is the caller's). Returns 0, or MP_EXIT_TRACE
+   after "cannot write 'out': ..." (or failed's code). */
+int mp_trace_copy_end(struct mp_trace_copy *c, int failed);
+
 /* Takes the trace path left after option parsing (mp_query_path) and opens
    it probing the tables in need (mp_trace_open_for). Returns 0 with *db
    open, or an exit code after the message. */
