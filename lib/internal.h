@@ -166,6 +166,13 @@ MP_HIDDEN void mp_unwind_disagreed(void);
 MP_HIDDEN void mp_unwind_report(void);
 /* Whether pc lies in libmemprof.so's own code. */
 MP_HIDDEN int mp_unwind_is_self(uintptr_t pc);
+/* How deep the thread is in dl_iterate_phdr (lib/preload.c counts every
+   call, the program's, libunwind's and ours). A signal handler may have
+   interrupted one holding the loader's lock without its owner recorded;
+   calling dl_iterate_phdr again there would wait for that lock forever
+   (seen in CI), so mp_unwind records such a stack cut instead of asking
+   libunwind, and mp_modules_check leaves its look to the next flush. */
+MP_HIDDEN extern __thread int mp_in_loader __attribute__((tls_model("initial-exec")));
 
 /* The fast unwinder (lib/cfi.c). mp_cfi_unwind does what mp_unwind says
    for the frames above its caller, leaving out those in the code set by

@@ -123,6 +123,8 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *data)
 
 void mp_modules_check(void)
 {
+	if (mp_in_loader)
+		return; /* a signal handler's flush, inside dl_iterate_phdr: the next flush looks */
 	unsigned long long c[2] = {seen_adds, seen_subs};
 	dl_iterate_phdr(read_counters, c);
 	if (c[0] != seen_adds || c[1] != seen_subs) {

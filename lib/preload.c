@@ -1024,6 +1024,16 @@ static void report_child(pid_t pid, int status)
 	if (!real) \
 	real = (__typeof__(&fn))dlsym(RTLD_NEXT, #fn)
 
+/* Counts the thread in (mp_in_loader, lib/internal.h). */
+MP_EXPORT int dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *data)
+{
+	MP_RESOLVE_ONCE(dl_iterate_phdr);
+	mp_in_loader++;
+	int r = real(cb, data);
+	mp_in_loader--;
+	return r;
+}
+
 MP_EXPORT pid_t waitpid(pid_t pid, int *wstatus, int options)
 {
 	MP_RESOLVE_ONCE(waitpid);

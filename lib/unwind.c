@@ -28,6 +28,7 @@ static int use_cfi;
 int mp_unwind_checking;
 static _Atomic unsigned long checked, disagreed;
 static uintptr_t self_lo, self_hi; /* our own code: frames to skip */
+__thread int mp_in_loader __attribute__((tls_model("initial-exec")));
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -111,6 +112,10 @@ static int slow_unwind(uint64_t *out, int max)
 {
 	void *raw[MP_UNWIND_BUF];
 	int want = max + 16 < MP_UNWIND_BUF ? max + 16 : MP_UNWIND_BUF;
+	if (mp_in_loader) { /* in a signal handler, inside dl_iterate_phdr */
+		out[0] = MP_IP_TRUNCATED;
+		return 1;
+	}
 	int n = unw_bt ? unw_bt(raw, want) : backtrace(raw, want);
 	return keep_theirs(raw, n, want, out, max);
 }

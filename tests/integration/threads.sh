@@ -20,10 +20,19 @@ done
 # A signal handler that allocates, mostly landing inside memprof's hooks:
 # every one of its allocations is recorded, none deadlocks.
 t=$work/signals.db
-handled=$("$MEMPROF" run -q -o "$t" "$FIXTURES/signals")
+out=$("$MEMPROF" run -q -o "$t" "$FIXTURES/signals")
 check "signals: exit" "$?" 0
+handled=${out% *} objects=${out#* }
 check "signals: the handler's allocations" \
-	"$(sql "$t" 'SELECT count(*), count(free_time_ns) FROM allocations WHERE size = 333')" "$handled,$handled"
+	"$(sql "$t" 'SELECT count(*), count(free_time_ns) FROM allocations WHERE size IN (333, 334)')" "$handled,$handled"
 check "signals: no unmatched frees" "$(sql "$t" 'SELECT unmatched_frees FROM processes')" 0
 check "signals: all the loop's" "$(sql "$t" 'SELECT count(*) FROM allocations WHERE size BETWEEN 16 AND 215')" 1000000
+# A handler that interrupted dl_iterate_phdr must not unwind with
+# libunwind, which takes the loader's lock the thread may hold: with the
+# fast unwinder off, its allocations are recorded, their stacks cut.
+MEMPROF_UNWIND=libunwind "$MEMPROF" run -q -o "$work/loader.db" "$FIXTURES/signals" >/dev/null
+check "signals in the loader: recorded" \
+	"$(sql "$work/loader.db" 'SELECT count(*) FROM allocations WHERE size = 334')" "$objects"
+check "signals in the loader: stacks cut" \
+	"$(sql "$work/loader.db" 'SELECT count(DISTINCT stack_id) FROM allocations WHERE size = 334')" 1
 finish
