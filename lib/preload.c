@@ -306,6 +306,17 @@ static void on_fork_child(void)
  * the runtime sets it anew and only the runtime's allocations read it.
  * Nothing here loads libstdc++: its functions are looked up when a
  * program (which then has it loaded) first calls one of ours.
+ *
+ * When the next definitions are libstdc++'s, whose plain and nothrow
+ * forms are malloc in a new_handler loop and whose unaligned deletes are
+ * free, those forms take a shorter way (cxx_fast): malloc, recorded here
+ * with the form's kind, and the runtime's own function only when malloc
+ * gave nothing (new_handler, bad_alloc); free, recorded with the delete's
+ * kind. Same blocks, kinds and sizes, without the note, the runtime's
+ * frame and a second hook: half the cost of a new/delete pair on
+ * tests/bench/maps.cc. The stack then begins at the program's call
+ * (libstdc++'s operator new is not on it even with --no-fold).
+ * MEMPROF_CXX_DIRECT=0 sends every form the long way.
  */
 enum cxx_fn {
 	CXX_NW,
@@ -358,6 +369,7 @@ static void *cxx_real[CXX_NFN];
 static uintptr_t cxx_lo[CXX_NFN], cxx_hi[CXX_NFN]; /* the real functions' code */
 static int cxx_no_ranges;                          /* their sizes are unknown: trust every caller */
 static _Atomic int cxx_state;                      /* 0 unresolved, 1 resolving, 2 resolved */
+static int cxx_fast;                               /* the next forms are libstdc++'s: see above */
 
 static void cxx_resolve(void)
 {
@@ -384,6 +396,10 @@ static void cxx_resolve(void)
 			cxx_no_ranges = 1;
 		}
 	}
+	Dl_info rt;
+	const char *direct = getenv("MEMPROF_CXX_DIRECT");
+	cxx_fast = !(direct && *direct == '0') && mp_real.malloc && mp_real.free && cxx_real[CXX_NW] &&
+	           dladdr(cxx_real[CXX_NW], &rt) && rt.dli_fname && strstr(rt.dli_fname, "/libstdc++.so");
 	atomic_store(&cxx_state, 2);
 }
 
@@ -508,36 +524,80 @@ typedef void (*del_p_fn)(void *, const void *);
 typedef void (*del_xp_fn)(void *, size_t, const void *);
 typedef void (*del_xx_fn)(void *, size_t, size_t);
 
-#define MP_NEW_HOOK(name, idx, kind, type, params, args, size, align, nothrow) \
+static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread *t);
+static inline struct mp_thread *hook_begin(void);
+
+/* The short way of cxx_fast for the unaligned deletes: 1 when it did it. */
+static inline int delete_fast(void *ptr, int kind)
+{
+	if (MP_UNLIKELY(atomic_load_explicit(&cxx_state, memory_order_acquire) != 2))
+		cxx_resolve();
+	if (!cxx_fast)
+		return 0;
+	if (MP_UNLIKELY(!ptr || in_boot_pool(ptr)))
+		return 1;
+	struct mp_thread *t = mp_thread_enter();
+	if (t)
+		mp_record_free_kind(t, ptr, kind, delete_stacks);
+	mp_real.free(ptr);
+	if (t)
+		mp_thread_leave(t);
+	return 1;
+}
+
+/* The short way of cxx_fast, for the unaligned forms: 1 when it did it. */
+static inline int new_fast(void **out, size_t size, int kind)
+{
+	if (MP_UNLIKELY(atomic_load_explicit(&cxx_state, memory_order_acquire) != 2))
+		cxx_resolve();
+	if (!cxx_fast)
+		return 0;
+	struct mp_thread *t = hook_begin();
+	void *p = mp_real.malloc(size ? size : 1);
+	if (MP_UNLIKELY(!p)) { /* the runtime's turn: new_handler, bad_alloc */
+		if (t)
+			mp_thread_leave(t);
+		return 0;
+	}
+	*out = hook_alloc(p, kind, size, t);
+	return 1;
+}
+
+#define MP_NEW_HOOK(name, idx, kind, type, params, args, size, align, nothrow, fast) \
 	MP_EXPORT void *name params; \
 	MP_EXPORT void *name params \
 	{ \
+		void *p; \
+		if ((fast) && new_fast(&p, size, kind)) \
+			return p; \
 		type real = (type)cxx_fn(idx); \
 		size_t *new_size; \
 		cxx_begin(); \
 		struct mp_cxx_note *note = mp_thread_note(&new_size); \
 		struct new_saved saved = \
 		        new_note_begin(note, new_size, kind, size, (uintptr_t)__builtin_return_address(0)); \
-		void *p = real ? real args : new_fallback(size, align, nothrow); \
+		p = real ? real args : new_fallback(size, align, nothrow); \
 		new_note_end(note, new_size, &saved); \
 		return p; \
 	}
 
-MP_NEW_HOOK(_Znwm, CXX_NW, MP_KIND_NEW, new_fn, (size_t n), (n), n, 0, 0)
-MP_NEW_HOOK(_ZnwmRKSt9nothrow_t, CXX_NW_NT, MP_KIND_NEW, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1)
-MP_NEW_HOOK(_ZnwmSt11align_val_t, CXX_NW_AL, MP_KIND_NEW, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0)
+MP_NEW_HOOK(_Znwm, CXX_NW, MP_KIND_NEW, new_fn, (size_t n), (n), n, 0, 0, 1)
+MP_NEW_HOOK(_ZnwmRKSt9nothrow_t, CXX_NW_NT, MP_KIND_NEW, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1, 1)
+MP_NEW_HOOK(_ZnwmSt11align_val_t, CXX_NW_AL, MP_KIND_NEW, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0, 0)
 MP_NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, CXX_NW_AL_NT, MP_KIND_NEW, new_al_nt_fn,
-            (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1)
-MP_NEW_HOOK(_Znam, CXX_NA, MP_KIND_NEW_ARRAY, new_fn, (size_t n), (n), n, 0, 0)
-MP_NEW_HOOK(_ZnamRKSt9nothrow_t, CXX_NA_NT, MP_KIND_NEW_ARRAY, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1)
-MP_NEW_HOOK(_ZnamSt11align_val_t, CXX_NA_AL, MP_KIND_NEW_ARRAY, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0)
+            (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1, 0)
+MP_NEW_HOOK(_Znam, CXX_NA, MP_KIND_NEW_ARRAY, new_fn, (size_t n), (n), n, 0, 0, 1)
+MP_NEW_HOOK(_ZnamRKSt9nothrow_t, CXX_NA_NT, MP_KIND_NEW_ARRAY, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1, 1)
+MP_NEW_HOOK(_ZnamSt11align_val_t, CXX_NA_AL, MP_KIND_NEW_ARRAY, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0, 0)
 MP_NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, CXX_NA_AL_NT, MP_KIND_NEW_ARRAY, new_al_nt_fn,
-            (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1)
+            (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1, 0)
 
-#define MP_DELETE_HOOK(name, idx, kind, type, params, args) \
+#define MP_DELETE_HOOK(name, idx, kind, type, params, args, fast) \
 	MP_EXPORT void name params; \
 	MP_EXPORT void name params \
 	{ \
+		if ((fast) && delete_fast(p, kind)) \
+			return; \
 		type real = (type)cxx_fn(idx); \
 		size_t *new_size; \
 		cxx_begin(); \
@@ -550,22 +610,22 @@ MP_NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, CXX_NA_AL_NT, MP_KIND_NEW_ARRAY,
 		note->free_kind = saved; \
 	}
 
-MP_DELETE_HOOK(_ZdlPv, CXX_DL, MP_FREE_DELETE, del_fn, (void *p), (p))
-MP_DELETE_HOOK(_ZdlPvm, CXX_DL_SZ, MP_FREE_DELETE, del_x_fn, (void *p, size_t n), (p, n))
-MP_DELETE_HOOK(_ZdlPvRKSt9nothrow_t, CXX_DL_NT, MP_FREE_DELETE, del_p_fn, (void *p, const void *nt), (p, nt))
-MP_DELETE_HOOK(_ZdlPvSt11align_val_t, CXX_DL_AL, MP_FREE_DELETE, del_x_fn, (void *p, size_t al), (p, al))
+MP_DELETE_HOOK(_ZdlPv, CXX_DL, MP_FREE_DELETE, del_fn, (void *p), (p), 1)
+MP_DELETE_HOOK(_ZdlPvm, CXX_DL_SZ, MP_FREE_DELETE, del_x_fn, (void *p, size_t n), (p, n), 1)
+MP_DELETE_HOOK(_ZdlPvRKSt9nothrow_t, CXX_DL_NT, MP_FREE_DELETE, del_p_fn, (void *p, const void *nt), (p, nt), 1)
+MP_DELETE_HOOK(_ZdlPvSt11align_val_t, CXX_DL_AL, MP_FREE_DELETE, del_x_fn, (void *p, size_t al), (p, al), 0)
 MP_DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, CXX_DL_AL_NT, MP_FREE_DELETE, del_xp_fn,
-               (void *p, size_t al, const void *nt), (p, al, nt))
+               (void *p, size_t al, const void *nt), (p, al, nt), 0)
 MP_DELETE_HOOK(_ZdlPvmSt11align_val_t, CXX_DL_SZ_AL, MP_FREE_DELETE, del_xx_fn, (void *p, size_t n, size_t al),
-               (p, n, al))
-MP_DELETE_HOOK(_ZdaPv, CXX_DA, MP_FREE_DELETE_ARRAY, del_fn, (void *p), (p))
-MP_DELETE_HOOK(_ZdaPvm, CXX_DA_SZ, MP_FREE_DELETE_ARRAY, del_x_fn, (void *p, size_t n), (p, n))
-MP_DELETE_HOOK(_ZdaPvRKSt9nothrow_t, CXX_DA_NT, MP_FREE_DELETE_ARRAY, del_p_fn, (void *p, const void *nt), (p, nt))
-MP_DELETE_HOOK(_ZdaPvSt11align_val_t, CXX_DA_AL, MP_FREE_DELETE_ARRAY, del_x_fn, (void *p, size_t al), (p, al))
+               (p, n, al), 0)
+MP_DELETE_HOOK(_ZdaPv, CXX_DA, MP_FREE_DELETE_ARRAY, del_fn, (void *p), (p), 1)
+MP_DELETE_HOOK(_ZdaPvm, CXX_DA_SZ, MP_FREE_DELETE_ARRAY, del_x_fn, (void *p, size_t n), (p, n), 1)
+MP_DELETE_HOOK(_ZdaPvRKSt9nothrow_t, CXX_DA_NT, MP_FREE_DELETE_ARRAY, del_p_fn, (void *p, const void *nt), (p, nt), 1)
+MP_DELETE_HOOK(_ZdaPvSt11align_val_t, CXX_DA_AL, MP_FREE_DELETE_ARRAY, del_x_fn, (void *p, size_t al), (p, al), 0)
 MP_DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, CXX_DA_AL_NT, MP_FREE_DELETE_ARRAY, del_xp_fn,
-               (void *p, size_t al, const void *nt), (p, al, nt))
+               (void *p, size_t al, const void *nt), (p, al, nt), 0)
 MP_DELETE_HOOK(_ZdaPvmSt11align_val_t, CXX_DA_SZ_AL, MP_FREE_DELETE_ARRAY, del_xx_fn, (void *p, size_t n, size_t al),
-               (p, n, al))
+               (p, n, al), 0)
 
 /* --- the allocation functions ---------------------------------------------- */
 

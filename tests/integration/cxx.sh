@@ -41,13 +41,28 @@ check "default fold patterns recorded" "$(sql "$t" "SELECT value FROM meta WHERE
 check "matched new/delete: no mismatch" "$(sql "$t" 'SELECT count(*) FROM mismatches')" 0
 check "every block freed by its own kind of function" "$(sql "$t" 'SELECT unmatched_frees FROM processes')" 0
 
-# --no-fold: the stack begins in libstdc++'s operator new.
+# --no-fold: the stacks begin in the program's inlined std:: code (the
+# plain operator new calls malloc directly, MEMPROF_CXX_DIRECT), or in
+# libstdc++'s operator new when it is called.
 t2=$work/nofold.db
 "$MEMPROF" run -q --no-fold -o "$t2" "$FIXTURES/cxx" >/dev/null
 check "--no-fold: nothing recorded as folded" "$(sql "$t2" "SELECT value FROM meta WHERE key = 'fold'")" ""
-check "--no-fold: operator new is innermost" \
-	"$(sql "$t2" "SELECT f.function AS x FROM allocations a JOIN stacks s ON s.id = a.stack_id JOIN frames f ON f.id = s.frame_id
-		WHERE a.kind = 'new[]' AND a.size = 1000")" "operator new(unsigned long)"
+innermost_of() { # DB KIND SIZE
+	sql "$1" "SELECT DISTINCT f.function AS x FROM allocations a JOIN stacks s ON s.id = a.stack_id
+		JOIN frames f ON f.id = s.frame_id WHERE a.kind = '$2' AND a.size = $3"
+}
+check_match "--no-fold: the map's node from std::__new_allocator" "$(innermost_of "$t2" new 40)" \
+	"std::__new_allocator<.*>::allocate"
+check_match "--no-fold: aligned new[] from operator new" "$(innermost_of "$t2" 'new[]' 128)" \
+	'^"operator new\(unsigned long, std::align_val_t\)"$'
+t5=$work/runtime.db
+MEMPROF_CXX_DIRECT=0 "$MEMPROF" run -q --no-fold -o "$t5" "$FIXTURES/cxx" >/dev/null
+check "MEMPROF_CXX_DIRECT=0: new[] from libstdc++'s operator new" "$(innermost_of "$t5" 'new[]' 1000)" \
+	"operator new(unsigned long)"
+check "MEMPROF_CXX_DIRECT=0: same kinds, sizes and counts" \
+	"$(sql "$t5" "SELECT kind || ':' || size || ':' || count(*) FROM allocations GROUP BY kind, size" | md5sum)" \
+	"$(sql "$t" "SELECT kind || ':' || size || ':' || count(*) FROM allocations GROUP BY kind, size" | md5sum)"
+check "MEMPROF_CXX_DIRECT=0: no mismatch" "$(sql "$t5" 'SELECT count(*) FROM mismatches')" 0
 
 # --fold and MEMPROF_FOLD add patterns; stacks that become one merge
 # their figures into one site.
