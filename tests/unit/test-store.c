@@ -152,8 +152,8 @@ static void test_damage(void)
 	free(out);
 }
 
-/* A chunk with pool blocks (memprof.h) keeps their pool ids (format 3);
-   one without them has none to keep and reads back 0. */
+/* A chunk with pool blocks (memprof.h) keeps their pool ids (one more
+   column); one without them has none to keep and reads back 0. */
 static void test_pool_column(void)
 {
 	size_t n = 1000;
@@ -165,7 +165,7 @@ static void test_pool_column(void)
 		void *data;
 		size_t len;
 		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-		CU_ASSERT_EQUAL(*(const uint8_t *)data, pass ? 2 : 3);
+		CU_ASSERT_EQUAL(*(const uint8_t *)data, 4);
 		CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
 		qsort(in, n, sizeof(*in), by_id);
 		size_t bad = 0, pools = 0;
@@ -181,6 +181,65 @@ static void test_pool_column(void)
 	}
 	free(in);
 	free(out);
+}
+
+/* Sites that each allocate in their own region (interleaved): the
+   addresses follow the same stack's last block, and store in less than
+   a byte a record. */
+static void test_address_by_stack(void)
+{
+	size_t n = 8192;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in)), *out = calloc(n, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		in[i] = (struct mp_alloc_rec){.id = i + 1, .tid = 1, .kind = MP_KIND_MALLOC, .size = 48, .usable = 56,
+		                              .address = 0x550000000000ull + (i % 4) * 0x10000000ull + 64 * (i / 4),
+		                              .stack_id = 10 + i % 4, .alloc_ns = 0, .free_ns = -1};
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+	CU_ASSERT(len < n / 8);
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += !same(&in[i], &out[i]);
+	CU_ASSERT_EQUAL(bad, 0);
+	free(data);
+	free(in);
+	free(out);
+}
+
+/* Traces written before format 4 (one zstd frame for all the columns,
+   plain deltas) still read: a format 2 chunk made by hand, stored raw. */
+static void test_format_2(void)
+{
+	const uint64_t cols[] = {
+	        10, 2,          /* ids 5, 6 */
+	        14, 0,          /* tids 7, 7 */
+	        0, 1,           /* kinds malloc, calloc */
+	        10, 20,         /* sizes */
+	        0, 2,           /* usable sizes: 24 (as glibc gives), 25 */
+	        0x2000, 0x40,   /* addresses 0x1000, 0x1020 */
+	        6, 0,           /* stacks 3, 3 */
+	        2, 2,           /* allocated at 1 and 2 us */
+	        0, 7,           /* never freed; freed 3 us later */
+	};
+	uint8_t raw[64], chunk[96], *p = raw;
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		p = mp_put_varint(p, cols[i]);
+	uint8_t *c = chunk;
+	*c++ = 2;
+	c = mp_put_varint(c, 2);
+	c = mp_put_varint(c, (uint64_t)(p - raw));
+	*c++ = 0; /* raw */
+	memcpy(c, raw, (size_t)(p - raw));
+	c += p - raw;
+	struct mp_alloc_rec r[2];
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(chunk, (size_t)(c - chunk), r, 2), 0);
+	CU_ASSERT(r[0].id == 5 && r[0].tid == 7 && r[0].kind == MP_KIND_MALLOC && r[0].size == 10 && r[0].usable == 24 &&
+	          r[0].address == 0x1000 && r[0].stack_id == 3 && r[0].alloc_ns == 1000 && r[0].free_ns == -1);
+	CU_ASSERT(r[1].id == 6 && r[1].tid == 7 && r[1].kind == MP_KIND_CALLOC && r[1].size == 20 && r[1].usable == 25 &&
+	          r[1].address == 0x1020 && r[1].stack_id == 3 && r[1].alloc_ns == 2000 && r[1].free_ns == 5000);
+	CU_ASSERT_EQUAL(mp_store_decode(chunk, (size_t)(c - chunk) - 1, r, 2), -1);
 }
 
 static void test_kind_names(void)
@@ -293,6 +352,8 @@ int mp_suite_store(void)
 	if (!s || !CU_add_test(s, "encode and decode", test_roundtrip) ||
 	    !CU_add_test(s, "records in id order", test_id_order) || !CU_add_test(s, "damaged chunks", test_damage) ||
 	    !CU_add_test(s, "kind names", test_kind_names) || !CU_add_test(s, "the pool column", test_pool_column) ||
+	    !CU_add_test(s, "addresses by stack", test_address_by_stack) ||
+	    !CU_add_test(s, "format 2 still reads", test_format_2) ||
 	    !CU_add_test(s, "the allocations table", test_vtab))
 		return -1;
 	return 0;
