@@ -607,12 +607,14 @@ void mp_cfi_skip(uintptr_t lo, uintptr_t hi)
    everything is written again. Returns the depth. */
 static int write_out(struct cache *c, uint64_t *out, int max, int from, int *same)
 {
+	uintptr_t lo = skip_lo, size = skip_size;
+	int n = c->out_at[from]; /* in a register: no store-to-load wait per frame */
 	for (int k = from; k < c->walk_n; k++) {
 		uint64_t ra = c->walk[k].ra;
-		out[c->out_at[k]] = ra;
-		c->out_at[k + 1] = c->out_at[k] + (ra - skip_lo >= skip_size);
+		out[n] = ra;
+		n += ra - lo >= size;
+		c->out_at[k + 1] = n;
 	}
-	int n = c->out_at[c->walk_n];
 	c->out = out;
 	if (MP_LIKELY(n <= max && !c->walk_cut)) {
 		*same = c->out_at[from];
