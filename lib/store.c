@@ -289,74 +289,77 @@ static size_t column_cost(ZSTD_CCtx *z, const uint8_t *col, size_t len, uint8_t 
 	return z && !ZSTD_isError(c) && c < len ? c : len;
 }
 
+/* The columns of format 4, in their order in a chunk; ADDRESS_BY_STACK is
+   the address column's other prediction, of which one is stored. */
+enum { C_ID, C_TID, C_KIND, C_SIZE, C_USABLE, C_STACK, C_ADDRESS, C_ALLOC, C_FREE, C_POOL, C_ADDRESS_BY_STACK, C_N };
+
 int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_t *out_len)
 {
 	*out = NULL;
 	*out_len = 0;
 	size_t colmax = n * VARINT_MAX + 1, bound = ZSTD_compressBound(colmax);
 	struct mp_alloc_rec *sorted = scratch(SCRATCH_SORTED, (n ? n : 1) * sizeof(*sorted));
-	uint8_t *col = scratch(SCRATCH_COLUMNS, 2 * colmax + bound);
+	uint8_t *cols = scratch(SCRATCH_COLUMNS, C_N * colmax + bound);
 	uint8_t *buf = scratch(SCRATCH_OUT, 4 * VARINT_MAX + STORE_COLUMNS * (1 + 2 * VARINT_MAX + bound));
 	struct predict *pr = scratch(SCRATCH_PREDICT, sizeof(*pr));
 	ZSTD_CCtx *z = scratch_cctx(); /* NULL: stored raw */
-	int ok = sorted && col && buf && pr && !sort_by_id(recs, n, sorted);
-	uint8_t *o = buf, *alt = col + colmax, *scratch = col + 2 * colmax;
+	if (!sorted || !cols || !buf || !pr || sort_by_id(recs, n, sorted))
+		return -1;
+	uint8_t *col[C_N], *p[C_N], *spare = cols + C_N * colmax;
+	for (int k = 0; k < C_N; k++)
+		col[k] = p[k] = cols + (size_t)k * colmax;
+	memset(pr, 0, sizeof(*pr));
+	uint64_t prev_address = 0; /* for the other prediction */
 	int pools = 0;
-	for (size_t i = 0; ok && i < n && !pools; i++)
-		pools = sorted[i].pool != 0;
-	if (ok) {
-		*o++ = STORE_FORMAT_COLUMNS;
-		o = mp_put_varint(o, n);
-		o = mp_put_varint(o, pools ? STORE_COLUMNS : STORE_COLUMNS - 1);
+	/* One pass over the records, every column at once. */
+	for (size_t i = 0; i < n; i++) {
+		const struct mp_alloc_rec *r = &sorted[i], *b = i ? &sorted[i - 1] : NULL;
+		uint64_t alloc = r->alloc_ns / STORE_TIME_UNIT;
+		p[C_ID] = mp_put_varint(p[C_ID], mp_zigzag((int64_t)(r->id - (b ? b->id : 0))));
+		p[C_TID] = mp_put_varint(p[C_TID], mp_zigzag((int64_t)((uint64_t)r->tid - (b ? b->tid : 0))));
+		p[C_KIND] = mp_put_varint(p[C_KIND], r->kind);
+		p[C_SIZE] = mp_put_varint(p[C_SIZE], r->size);
+		p[C_USABLE] = mp_put_varint(p[C_USABLE], mp_zigzag((int64_t)(r->usable - usable_guess(r->size))));
+		uint64_t *of_kind = &pr->stack_of_kind[r->kind];
+		p[C_STACK] = mp_put_varint(p[C_STACK], mp_zigzag((int64_t)(r->stack_id - *of_kind)));
+		*of_kind = r->stack_id;
+		p[C_ADDRESS] = mp_put_varint(p[C_ADDRESS], mp_zigzag((int64_t)(r->address - prev_address)));
+		prev_address = r->address;
+		uint64_t guess = predict_address(pr, r->stack_id, 1);
+		p[C_ADDRESS_BY_STACK] = mp_put_varint(p[C_ADDRESS_BY_STACK], mp_zigzag((int64_t)(r->address - guess)));
+		saw_address(pr, r->stack_id, r->address);
+		p[C_ALLOC] = mp_put_varint(p[C_ALLOC],
+		                           mp_zigzag((int64_t)(alloc - (b ? b->alloc_ns / STORE_TIME_UNIT : 0))));
+		p[C_FREE] = mp_put_varint(p[C_FREE], r->free_ns < 0 ? 0
+		                                                    : 1 + mp_zigzag((int64_t)((uint64_t)r->free_ns /
+		                                                                                      STORE_TIME_UNIT -
+		                                                                              alloc)));
+		p[C_POOL] = mp_put_varint(p[C_POOL], r->pool);
+		pools |= r->pool != 0;
 	}
-	uint8_t *p;
-	uint64_t prev;
-#define COLUMN(expr) \
-	do { \
-		p = col; \
-		for (size_t i = 0; i < n; i++) \
-			p = mp_put_varint(p, (expr)); \
-		o = put_column(z, o, col, (size_t)(p - col), scratch); \
-	} while (0)
-#define US(ns) ((ns) / STORE_TIME_UNIT)
-#define DELTA(field) mp_zigzag((int64_t)((uint64_t)sorted[i].field - (i ? (uint64_t)sorted[i - 1].field : 0)))
-	if (ok) {
-		COLUMN(DELTA(id));
-		COLUMN(DELTA(tid));
-		COLUMN(sorted[i].kind);
-		COLUMN(sorted[i].size);
-		COLUMN(mp_zigzag((int64_t)(sorted[i].usable - usable_guess(sorted[i].size))));
-		memset(pr->stack_of_kind, 0, sizeof(pr->stack_of_kind));
-		COLUMN((prev = pr->stack_of_kind[sorted[i].kind], pr->stack_of_kind[sorted[i].kind] = sorted[i].stack_id,
-		        mp_zigzag((int64_t)(sorted[i].stack_id - prev))));
-		/* The address: from the same stack's last block, or from the
-		   previous record's, whichever this chunk stores smaller. */
-		uint8_t *q[2] = {col, alt};
-		for (int by_stack = 0; by_stack < 2; by_stack++) {
-			memset(pr->by_stack, 0, sizeof(pr->by_stack));
-			pr->prev_address = 0;
-			for (size_t i = 0; i < n; i++) {
-				uint64_t guess = predict_address(pr, sorted[i].stack_id, by_stack);
-				q[by_stack] = mp_put_varint(q[by_stack], mp_zigzag((int64_t)(sorted[i].address - guess)));
-				saw_address(pr, sorted[i].stack_id, sorted[i].address);
+	uint8_t *o = buf;
+	*o++ = STORE_FORMAT_COLUMNS;
+	o = mp_put_varint(o, n);
+	o = mp_put_varint(o, pools ? STORE_COLUMNS : STORE_COLUMNS - 1);
+	for (int k = 0; k <= C_POOL; k++) {
+		size_t len = (size_t)(p[k] - col[k]);
+		if (k == C_POOL && !pools)
+			break;
+		if (k == C_ADDRESS) {
+			/* The address: from the same stack's last block, or from the
+			   previous record's, whichever this chunk stores smaller. */
+			size_t len1 = (size_t)(p[C_ADDRESS_BY_STACK] - col[C_ADDRESS_BY_STACK]);
+			int by_stack = column_cost(z, col[C_ADDRESS_BY_STACK], len1, spare) < column_cost(z, col[k], len, spare);
+			*o++ = (uint8_t)by_stack;
+			if (by_stack) {
+				o = put_column(z, o, col[C_ADDRESS_BY_STACK], len1, spare);
+				continue;
 			}
 		}
-		size_t len0 = (size_t)(q[0] - col), len1 = (size_t)(q[1] - alt);
-		int by_stack = column_cost(z, alt, len1, scratch) < column_cost(z, col, len0, scratch);
-		*o++ = (uint8_t)by_stack;
-		o = put_column(z, o, by_stack ? alt : col, by_stack ? len1 : len0, scratch);
-		COLUMN(mp_zigzag((int64_t)(US(sorted[i].alloc_ns) - (i ? US(sorted[i - 1].alloc_ns) : 0))));
-		COLUMN(sorted[i].free_ns < 0 ? 0
-		                             : 1 + mp_zigzag((int64_t)(US((uint64_t)sorted[i].free_ns) - US(sorted[i].alloc_ns))));
-		if (pools)
-			COLUMN(sorted[i].pool);
+		o = put_column(z, o, col[k], len, spare);
 	}
-#undef COLUMN
-#undef DELTA
-#undef US
-	(void)prev;
 	size_t len = (size_t)(o - buf);
-	if (!ok || !(*out = malloc(len)))
+	if (!(*out = malloc(len)))
 		return -1;
 	memcpy(*out, buf, len);
 	*out_len = len;
