@@ -459,10 +459,30 @@ uint64_t mp_stamp(void)
 	return atomic_fetch_add_explicit(&mp_seq, 1, memory_order_relaxed);
 }
 
-/* Appends an event's head stamped seq (which must not be below the
-   stream's last stamp). */
+/* The stamp of a free, taken before the real free begins: rdtsc, which
+   unlike rdtscp does not wait for everything before it to complete (it
+   cost a third of recording a free). What orders a free before the
+   reuse of its block by another thread holds all the same: the counter is
+   read before rdtsc retires, and the free's stores become visible to
+   other threads only after they retire, later, in order; the other
+   thread's allocation stamp (rdtscp) is read after its loads saw them.
+   It may read below an earlier stamp of the thread, which put_head_at
+   then takes instead: a stamp taken earlier still. */
+static inline uint64_t stamp_free(void)
+{
+#ifdef MP_HAVE_TSC
+	if (MP_LIKELY(mp_use_tsc))
+		return __rdtsc();
+#endif
+	return mp_stamp();
+}
+
+/* Appends an event's head stamped seq, or the stream's last stamp when
+   seq is below it (stamp_free). */
 static inline uint8_t *put_head_at(struct mp_thread *t, uint8_t *p, int tag, const void *ptr, uint64_t seq)
 {
+	if (MP_UNLIKELY(seq < t->last_seq))
+		seq = t->last_seq;
 	if (MP_UNLIKELY(!t->last_seq))
 		atomic_store_explicit(&t->chunk_stamp, seq, memory_order_relaxed);
 	*p++ = (uint8_t)tag;
@@ -613,7 +633,7 @@ void mp_record_free(struct mp_thread *t, const void *ptr)
 {
 	uint64_t start = cost_begin(t);
 	ensure_room(t, MP_EVENT_MAX);
-	t->pos = put_head(t, t->pos, MP_EV_FREE, ptr);
+	t->pos = put_head_at(t, t->pos, MP_EV_FREE, ptr, stamp_free());
 	event_done(t);
 	cost_end(t, start);
 }
@@ -652,7 +672,7 @@ void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind, int wit
 	int depth = with_stack ? mp_unwind(ips, mp_max_depth, &same) : 0;
 	uint64_t sid = stack_id(t, ips, depth, same);
 	ensure_room(t, MP_EVENT_MAX);
-	uint8_t *p = put_head(t, t->pos, MP_EV_FREE | (kind << 4), ptr);
+	uint8_t *p = put_head_at(t, t->pos, MP_EV_FREE | (kind << 4), ptr, stamp_free());
 	t->pos = mp_put_varint(p, sid);
 	event_done(t);
 }
