@@ -1214,6 +1214,12 @@ static int cursor_next(trace_t *f, struct mp_image *im, struct cursor *cur)
 			cur->ended = 1;
 			continue;
 		}
+		if (cur->ev.type == MP_EV_ALLOC || cur->ev.type == MP_EV_FREE) {
+			/* The event's live-map slot, on its way to the cache while
+			   the events before it are replayed. */
+			const struct map *m = &im->replay->live;
+			__builtin_prefetch(&m->s[map_hash(m, cur->ev.ptr) & m->mask]);
+		}
 		return 1;
 	}
 }
