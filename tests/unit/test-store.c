@@ -47,6 +47,24 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Encodes and decodes in (n records, put in id order here), and returns
+   how many came back different; *len: the chunk's size. */
+static size_t roundtrip(struct mp_alloc_rec *in, size_t n, size_t *len)
+{
+	struct mp_alloc_rec *out = calloc(n, sizeof(*out));
+	void *data;
+	CU_ASSERT_FATAL(out != NULL);
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, len), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, *len, out, n), 0);
+	qsort(in, n, sizeof(*in), by_id);
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += !same(&in[i], &out[i]);
+	free(data);
+	free(out);
+	return bad;
+}
+
 static void test_roundtrip(void)
 {
 	size_t n = MP_STORE_CHUNK_RECORDS;
@@ -96,7 +114,7 @@ static void test_id_order(void)
 {
 	size_t n = 3000;
 	static const uint64_t stride[] = {1, 3, 1000, 5000000000ull};
-	struct mp_alloc_rec *in = calloc(n, sizeof(*in)), *out = calloc(n, sizeof(*out));
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
 	for (size_t s = 0; s < sizeof(stride) / sizeof(stride[0]); s++) {
 		make_recs(in, n, 1);
 		uint64_t x = 88172645463325252ull;
@@ -109,19 +127,10 @@ static void test_id_order(void)
 			in[i] = in[j];
 			in[j] = t;
 		}
-		void *data;
 		size_t len;
-		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-		CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
-		qsort(in, n, sizeof(*in), by_id);
-		size_t bad = 0;
-		for (size_t i = 0; i < n; i++)
-			bad += !same(&in[i], &out[i]);
-		CU_ASSERT_EQUAL(bad, 0);
-		free(data);
+		CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	}
 	free(in);
-	free(out);
 }
 
 /* Damaged chunks: every truncation and many flipped bytes fail cleanly
@@ -189,23 +198,15 @@ static void test_pool_column(void)
 static void test_address_by_stack(void)
 {
 	size_t n = 8192;
-	struct mp_alloc_rec *in = calloc(n, sizeof(*in)), *out = calloc(n, sizeof(*out));
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
 	for (size_t i = 0; i < n; i++)
 		in[i] = (struct mp_alloc_rec){.id = i + 1, .tid = 1, .kind = MP_KIND_MALLOC, .size = 48, .usable = 56,
 		                              .address = 0x550000000000ull + (i % 4) * 0x10000000ull + 64 * (i / 4),
 		                              .stack_id = 10 + i % 4, .alloc_ns = 0, .free_ns = -1};
-	void *data;
 	size_t len;
-	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	CU_ASSERT(len < n / 8);
-	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
-	size_t bad = 0;
-	for (size_t i = 0; i < n; i++)
-		bad += !same(&in[i], &out[i]);
-	CU_ASSERT_EQUAL(bad, 0);
-	free(data);
 	free(in);
-	free(out);
 }
 
 /* Traces written before format 4 (one zstd frame for all the columns,
