@@ -587,7 +587,8 @@ MP_NEW_HOOK(_ZnwmSt11align_val_t, CXX_NW_AL, MP_KIND_NEW, new_al_fn, (size_t n, 
 MP_NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, CXX_NW_AL_NT, MP_KIND_NEW, new_al_nt_fn,
             (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1, 0)
 MP_NEW_HOOK(_Znam, CXX_NA, MP_KIND_NEW_ARRAY, new_fn, (size_t n), (n), n, 0, 0, 1)
-MP_NEW_HOOK(_ZnamRKSt9nothrow_t, CXX_NA_NT, MP_KIND_NEW_ARRAY, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1, 1)
+MP_NEW_HOOK(_ZnamRKSt9nothrow_t, CXX_NA_NT, MP_KIND_NEW_ARRAY, new_nt_fn, (size_t n, const void *nt), (n, nt), n, 0, 1,
+            1)
 MP_NEW_HOOK(_ZnamSt11align_val_t, CXX_NA_AL, MP_KIND_NEW_ARRAY, new_al_fn, (size_t n, size_t al), (n, al), n, al, 0, 0)
 MP_NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, CXX_NA_AL_NT, MP_KIND_NEW_ARRAY, new_al_nt_fn,
             (size_t n, size_t al, const void *nt), (n, al, nt), n, al, 1, 0)

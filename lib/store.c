@@ -33,9 +33,9 @@
 #include "wire.h"
 
 #define STORE_FORMAT 2
-#define STORE_FORMAT_POOLS 3 /* STORE_FORMAT with the pool column */
+#define STORE_FORMAT_POOLS 3   /* STORE_FORMAT with the pool column */
 #define STORE_FORMAT_COLUMNS 4 /* each column compressed alone, with predictions */
-#define STORE_TIME_UNIT 1000 /* ns per stored time unit */
+#define STORE_TIME_UNIT 1000   /* ns per stored time unit */
 #define STORE_RAW 0
 #define STORE_ZSTD 1
 #define STORE_LEVEL 3
@@ -116,7 +116,8 @@ static struct scratch *scratch_of_thread(void)
 	pthread_once(&scratch_once, scratch_key_make);
 	struct scratch *s = scratch_key == (pthread_key_t)-1 ? NULL : pthread_getspecific(scratch_key);
 	if (!s) {
-		if (!(s = calloc(1, sizeof(*s))) || scratch_key == (pthread_key_t)-1 || pthread_setspecific(scratch_key, s)) {
+		if (!(s = calloc(1, sizeof(*s))) || scratch_key == (pthread_key_t)-1 ||
+		    pthread_setspecific(scratch_key, s)) {
 			free(s);
 			return NULL;
 		}
@@ -330,10 +331,9 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		saw_address(pr, r->stack_id, r->address);
 		p[C_ALLOC] = mp_put_varint(p[C_ALLOC],
 		                           mp_zigzag((int64_t)(alloc - (b ? b->alloc_ns / STORE_TIME_UNIT : 0))));
-		p[C_FREE] = mp_put_varint(p[C_FREE], r->free_ns < 0 ? 0
-		                                                    : 1 + mp_zigzag((int64_t)((uint64_t)r->free_ns /
-		                                                                                      STORE_TIME_UNIT -
-		                                                                              alloc)));
+		p[C_FREE] = mp_put_varint(
+		        p[C_FREE],
+		        r->free_ns < 0 ? 0 : 1 + mp_zigzag((int64_t)((uint64_t)r->free_ns / STORE_TIME_UNIT - alloc)));
 		p[C_POOL] = mp_put_varint(p[C_POOL], r->pool);
 		pools |= r->pool != 0;
 	}
@@ -349,7 +349,8 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 			/* The address: from the same stack's last block, or from the
 			   previous record's, whichever this chunk stores smaller. */
 			size_t len1 = (size_t)(p[C_ADDRESS_BY_STACK] - col[C_ADDRESS_BY_STACK]);
-			int by_stack = column_cost(z, col[C_ADDRESS_BY_STACK], len1, spare) < column_cost(z, col[k], len, spare);
+			int by_stack = column_cost(z, col[C_ADDRESS_BY_STACK], len1, spare) <
+			               column_cost(z, col[k], len, spare);
 			*o++ = (uint8_t)by_stack;
 			if (by_stack) {
 				o = put_column(z, o, col[C_ADDRESS_BY_STACK], len1, spare);
@@ -549,7 +550,8 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	COLUMN(recs[i].address = predict_address(pr, recs[i].stack_id, by_stack) + (uint64_t)mp_unzigzag(v);
 	       saw_address(pr, recs[i].stack_id, recs[i].address));
 	DELTA(alloc_ns, uint64_t);
-	COLUMN(recs[i].free_ns = v == 0 ? -1 : (int64_t)((recs[i].alloc_ns + (uint64_t)mp_unzigzag(v - 1)) * STORE_TIME_UNIT);
+	COLUMN(recs[i].free_ns =
+	               v == 0 ? -1 : (int64_t)((recs[i].alloc_ns + (uint64_t)mp_unzigzag(v - 1)) * STORE_TIME_UNIT);
 	       recs[i].alloc_ns *= STORE_TIME_UNIT);
 	for (size_t i = 0; i < count; i++)
 		recs[i].pool = 0;
@@ -562,4 +564,3 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		bad = 1;
 	return bad ? -1 : 0;
 }
-

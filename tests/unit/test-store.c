@@ -200,9 +200,15 @@ static void test_address_by_stack(void)
 	size_t n = 8192;
 	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
 	for (size_t i = 0; i < n; i++)
-		in[i] = (struct mp_alloc_rec){.id = i + 1, .tid = 1, .kind = MP_KIND_MALLOC, .size = 48, .usable = 56,
+		in[i] = (struct mp_alloc_rec){.id = i + 1,
+		                              .tid = 1,
+		                              .kind = MP_KIND_MALLOC,
+		                              .size = 48,
+		                              .usable = 56,
 		                              .address = 0x550000000000ull + (i % 4) * 0x10000000ull + 64 * (i / 4),
-		                              .stack_id = 10 + i % 4, .alloc_ns = 0, .free_ns = -1};
+		                              .stack_id = 10 + i % 4,
+		                              .alloc_ns = 0,
+		                              .free_ns = -1};
 	size_t len;
 	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	CU_ASSERT(len < n / 8);
@@ -214,15 +220,15 @@ static void test_address_by_stack(void)
 static void test_format_2(void)
 {
 	const uint64_t cols[] = {
-	        10, 2,          /* ids 5, 6 */
-	        14, 0,          /* tids 7, 7 */
-	        0, 1,           /* kinds malloc, calloc */
-	        10, 20,         /* sizes */
-	        0, 2,           /* usable sizes: 24 (as glibc gives), 25 */
-	        0x2000, 0x40,   /* addresses 0x1000, 0x1020 */
-	        6, 0,           /* stacks 3, 3 */
-	        2, 2,           /* allocated at 1 and 2 us */
-	        0, 7,           /* never freed; freed 3 us later */
+	        10,     2,    /* ids 5, 6 */
+	        14,     0,    /* tids 7, 7 */
+	        0,      1,    /* kinds malloc, calloc */
+	        10,     20,   /* sizes */
+	        0,      2,    /* usable sizes: 24 (as glibc gives), 25 */
+	        0x2000, 0x40, /* addresses 0x1000, 0x1020 */
+	        6,      0,    /* stacks 3, 3 */
+	        2,      2,    /* allocated at 1 and 2 us */
+	        0,      7,    /* never freed; freed 3 us later */
 	};
 	uint8_t raw[64], chunk[96], *p = raw;
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
@@ -236,10 +242,12 @@ static void test_format_2(void)
 	c += p - raw;
 	struct mp_alloc_rec r[2];
 	CU_ASSERT_EQUAL_FATAL(mp_store_decode(chunk, (size_t)(c - chunk), r, 2), 0);
-	CU_ASSERT(r[0].id == 5 && r[0].tid == 7 && r[0].kind == MP_KIND_MALLOC && r[0].size == 10 && r[0].usable == 24 &&
-	          r[0].address == 0x1000 && r[0].stack_id == 3 && r[0].alloc_ns == 1000 && r[0].free_ns == -1);
-	CU_ASSERT(r[1].id == 6 && r[1].tid == 7 && r[1].kind == MP_KIND_CALLOC && r[1].size == 20 && r[1].usable == 25 &&
-	          r[1].address == 0x1020 && r[1].stack_id == 3 && r[1].alloc_ns == 2000 && r[1].free_ns == 5000);
+	CU_ASSERT(r[0].id == 5 && r[0].tid == 7 && r[0].kind == MP_KIND_MALLOC && r[0].size == 10 &&
+	          r[0].usable == 24 && r[0].address == 0x1000 && r[0].stack_id == 3 && r[0].alloc_ns == 1000 &&
+	          r[0].free_ns == -1);
+	CU_ASSERT(r[1].id == 6 && r[1].tid == 7 && r[1].kind == MP_KIND_CALLOC && r[1].size == 20 &&
+	          r[1].usable == 25 && r[1].address == 0x1020 && r[1].stack_id == 3 && r[1].alloc_ns == 2000 &&
+	          r[1].free_ns == 5000);
 	CU_ASSERT_EQUAL(mp_store_decode(chunk, (size_t)(c - chunk) - 1, r, 2), -1);
 }
 
