@@ -174,7 +174,7 @@ static void test_pool_column(void)
 		void *data;
 		size_t len;
 		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-		CU_ASSERT_EQUAL(*(const uint8_t *)data, 4);
+		CU_ASSERT_EQUAL(*(const uint8_t *)data, 5);
 		CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
 		qsort(in, n, sizeof(*in), by_id);
 		size_t bad = 0, pools = 0;
@@ -213,6 +213,121 @@ static void test_address_by_stack(void)
 	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	CU_ASSERT(len < n / 8);
 	free(in);
+}
+
+/* The layout byte of each column of a format 5 chunk (layouts[k], k in
+   chunk order: id, tid, kind, size, usable, stack, address, alloc time,
+   free), walking the chunk as lib/store.c writes it. Returns the number
+   of columns, or -1 when the chunk is not as expected. */
+static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts)
+{
+	const uint8_t *end = p + len;
+	uint64_t n, ncols, raw, stored;
+	if (len < 3 || *p++ != 5 || mp_get_varint(&p, end, &n) || mp_get_varint(&p, end, &ncols) || ncols > 10)
+		return -1;
+	for (uint64_t k = 0; k < ncols; k++) {
+		if (k == 6)
+			p++; /* the address's prediction */
+		if (p >= end)
+			return -1;
+		uint8_t layout = layouts[k] = *p++;
+		unsigned blocks = layout == 1 ? *p++ : 1;
+		for (unsigned b = 0; b < blocks; b++) {
+			p++; /* compression */
+			if (mp_get_varint(&p, end, &raw) || mp_get_varint(&p, end, &stored) ||
+			    stored > (uint64_t)(end - p))
+				return -1;
+			p += stored;
+		}
+	}
+	return p == end ? (int)ncols : -1;
+}
+
+/* Wide random values (a churn's sizes and addresses) store as byte
+   planes, small ones as varints; chunks whose statistics change from one
+   to the next (the encoder reuses its last choice between trials) all
+   read back. */
+static void test_layouts(void)
+{
+	size_t n = 4096;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
+	uint64_t x = 88172645463325252ull;
+	int planes = 0;
+	/* 8 chunks in a row hold a trial (one in 8 chunks is one). */
+	for (int chunk = 0; chunk < 20; chunk++) {
+		int wide = chunk < 8 || chunk >= 14;
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			in[i] = (struct mp_alloc_rec){
+			        .id = 1 + i + (uint64_t)chunk * n,
+			        .tid = 5,
+			        .kind = MP_KIND_MALLOC,
+			        .size = wide ? 16 + x % 513 : 32,
+			        .address = wide ? 0x7f0000000000ull + (x >> 20) % 1048576 * 16
+			                        : 0x550000000000ull + 48 * i,
+			        .stack_id = 3,
+			        .alloc_ns = 1000 * i,
+			        .free_ns =
+			                wide ? (int64_t)(1000 * i + (x >> 40) % 100000000) : (int64_t)(1000 * i + 2000),
+			};
+			in[i].usable = ((in[i].size + 8 + 15) & ~(uint64_t)15) - 8;
+		}
+		void *data;
+		size_t len;
+		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+		uint8_t layouts[10];
+		CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts), 9);
+		/* sizes, addresses and lifetimes as planes after a trial */
+		planes += chunk < 8 && layouts[3] == 1 && layouts[6] == 1 && layouts[8] == 1;
+		if (!wide) /* sizes and lifetimes under 128: varints */
+			CU_ASSERT(layouts[3] == 0 && layouts[8] == 0);
+		CU_ASSERT(layouts[0] == 0 && layouts[2] == 0);
+		free(data);
+		CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
+	}
+	CU_ASSERT(planes > 0);
+	free(in);
+}
+
+/* Traces written in format 4 (each column varints, no layout bytes)
+   still read: a chunk of two records made by hand, columns stored raw. */
+static void test_format_4(void)
+{
+	const uint64_t cols[][2] = {
+	        {10, 2},     /* ids 5, 6 */
+	        {14, 0},     /* tids 7, 7 */
+	        {0, 1},      /* kinds malloc, calloc */
+	        {10, 300},   /* sizes */
+	        {0, 0},      /* usable sizes as glibc gives: 24, 312 */
+	        {6, 2},      /* stacks 3 (malloc), 1 (calloc: from 0) */
+	        {0x2000, 0}, /* addresses 0x1000 (from 0), 0x1000 (by stack: none, so the previous) */
+	        {2, 2},      /* allocated at 1 and 2 us */
+	        {0, 7},      /* never freed; freed 3 us later */
+	};
+	uint8_t chunk[128], *c = chunk;
+	*c++ = 4;
+	c = mp_put_varint(c, 2);
+	c = mp_put_varint(c, 9);
+	for (size_t k = 0; k < 9; k++) {
+		uint8_t raw[32], *p = raw;
+		p = mp_put_varint(mp_put_varint(p, cols[k][0]), cols[k][1]);
+		if (k == 6)
+			*c++ = 1; /* addresses by stack */
+		*c++ = 0;         /* raw */
+		c = mp_put_varint(c, (uint64_t)(p - raw));
+		c = mp_put_varint(c, (uint64_t)(p - raw));
+		memcpy(c, raw, (size_t)(p - raw));
+		c += p - raw;
+	}
+	struct mp_alloc_rec r[2];
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(chunk, (size_t)(c - chunk), r, 2), 0);
+	CU_ASSERT(r[0].id == 5 && r[0].tid == 7 && r[0].kind == MP_KIND_MALLOC && r[0].size == 10 &&
+	          r[0].usable == 24 && r[0].address == 0x1000 && r[0].stack_id == 3 && r[0].alloc_ns == 1000 &&
+	          r[0].free_ns == -1 && r[0].pool == 0);
+	CU_ASSERT(r[1].id == 6 && r[1].tid == 7 && r[1].kind == MP_KIND_CALLOC && r[1].size == 300 &&
+	          r[1].usable == 312 && r[1].address == 0x1000 && r[1].stack_id == 1 && r[1].alloc_ns == 2000 &&
+	          r[1].free_ns == 5000);
+	CU_ASSERT_EQUAL(mp_store_decode(chunk, (size_t)(c - chunk) - 1, r, 2), -1);
 }
 
 /* Traces written before format 4 (one zstd frame for all the columns,
@@ -362,6 +477,7 @@ int mp_suite_store(void)
 	    !CU_add_test(s, "records in id order", test_id_order) || !CU_add_test(s, "damaged chunks", test_damage) ||
 	    !CU_add_test(s, "kind names", test_kind_names) || !CU_add_test(s, "the pool column", test_pool_column) ||
 	    !CU_add_test(s, "addresses by stack", test_address_by_stack) ||
+	    !CU_add_test(s, "column layouts", test_layouts) || !CU_add_test(s, "format 4 still reads", test_format_4) ||
 	    !CU_add_test(s, "format 2 still reads", test_format_2) ||
 	    !CU_add_test(s, "the allocations table", test_vtab))
 		return -1;
