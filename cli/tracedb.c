@@ -24,9 +24,13 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	/* Written in place while the programs run, one transaction between
 	   checkpoints: WAL keeps the file as of the last checkpoint whatever
 	   happens to the collector, and mp_tracedb_checkpoint copies each
-	   commit into the file itself (readers open it immutable). */
+	   commit into the file itself (readers open it immutable). Pages of
+	   1 KiB: each of the twenty-odd tables, most of them empty or small
+	   in most traces, takes a page at least (4 KiB pages made a sqlite3
+	   trace 385 KB instead of 310; scanning 10 M allocations took as
+	   long either way). */
 	if (sqlite3_exec(w->db,
-	                 "PRAGMA page_size=4096; PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
+	                 "PRAGMA page_size=1024; PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL;"
 	                 " PRAGMA synchronous=OFF; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;",
 	                 NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(w->db, mp_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
