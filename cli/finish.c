@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "encoder.h"
 #include "env.h"
 #include "finish.h"
 #include "fold.h"
@@ -364,6 +365,7 @@ struct mp_trace {
 	struct map node_map;
 	size_t frames_written, nodes_written;
 	struct mp_sym_worker *sym;      /* resolving frames while the program runs */
+	struct mp_encoder *enc;         /* encoding chunks of allocations, likewise */
 	struct mp_fold fold;            /* functions folded out of stacks (cli/fold.h) */
 	struct mp_symbolizer *fold_sym; /* their names, from symbol tables */
 	size_t frames_queued;
@@ -511,19 +513,34 @@ static inline void site_touch(struct mp_replay *r, struct site *s)
 	}
 }
 
+/* Stores the chunks encoded by now (all of them, with wait). */
+static int store_chunks(trace_t *f, int wait)
+{
+	struct mp_encoded ch;
+	int got;
+	while (f->enc && (got = mp_encoder_get(f->enc, wait, &ch)) != 0) {
+		if (got < 0)
+			return terr(f, "out of memory");
+		int rc = mp_tracedb_chunk(&f->w, ch.process_id, (int64_t)ch.count, ch.data, ch.len);
+		free(ch.data);
+		f->chunk_bytes += ch.len;
+		if (rc)
+			return terr(f, f->w.err);
+	}
+	return 0;
+}
+
+/* Hands the replay's records to the encoder, which gives it an empty
+   buffer (started here, once the program runs: a thread started before
+   would be in the process `memprof run` forks). */
 static int flush_recs(trace_t *f, struct mp_replay *r)
 {
 	if (!r->nrecs)
 		return 0;
-	void *data;
-	size_t len;
-	if (mp_store_encode(r->recs, r->nrecs, &data, &len))
+	if ((!f->enc && !(f->enc = mp_encoder_new())) || mp_encoder_put(f->enc, r->process_id, &r->recs, r->nrecs))
 		return terr(f, "out of memory");
-	int rc = mp_tracedb_chunk(&f->w, r->process_id, (int64_t)r->nrecs, data, len);
-	free(data);
-	f->chunk_bytes += len;
 	r->nrecs = 0;
-	return rc ? terr(f, f->w.err) : 0;
+	return store_chunks(f, 0);
 }
 
 static uint64_t rel(trace_t *f, uint64_t t)
@@ -2379,7 +2396,7 @@ static int checkpoint(trace_t *f)
 		if (im->replay && im->replay->started && !im->replay->finalized && im->replay->dirty)
 			write_image(f, im, 0);
 	}
-	if (f->failed || write_stacks(f, 0) || write_meta(f, "recording"))
+	if (f->failed || store_chunks(f, 0) || write_stacks(f, 0) || write_meta(f, "recording"))
 		return -1;
 	if (mp_tracedb_checkpoint(&f->w))
 		return terr(f, f->w.err);
@@ -2490,6 +2507,7 @@ static void trace_free(trace_t *f)
 	free(f->outside);
 	free(f->output);
 	mp_sym_worker_free(f->sym);
+	mp_encoder_free(f->enc);
 	mp_sym_free(f->fold_sym);
 	mp_fold_free(&f->fold);
 	free(f->frames.v);
@@ -2589,6 +2607,8 @@ int mp_trace_run_end(struct mp_collector *c)
 			c->images[i].complete = 1;
 	progress(f, 1);
 	if (!f->failed)
+		store_chunks(f, 1);
+	if (!f->failed)
 		queue_symbols(f);
 	if (!f->failed)
 		checkpoint(f);
@@ -2609,6 +2629,8 @@ int mp_finish(struct mp_collector *c, const char *output, const struct mp_trace_
 		c->images[i].complete = 1;
 	if (!f->failed)
 		progress(f, 1);
+	if (!f->failed)
+		store_chunks(f, 1);
 	if (!f->failed)
 		write_stacks(f, 1);
 	if (!f->failed)
