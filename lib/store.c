@@ -10,10 +10,10 @@
  * suit wide values whose bytes differ in their statistics (zstd's entropy
  * coder sees the low and the high bytes apart): an address, a size, a
  * lifetime; the encoder tries both for each column of values of 2 bytes
- * or more and keeps the smaller: allocation data per record churn 6.26
- * -> 5.33 bytes, C++ maps 2.01 -> 1.63, python3 0.67 -> 0.52, sqlite3
- * 0.277 -> 0.269, for 8 ns more encoding per record (this commit's
- * message).
+ * or more and keeps the smaller. With the free time's second prediction:
+ * allocation data per record churn 6.26 -> 5.33 bytes, C++ maps 2.01 ->
+ * 0.90, python3 0.67 -> 0.37, sqlite3 0.277 -> 0.242 (the commits'
+ * messages).
  * Columns, records sorted by id: id, tid and allocation time as zigzag
  * deltas from the previous record; kind; size; zigzag(usable - the usable
  * size glibc gives that size); the stack as a zigzag delta from the stack
@@ -21,11 +21,14 @@
  * column predicts (0: the previous record's address, 1: the address of
  * the last record of the same stack, one kept per slot of a 4096-slot
  * table, else the previous record's) and the addresses as zigzag deltas
- * from that prediction; 0 for a block never freed, else 1 + zigzag(free
- * time - allocation time); and, only when a chunk holds a pool's block
- * (memprof.h), each record's pool id.
+ * from that prediction; a byte saying how the free column predicts (0:
+ * from the record's allocation time, 1: from the free time of the last
+ * record before it that was freed) and 0 for a block never freed, else 1
+ * + zigzag(free time - that prediction); and, only when a chunk holds a
+ * pool's block (memprof.h), each record's pool id.
  * Format 4, written before, still reads: format 5 with every column as
- * varints and no layout bytes. Formats 2 and 3 still read too: one zstd
+ * varints, no layout bytes and no free prediction (from the allocation
+ * time). Formats 2 and 3 still read too: one zstd
  * frame of id, tid, kind, size, usable, address, stack, time and free
  * columns, stacks and addresses as deltas from the previous record;
  * format 3 adds the pools.
@@ -397,9 +400,40 @@ static uint8_t *put_values(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n
 	return o + len;
 }
 
-/* The columns of format 5, in their order in a chunk; ADDRESS_BY_STACK is
-   the address column's other prediction, of which one is stored. */
-enum { C_ID, C_TID, C_KIND, C_SIZE, C_USABLE, C_STACK, C_ADDRESS, C_ALLOC, C_FREE, C_POOL, C_ADDRESS_BY_STACK, C_N };
+/* The columns of format 5, in their order in a chunk; ADDRESS_BY_STACK
+   and FREE_BY_PREVIOUS are the other predictions of the address and free
+   columns, of which one each is stored. */
+enum {
+	C_ID,
+	C_TID,
+	C_KIND,
+	C_SIZE,
+	C_USABLE,
+	C_STACK,
+	C_ADDRESS,
+	C_ALLOC,
+	C_FREE,
+	C_POOL,
+	C_ADDRESS_BY_STACK,
+	C_FREE_BY_PREVIOUS,
+	C_N
+};
+
+/* Appends a byte saying which of two predictions of a column (columns k0
+   and k1) follows, and that column: the one that stores smaller. other
+   has room for a column. */
+static uint8_t *put_either(ZSTD_CCtx *z, uint8_t *o, uint8_t *other, uint64_t *const *col, const uint64_t *any, int k0,
+                           int k1, size_t n, const struct column_work *w)
+{
+	*o = 0;
+	uint8_t *end = put_values(z, o + 1, col[k0], n, any[k0], &w->choice[k0], w);
+	other[0] = 1;
+	uint8_t *end1 = put_values(z, other + 1, col[k1], n, any[k1], &w->choice[k1], w);
+	if (end1 - other >= end - o)
+		return end;
+	memcpy(o, other, (size_t)(end1 - other));
+	return o + (end1 - other);
+}
 
 int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_t *out_len)
 {
@@ -419,7 +453,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	struct column_work w = {bytes, bytes + rows * VARINT_MAX,
 	                        bytes + rows * VARINT_MAX + ZSTD_compressBound(rows * VARINT_MAX), sc->choice,
 	                        sc->chunks++ % STORE_TRIAL_EVERY == 0};
-	uint8_t *other = w.alt + bound; /* the address's other prediction */
+	uint8_t *other = w.alt + bound; /* a column's other prediction */
 	/* The columns of small values (ids, kinds, stacks...) go straight to
 	   varints; the others to arrays of values for put_values (writing
 	   every column to arrays took the encoding 8 ns a record more). */
@@ -430,7 +464,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		v0[k] = v[k] = varints + (size_t)k * rows * VARINT_MAX;
 	}
 	memset(pr, 0, sizeof(*pr));
-	uint64_t prev_address = 0; /* for the other prediction */
+	uint64_t prev_address = 0, prev_free = 0; /* for the other predictions */
 	/* One pass over the records, every column at once. */
 	uint64_t any[C_N] = {0}; /* each wide column's values or'ed together */
 #define SET(k, value) any[k] |= col[k][i] = (value)
@@ -452,8 +486,10 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		SET(C_ADDRESS_BY_STACK, mp_zigzag((int64_t)(r->address - guess)));
 		saw_address(pr, r->stack_id, r->address);
 		SET(C_ALLOC, mp_zigzag((int64_t)(alloc - (b ? b->alloc_ns / STORE_TIME_UNIT : 0))));
-		SET(C_FREE,
-		    r->free_ns < 0 ? 0 : 1 + mp_zigzag((int64_t)((uint64_t)r->free_ns / STORE_TIME_UNIT - alloc)));
+		uint64_t freed = (uint64_t)r->free_ns / STORE_TIME_UNIT;
+		SET(C_FREE, r->free_ns < 0 ? 0 : 1 + mp_zigzag((int64_t)(freed - alloc)));
+		SET(C_FREE_BY_PREVIOUS, r->free_ns < 0 ? 0 : 1 + mp_zigzag((int64_t)(freed - prev_free)));
+		prev_free = r->free_ns < 0 ? prev_free : freed;
 		PUT(C_POOL, r->pool);
 		any[C_POOL] |= r->pool;
 	}
@@ -467,22 +503,17 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	for (int k = 0; k <= C_POOL; k++) {
 		if (k == C_POOL && !pools)
 			break;
-		if (k == C_ADDRESS) {
-			/* The address: from the previous record's, or from the same
-			   stack's last block, whichever this chunk stores smaller. */
-			*o = 0;
-			uint8_t *end = put_values(z, o + 1, col[k], n, any[k], &w.choice[k], &w);
-			other[0] = 1;
-			uint8_t *end1 = put_values(z, other + 1, col[C_ADDRESS_BY_STACK], n, any[C_ADDRESS_BY_STACK],
-			                           &w.choice[C_ADDRESS_BY_STACK], &w);
-			if (end1 - other < end - o) {
-				memcpy(o, other, (size_t)(end1 - other));
-				end = o + (end1 - other);
-			}
-			o = end;
+		/* The address: from the previous record's, or from the same
+		   stack's last block; the free time: from the allocation time,
+		   or from the previous freed record's free time (blocks freed
+		   together, allocated one after another: C++ maps 1.1 -> 0.4
+		   bytes a record); whichever this chunk stores smaller. */
+		if (k == C_ADDRESS || k == C_FREE) {
+			o = put_either(z, o, other, col, any, k, k == C_FREE ? C_FREE_BY_PREVIOUS : C_ADDRESS_BY_STACK,
+			               n, &w);
 			continue;
 		}
-		if (k == C_SIZE || k == C_ALLOC || k == C_FREE) {
+		if (k == C_SIZE || k == C_ALLOC) {
 			o = put_values(z, o, col[k], n, any[k], &w.choice[k], &w);
 			continue;
 		}
@@ -687,7 +718,7 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		return -1;
 	/* Every column into its values, then the records in one pass. */
 	uint64_t *col[C_N];
-	int by_stack = 0;
+	int by_stack = 0, by_previous = 0;
 	for (int k = 0; k <= C_POOL; k++) {
 		col[k] = vals + (size_t)k * rows;
 		if (k == C_POOL && ncols != STORE_COLUMNS) {
@@ -695,6 +726,8 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 			break;
 		}
 		if (k == C_ADDRESS && (p >= end || (by_stack = *p++) > 1))
+			return -1;
+		if (k == C_FREE && format == STORE_FORMAT_LAYOUTS && (p >= end || (by_previous = *p++) > 1))
 			return -1;
 		if (get_values(&p, end, format, count, buf, col[k]))
 			return -1;
@@ -704,7 +737,7 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	memset(pr->stack_of_kind, 0, sizeof(pr->stack_of_kind));
 	memset(pr->by_stack, 0, sizeof(pr->by_stack));
 	pr->prev_address = 0;
-	uint64_t id = 0, tid = 0, alloc = 0;
+	uint64_t id = 0, tid = 0, alloc = 0, freed = 0;
 	for (size_t i = 0; i < count; i++) {
 		struct mp_alloc_rec *r = &recs[i];
 		uint64_t kind = col[C_KIND][i], free = col[C_FREE][i];
@@ -720,7 +753,9 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		saw_address(pr, r->stack_id, r->address);
 		alloc += (uint64_t)mp_unzigzag(col[C_ALLOC][i]);
 		r->alloc_ns = alloc * STORE_TIME_UNIT;
-		r->free_ns = free == 0 ? -1 : (int64_t)((alloc + (uint64_t)mp_unzigzag(free - 1)) * STORE_TIME_UNIT);
+		if (free)
+			freed = (by_previous ? freed : alloc) + (uint64_t)mp_unzigzag(free - 1);
+		r->free_ns = free == 0 ? -1 : (int64_t)(freed * STORE_TIME_UNIT);
 		r->pool = (uint32_t)col[C_POOL][i];
 	}
 	return 0;

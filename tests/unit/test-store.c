@@ -217,17 +217,18 @@ static void test_address_by_stack(void)
 
 /* The layout byte of each column of a format 5 chunk (layouts[k], k in
    chunk order: id, tid, kind, size, usable, stack, address, alloc time,
-   free), walking the chunk as lib/store.c writes it. Returns the number
+   free) and the predictions of the address and the free time
+   (predictions[0], [1]), walking the chunk as lib/store.c writes it. Returns the number
    of columns, or -1 when the chunk is not as expected. */
-static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts)
+static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts, uint8_t *predictions)
 {
 	const uint8_t *end = p + len;
 	uint64_t n, ncols, raw, stored;
 	if (len < 3 || *p++ != 5 || mp_get_varint(&p, end, &n) || mp_get_varint(&p, end, &ncols) || ncols > 10)
 		return -1;
 	for (uint64_t k = 0; k < ncols; k++) {
-		if (k == 6)
-			p++; /* the address's prediction */
+		if (k == 6 || k == 8) /* the address's and the free time's predictions */
+			predictions[k == 8] = *p++;
 		if (p >= end)
 			return -1;
 		uint8_t layout = layouts[k] = *p++;
@@ -275,8 +276,8 @@ static void test_layouts(void)
 		void *data;
 		size_t len;
 		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-		uint8_t layouts[10];
-		CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts), 9);
+		uint8_t layouts[10], predictions[2];
+		CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
 		/* sizes, addresses and lifetimes as planes after a trial */
 		planes += chunk < 8 && layouts[3] == 1 && layouts[6] == 1 && layouts[8] == 1;
 		if (!wide) /* sizes and lifetimes under 128: varints */
@@ -286,6 +287,39 @@ static void test_layouts(void)
 		CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	}
 	CU_ASSERT(planes > 0);
+	free(in);
+}
+
+/* Blocks allocated one after another and freed in batches (a container
+   and its nodes): the free time is stored from the previous record's, a
+   fraction of a byte a record; random lifetimes from the allocation time
+   would take two. */
+static void test_free_by_previous(void)
+{
+	size_t n = 8192;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		in[i] = (struct mp_alloc_rec){.id = i + 1,
+		                              .tid = 1,
+		                              .kind = MP_KIND_NEW,
+		                              .size = 40,
+		                              .usable = 40,
+		                              .address = 0x550000000000ull + 48 * i,
+		                              .stack_id = 7,
+		                              .alloc_ns = 1000 * i + x % 300000 * 1000 * (i % 64 == 0),
+		                              .free_ns = (int64_t)(100000000 + 7000000 * (i / 64))};
+	}
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+	uint8_t layouts[10], predictions[2];
+	CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
+	CU_ASSERT_EQUAL(predictions[1], 1);
+	CU_ASSERT(len < n / 4);
+	free(data);
+	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	free(in);
 }
 
@@ -477,7 +511,9 @@ int mp_suite_store(void)
 	    !CU_add_test(s, "records in id order", test_id_order) || !CU_add_test(s, "damaged chunks", test_damage) ||
 	    !CU_add_test(s, "kind names", test_kind_names) || !CU_add_test(s, "the pool column", test_pool_column) ||
 	    !CU_add_test(s, "addresses by stack", test_address_by_stack) ||
-	    !CU_add_test(s, "column layouts", test_layouts) || !CU_add_test(s, "format 4 still reads", test_format_4) ||
+	    !CU_add_test(s, "column layouts", test_layouts) ||
+	    !CU_add_test(s, "free times by the previous record's", test_free_by_previous) ||
+	    !CU_add_test(s, "format 4 still reads", test_format_4) ||
 	    !CU_add_test(s, "format 2 still reads", test_format_2) ||
 	    !CU_add_test(s, "the allocations table", test_vtab))
 		return -1;
