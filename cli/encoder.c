@@ -2,6 +2,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "encoder.h"
 
@@ -50,9 +52,17 @@ static void encode(struct mp_encoder *e, struct job *j)
 	pthread_mutex_unlock(&e->mu);
 }
 
+/* The thread runs at the lowest priority: it takes a core the program's
+   threads and the replay leave idle, or the replay's own while it waits
+   for a chunk to be encoded (mp_encoder_put). At the default priority a
+   program with one busy thread shared its two cores with both of ours:
+   churn with 1 thread took 0.77 s against 0.69 s encoding on the replay's
+   thread, 0.71 s now; with 2 threads 0.79 s either way (0.85 s before the
+   thread). */
 static void *encoder_main(void *arg)
 {
 	struct mp_encoder *e = arg;
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19); /* Linux: this thread only */
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		while (!e->todo && !e->stop)
