@@ -571,17 +571,24 @@ static void sample(trace_t *f, struct mp_replay *r, uint64_t t)
 	r->last_sample = t;
 }
 
+/* Puts b in a free slot of r->blocks, or in a new one at the end: *bi.
+   Returns 0, or -1 when out of memory. */
+static int block_put(struct mp_replay *r, const struct block *b, uint32_t *bi)
+{
+	if (r->free_blocks.n) {
+		*bi = r->free_blocks.v[--r->free_blocks.n];
+		r->blocks.v[*bi] = *b;
+		return 0;
+	}
+	*bi = (uint32_t)r->blocks.n;
+	return VEC_PUSH(r->blocks, *b);
+}
+
 static int live_insert(trace_t *f, struct mp_replay *r, const struct block *b)
 {
 	uint32_t bi;
-	if (r->free_blocks.n) {
-		bi = r->free_blocks.v[--r->free_blocks.n];
-		r->blocks.v[bi] = *b;
-	} else {
-		bi = (uint32_t)r->blocks.n;
-		if (VEC_PUSH(r->blocks, *b))
-			return terr(f, "out of memory");
-	}
+	if (block_put(r, b, &bi))
+		return terr(f, "out of memory");
 	if (map_put(&r->live, b->addr, bi))
 		return terr(f, "out of memory");
 	return 0;
@@ -812,14 +819,8 @@ static size_t maps_below(const struct mp_replay *r, uint64_t addr)
 static int map_add(trace_t *f, struct mp_replay *r, const struct block *b)
 {
 	uint32_t bi;
-	if (r->free_blocks.n) {
-		bi = r->free_blocks.v[--r->free_blocks.n];
-		r->blocks.v[bi] = *b;
-	} else {
-		bi = (uint32_t)r->blocks.n;
-		if (VEC_PUSH(r->blocks, *b))
-			return terr(f, "out of memory");
-	}
+	if (block_put(r, b, &bi))
+		return terr(f, "out of memory");
 	if (vec_reserve((void **)&r->maps.v, &r->maps.cap, r->maps.n + 1, sizeof(*r->maps.v)))
 		return terr(f, "out of memory");
 	size_t i = maps_below(r, b->addr);
@@ -1029,14 +1030,8 @@ static void on_pool_alloc(trace_t *f, struct mp_replay *r, struct cursor *cur, c
 	if (p->live_bytes > p->peak_bytes)
 		p->peak_bytes = p->live_bytes;
 	uint32_t bi;
-	if (r->free_blocks.n) {
-		bi = r->free_blocks.v[--r->free_blocks.n];
-		r->blocks.v[bi] = b;
-	} else {
-		bi = (uint32_t)r->blocks.n;
-		if (VEC_PUSH(r->blocks, b))
-			return (void)terr(f, "out of memory");
-	}
+	if (block_put(r, &b, &bi))
+		return (void)terr(f, "out of memory");
 	if (map_put(&r->pool_live, b.addr, bi))
 		terr(f, "out of memory");
 }
