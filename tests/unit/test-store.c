@@ -323,6 +323,15 @@ static void test_free_by_previous(void)
 	free(in);
 }
 
+/* A record of the hand-made chunks below (thread 7, pool 0) as given. */
+static int is_rec(const struct mp_alloc_rec *r, uint64_t id, unsigned kind, uint64_t size, uint64_t usable,
+                  uint64_t address, uint64_t stack, uint64_t alloc_ns, int64_t free_ns)
+{
+	return r->id == id && r->tid == 7 && r->kind == kind && r->size == size && r->usable == usable &&
+	       r->address == address && r->stack_id == stack && r->alloc_ns == alloc_ns && r->free_ns == free_ns &&
+	       r->pool == 0;
+}
+
 /* Traces written in format 4 (each column varints, no layout bytes)
    still read: a chunk of two records made by hand, columns stored raw. */
 static void test_format_4(void)
@@ -355,12 +364,8 @@ static void test_format_4(void)
 	}
 	struct mp_alloc_rec r[2];
 	CU_ASSERT_EQUAL_FATAL(mp_store_decode(chunk, (size_t)(c - chunk), r, 2), 0);
-	CU_ASSERT(r[0].id == 5 && r[0].tid == 7 && r[0].kind == MP_KIND_MALLOC && r[0].size == 10 &&
-	          r[0].usable == 24 && r[0].address == 0x1000 && r[0].stack_id == 3 && r[0].alloc_ns == 1000 &&
-	          r[0].free_ns == -1 && r[0].pool == 0);
-	CU_ASSERT(r[1].id == 6 && r[1].tid == 7 && r[1].kind == MP_KIND_CALLOC && r[1].size == 300 &&
-	          r[1].usable == 312 && r[1].address == 0x1000 && r[1].stack_id == 1 && r[1].alloc_ns == 2000 &&
-	          r[1].free_ns == 5000);
+	CU_ASSERT(is_rec(&r[0], 5, MP_KIND_MALLOC, 10, 24, 0x1000, 3, 1000, -1));
+	CU_ASSERT(is_rec(&r[1], 6, MP_KIND_CALLOC, 300, 312, 0x1000, 1, 2000, 5000));
 	CU_ASSERT_EQUAL(mp_store_decode(chunk, (size_t)(c - chunk) - 1, r, 2), -1);
 }
 
@@ -391,12 +396,8 @@ static void test_format_2(void)
 	c += p - raw;
 	struct mp_alloc_rec r[2];
 	CU_ASSERT_EQUAL_FATAL(mp_store_decode(chunk, (size_t)(c - chunk), r, 2), 0);
-	CU_ASSERT(r[0].id == 5 && r[0].tid == 7 && r[0].kind == MP_KIND_MALLOC && r[0].size == 10 &&
-	          r[0].usable == 24 && r[0].address == 0x1000 && r[0].stack_id == 3 && r[0].alloc_ns == 1000 &&
-	          r[0].free_ns == -1);
-	CU_ASSERT(r[1].id == 6 && r[1].tid == 7 && r[1].kind == MP_KIND_CALLOC && r[1].size == 20 &&
-	          r[1].usable == 25 && r[1].address == 0x1020 && r[1].stack_id == 3 && r[1].alloc_ns == 2000 &&
-	          r[1].free_ns == 5000);
+	CU_ASSERT(is_rec(&r[0], 5, MP_KIND_MALLOC, 10, 24, 0x1000, 3, 1000, -1));
+	CU_ASSERT(is_rec(&r[1], 6, MP_KIND_CALLOC, 20, 25, 0x1020, 3, 2000, 5000));
 	CU_ASSERT_EQUAL(mp_store_decode(chunk, (size_t)(c - chunk) - 1, r, 2), -1);
 }
 
