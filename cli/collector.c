@@ -276,6 +276,15 @@ int mp_collector_handle(struct mp_collector *c, const void *msg, size_t len)
 		im->argv[im->argv_len] = 0;
 		return 0;
 	}
+	case MP_MSG_THREAD: { /* a stream starts: the replay waits for it */
+		uint32_t tid;
+		if (h.len != sizeof(tid))
+			goto bad;
+		memcpy(&tid, payload, sizeof(tid));
+		if (!stream_get(im, h.stream, tid))
+			goto oom;
+		return 0;
+	}
 	case MP_MSG_EVENTS: {
 		struct mp_stream *s = stream_get(im, h.stream, h.reserved);
 		if (!s)

@@ -234,6 +234,22 @@ int mp_thread_init(void)
 	return pthread_key_create(&thread_key, thread_dtor) ? -1 : 0;
 }
 
+/* Tells the collector a stream starts (MP_MSG_THREAD), before its first
+   event is stamped: the replay then waits for the stream's first events
+   or mark before it replays past them. Without it, a thread whose first
+   buffer had not come yet was unknown, and the other threads' later
+   events were replayed before its earlier ones (tests/stress/run: blocks
+   of one thread freed, as the replay saw it, after another thread got
+   their address, in the first milliseconds of a run). The socket keeps
+   the order of sends, so every event stamped after this reaches the
+   collector after it. */
+static void announce_stream(const struct mp_thread *t)
+{
+	uint8_t buf[sizeof(struct mp_msg_hdr) + sizeof(uint32_t)];
+	memcpy(buf + sizeof(struct mp_msg_hdr), &t->tid, sizeof(uint32_t));
+	mp_send_buf(buf, sizeof(uint32_t), MP_MSG_THREAD, t->stream);
+}
+
 static struct mp_thread *thread_create(void)
 {
 	struct mp_thread *t = mpje_calloc(1, sizeof(*t));
@@ -257,6 +273,7 @@ static struct mp_thread *thread_create(void)
 	chunk_reset(t);
 	t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
 	t->tid = (uint32_t)syscall(SYS_gettid);
+	announce_stream(t);
 	t->immediate = all_immediate;
 	t->cost_rng = t->tid * 2654435761u | 1;
 	t->cost_left = 1 + (t->cost_rng >> 26);
