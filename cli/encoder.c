@@ -7,7 +7,8 @@
 
 #include "encoder.h"
 
-/* A chunk handed over: its records until encoded, then its data. */
+/* A chunk handed over: its records until encoded (recs NULL after), then
+   its data. */
 struct job {
 	struct job *next;
 	int64_t process_id;
@@ -15,7 +16,7 @@ struct job {
 	size_t n;
 	void *data;
 	size_t len;
-	int encoded, rc;
+	int rc;
 };
 
 struct mp_encoder {
@@ -43,7 +44,6 @@ static void encode(struct mp_encoder *e, struct job *j)
 	else
 		free(j->recs);
 	j->recs = NULL;
-	j->encoded = 1;
 	if (e->have_thread) {
 		e->todo = j->next;
 		e->waiting--;
@@ -162,7 +162,7 @@ int mp_encoder_get(struct mp_encoder *e, int wait, struct mp_encoded *out)
 	pthread_mutex_lock(&e->mu);
 	for (;;) {
 		struct job *j = e->head;
-		if (j && j->encoded) {
+		if (j && !j->recs) {
 			if (!(e->head = j->next))
 				e->tail = NULL;
 			pthread_mutex_unlock(&e->mu);

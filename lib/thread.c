@@ -140,8 +140,9 @@ static inline int own_try(struct mp_thread *t)
 }
 
 /* Another thread's hold on t's buffer, only while t is outside its hooks:
-   1 when it has it. Several at once share one membarrier (take_mark, one
-   membarrier_call, take_check). */
+   1 when it has it. Several at once share one membarrier (take_mark each,
+   one membarrier_call, take_check each); without membarrier, take_check
+   alone takes it with compare-and-swap. */
 static void take_mark(struct mp_thread *t)
 {
 	atomic_store_explicit(&t->taken, 1, memory_order_relaxed);
@@ -149,6 +150,10 @@ static void take_mark(struct mp_thread *t)
 
 static int take_check(struct mp_thread *t)
 {
+	if (!use_membarrier) { /* no mark: the compare-and-swap alone */
+		int expected = 0;
+		return atomic_compare_exchange_strong(&t->busy, &expected, 2);
+	}
 	if (atomic_load_explicit(&t->busy, memory_order_relaxed)) {
 		atomic_store_explicit(&t->taken, 0, memory_order_release);
 		return 0;
@@ -162,10 +167,8 @@ static int take(struct mp_thread *t)
 	if (use_membarrier) {
 		take_mark(t);
 		membarrier_call(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
-		return take_check(t);
 	}
-	int expected = 0;
-	return atomic_compare_exchange_strong(&t->busy, &expected, 2);
+	return take_check(t);
 }
 
 static void give_back(struct mp_thread *t)
@@ -958,8 +961,7 @@ static void *flusher_main(void *arg)
 		for (struct mp_thread *t = thread_list; t; t = t->next) {
 			if (!t->flush_due)
 				continue;
-			int expected = 0;
-			if (use_membarrier ? !take_check(t) : !atomic_compare_exchange_strong(&t->busy, &expected, 2))
+			if (!take_check(t))
 				continue; /* inside a hook: looked at again next period */
 			/* Outside a hook, the owner's next event is stamped after
 			   this mark: the collector need not wait for it. */
