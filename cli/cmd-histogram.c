@@ -69,8 +69,9 @@ static void usage(FILE *out)
 	      "    --sizes         buckets of requested size: 0, 1-8, 9-16, 17-32, ... bytes\n"
 	      "                    (the default)\n"
 	      "    --lifetimes     buckets of time from allocation to free, by decades:\n"
-	      "                    < 1 us, 1-10 us, ..., >= 100 s, and never freed (times\n"
-	      "                    are recorded to the microsecond)\n"
+	      "                    < 100 us, 100 us-1 ms, ..., >= 100 s, and never freed\n"
+	      "                    (times are kept to 0.1 ms; in older traces to the\n"
+	      "                    microsecond, from < 1 us)\n"
 	      "    --sites N       sites listed per bucket, most allocations first (default\n"
 	      "                    3; 0: none)\n"
 	      "    --ascii         draw the bars with '#' (the default unless the locale\n"
@@ -91,7 +92,9 @@ static int size_bucket(int64_t size)
 	return 64 - __builtin_clzll((unsigned long long)size - 1) - 2;
 }
 
-static int life_bucket(int64_t alloc_ns, int64_t free_ns, int freed)
+/* The lifetime bucket of a block; the decades under the trace's time
+   resolution are one, the first (bucket `first`). */
+static int life_bucket(int64_t alloc_ns, int64_t free_ns, int freed, int first)
 {
 	if (!freed)
 		return LIFE_NEVER;
@@ -102,10 +105,22 @@ static int life_bucket(int64_t alloc_ns, int64_t free_ns, int freed)
 		b++;
 		limit *= 10;
 	}
+	return b > first ? b : first;
+}
+
+/* The first lifetime bucket of a trace whose times are floored to
+   resolution_ns (meta time_resolution_ns): the one whose decade ends at
+   the resolution or above, "< 100 us" for 0.1 ms. */
+static int life_first(int64_t resolution_ns)
+{
+	int b = 0;
+	for (int64_t hi = 1000; b < LIFE_NEVER - 1 && hi < resolution_ns; hi *= 10)
+		b++;
 	return b;
 }
 
-/* The bounds of bucket b (inclusive; -1: none) and its label. */
+/* The bounds of bucket b (inclusive; -1: none) and its label; lifetimes:
+   0 for sizes, else 1 + the first lifetime bucket (life_first). */
 static void bucket_bounds(int lifetimes, int b, int64_t *min, int64_t *max, char *label, size_t size)
 {
 	if (lifetimes) {
@@ -114,9 +129,13 @@ static void bucket_bounds(int lifetimes, int b, int64_t *min, int64_t *max, char
 			lo = hi;
 			hi *= 10;
 		}
-		*min = b == 0 ? 0 : b == LIFE_NEVER ? -1 : lo;
+		*min = b == lifetimes - 1 ? 0 : b == LIFE_NEVER ? -1 : lo;
 		*max = b >= LIFE_NEVER - 1 ? -1 : hi - 1;
-		snprintf(label, size, "%s", life_labels[b]);
+		const char *to = strchr(life_labels[b], '-');
+		if (b == lifetimes - 1 && b > 0 && to) /* "10-100 us" as the first: "< 100 us" */
+			snprintf(label, size, "< %s", to + 1);
+		else
+			snprintf(label, size, "%s", life_labels[b]);
 		return;
 	}
 	if (b == 0) {
@@ -209,7 +228,7 @@ static int scan(sqlite3 *db, const struct mp_query *q, const struct mp_window *w
 		if (size < 0) /* only in a damaged trace */
 			size = 0;
 		int b = lifetimes ? life_bucket(sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-		                                sqlite3_column_type(st, 3) != SQLITE_NULL)
+		                                sqlite3_column_type(st, 3) != SQLITE_NULL, lifetimes - 1)
 		                  : size_bucket(size);
 		buckets[b].count++;
 		buckets[b].bytes = mp_add_sat(buckets[b].bytes, size);
@@ -470,6 +489,9 @@ int cmd_histogram(int argc, char **argv)
 		if (!(rc = mp_query_processes(&q, db, &ps)))
 			mp_processes_free(&ps);
 	}
+	/* Traces before meta time_resolution_ns kept times to the microsecond. */
+	if (lifetimes)
+		lifetimes = 1 + life_first(mp_meta_int(db, "time_resolution_ns", 1000));
 	struct bucket buckets[MAX_BUCKETS] = {{0}};
 	struct cells cells = {0};
 	if (!rc)

@@ -2371,6 +2371,7 @@ static int write_meta(trace_t *f, const char *state)
 	         mp_tracedb_meta_int(w, "start_time_ns", (int64_t)start_real) ||
 	         mp_tracedb_meta_int(w, "duration_ns", (int64_t)rel(f, end)) ||
 	         mp_tracedb_meta_int(w, "max_depth", f->info.max_depth) ||
+	         mp_tracedb_meta_int(w, "time_resolution_ns", MP_STORE_TICK_NS) ||
 	         mp_tracedb_meta_int(w, "damaged_chunks", f->bad_chunks) ||
 	         mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
 	         mp_tracedb_meta_int(w, "lost_events", lost) ||

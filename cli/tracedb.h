@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MP_SCHEMA_VERSION 1
+#define MP_SCHEMA_VERSION 2 /* 2: allocation chunks of store format 6 (lib/store.c) */
 #define MP_TRACE_FORMAT "memprof-trace"
 
 extern const char mp_schema_sql[];

@@ -1,39 +1,42 @@
 /* The allocation store: chunks of up to MP_STORE_CHUNK_RECORDS allocations
  * (lib/store.h), one column after another, each compressed with zstd.
  *
- * A chunk (format 5) is: a format byte (5), the record count and the
- * number of columns (varints), then each column: a layout byte and its
- * values. Layout 0: the values as varints, stored as a compression byte
- * (0 none, 1 zstd), their length before and as stored (varints), the
- * bytes. Layout 1: byte planes: a width w (1-8), then w blocks of count
- * bytes stored as above, block k holding byte k of every value. Planes
- * suit wide values whose bytes differ in their statistics (zstd's entropy
- * coder sees the low and the high bytes apart): an address, a size, a
- * lifetime; the encoder tries both for each column of values of 2 bytes
- * or more and keeps the smaller. With the free time's second prediction:
- * allocation data per record churn 6.26 -> 5.33 bytes, C++ maps 2.01 ->
- * 0.90, python3 0.67 -> 0.37, sqlite3 0.277 -> 0.242 (the commits'
- * messages).
- * Columns, records sorted by id: id, tid and allocation time as zigzag
- * deltas from the previous record; kind; size; zigzag(usable - the usable
- * size glibc gives that size); the stack as a zigzag delta from the stack
- * of the last record of the same kind; a byte saying how the address
- * column predicts (0: the previous record's address, 1: the address of
+ * A chunk (format 6) is: a format byte (6), the record count, the number
+ * of columns and the tick (varints; the tick in ns), then each column: a
+ * layout byte and its values. Layout 0: the values as varints, stored as
+ * a compression byte (0 none, 1 zstd), their length before and as stored
+ * (varints), the bytes. Layout 1: byte planes: a width w (1-8), then w
+ * blocks of count bytes stored as above, block k holding byte k of every
+ * value. Planes suit wide values whose bytes differ in their statistics
+ * (zstd's entropy coder sees the low and the high bytes apart): an
+ * address, a size, a lifetime; the encoder tries both for each column of
+ * values of 2 bytes or more and keeps the smaller.
+ * Columns, records sorted by id: id, tid as zigzag deltas from the
+ * previous record; kind; size; zigzag(usable - the usable size glibc
+ * gives that size); the stack as a zigzag delta from the stack of the
+ * last record of the same kind; a byte saying how the address column
+ * predicts (ADDRESS_*: 0 the previous record's address; 1 the address of
  * the last record of the same stack, one kept per slot of a 4096-slot
- * table, else the previous record's) and the addresses as zigzag deltas
- * from that prediction; a byte saying how the free column predicts (0:
- * from the record's allocation time, 1: from the free time of the last
- * record before it that was freed) and 0 for a block never freed, else 1
- * + zigzag(free time - that prediction); and, only when a chunk holds a
+ * table, else the previous record's; 2 an earlier record's, see struct
+ * reuse) and the addresses as zigzag deltas from that prediction; the
+ * allocation time in ticks (floor(ns / tick)) as a zigzag delta from the
+ * previous record's; a byte saying how the free column predicts (0: from
+ * the record's allocation tick, 1: from the free tick of the last record
+ * before it that was freed) and 0 for a block never freed, else 1 +
+ * zigzag(free tick - that prediction); and, only when a chunk holds a
  * pool's block (memprof.h), each record's pool id.
- * Format 4, written before, still reads: format 5 with every column as
- * varints, no layout bytes and no free prediction (from the allocation
- * time). Formats 2 and 3 still read too: one zstd
- * frame of id, tid, kind, size, usable, address, stack, time and free
- * columns, stacks and addresses as deltas from the previous record;
- * format 3 adds the pools.
- * Times are kept in microseconds (STORE_TIME_UNIT): finer digits cost
- * more than half of a chunk and tell nothing a profile needs.
+ * Times read back are floored to the tick, 0.1 ms (STORE_TICK): finer
+ * digits are mostly the jitter of a running program, and cost most of a
+ * chunk. Allocation data per record, to the microsecond -> to the tick:
+ * C++ maps 0.824 -> 0.261 bytes, sqlite3 0.247 -> 0.040, python3 0.418 ->
+ * 0.140, churn 5.335 -> 4.312 (with ADDRESS_REUSED; the commits'
+ * messages).
+ * Format 5, written before, still reads: format 6 with no tick in its
+ * header (times in microseconds) and no ADDRESS_REUSED. Format 4: format 5
+ * with every column as varints, no layout bytes and no free prediction
+ * (from the allocation time). Formats 2 and 3: one zstd frame of id, tid,
+ * kind, size, usable, address, stack, time and free columns, stacks and
+ * addresses as deltas from the previous record; format 3 adds the pools.
  * Decoding trusts nothing: every length and varint is checked.
  */
 #include <pthread.h>
@@ -48,15 +51,19 @@
 #define STORE_FORMAT_POOLS 3   /* STORE_FORMAT with the pool column */
 #define STORE_FORMAT_COLUMNS 4 /* each column compressed alone, with predictions */
 #define STORE_FORMAT_LAYOUTS 5 /* format 4, each column as varints or byte planes */
+#define STORE_FORMAT_TICKS 6   /* format 5 with times in ticks, ADDRESS_REUSED */
 #define LAYOUT_VARINTS 0
 #define LAYOUT_PLANES 1
-#define STORE_TIME_UNIT 1000 /* ns per stored time unit */
+#define STORE_TIME_UNIT 1000            /* ns per stored time unit, before format 6 */
+#define STORE_TICK MP_STORE_TICK_NS     /* ns per stored time unit: format 6's tick */
+#define STORE_TICK_MAX 1000000000000ull /* ns: a tick read back, at most (1000 s) */
 #define STORE_RAW 0
 #define STORE_ZSTD 1
 #define STORE_LEVEL 3
 #define STORE_COLUMNS 10 /* at most */
 #define VARINT_MAX 10
-#define STORE_TRIAL_EVERY 8 /* chunks: put_values tries every layout again */
+#define STORE_TRIAL_EVERY 8   /* chunks: put_values tries every layout again */
+#define STORE_TRIAL_BELOW 256 /* records: a chunk this small is always a trial */
 
 static const char *const kind_names[MP_KIND_COUNT] = {
         "malloc",
@@ -109,6 +116,7 @@ enum {
 	SCRATCH_BYTES,
 	SCRATCH_OUT,
 	SCRATCH_PREDICT,
+	SCRATCH_REUSE,
 	SCRATCH_DECODE,
 	SCRATCH_N
 };
@@ -311,6 +319,25 @@ static inline void saw_address(struct predict *pr, uint64_t stack_id, uint64_t a
 	pr->prev_address = address;
 }
 
+/* The address prediction ADDRESS_REUSED: a block often takes the address
+   of one freed shortly before, which a chunk holds too (74% of churn's
+   records, 30% of python3's). A record's value is 2 (i - j - 1) when the
+   record j before it (the last one) had its address, else 1 + 2 times the
+   zigzag delta from the previous record's address. The encoder finds j in
+   an open-addressing table of addresses, at least twice the records. */
+struct reuse {
+	uint64_t address;
+	size_t at; /* j + 1; 0: empty */
+};
+
+static inline struct reuse *reuse_slot(struct reuse *t, size_t slots, uint64_t address)
+{
+	size_t k = (size_t)((address * 0x9e3779b97f4a7c15ull) >> 32) & (slots - 1);
+	while (t[k].at && t[k].address != address)
+		k = (k + 1) & (slots - 1);
+	return &t[k];
+}
+
 /* Appends len bytes to o as stored: mode, raw length, stored length,
    bytes; zstd's when smaller. zbuf has room for ZSTD_compressBound(len). */
 static uint8_t *put_bytes(ZSTD_CCtx *z, uint8_t *o, const uint8_t *b, size_t len, uint8_t *zbuf)
@@ -419,24 +446,36 @@ enum {
 	C_FREE,
 	C_POOL,
 	C_ADDRESS_BY_STACK,
+	C_ADDRESS_REUSED,
 	C_FREE_BY_PREVIOUS,
 	C_N
 };
 
-/* Appends a byte saying which of two predictions of a column (columns k0
-   and k1) follows, and that column: the one that stores smaller. other
-   has room for a column. */
-static uint8_t *put_either(ZSTD_CCtx *z, uint8_t *o, uint8_t *other, uint64_t *const *col, const uint64_t *any, int k0,
-                           int k1, size_t n, const struct column_work *w)
+/* The address predictions, in the order of their index in a chunk. */
+#define ADDRESS_BY_PREVIOUS 0
+#define ADDRESS_BY_STACK 1
+#define ADDRESS_REUSED 2 /* format 6 */
+
+/* Appends a byte saying which of the nk predictions of a column (columns
+   ks[]) follows, its index, and that column: the one that stores smallest
+   (tried on every chunk: keeping a trial chunk's choice, as put_values
+   does, made sqlite3's addresses three times larger). other has room for
+   a column. */
+static uint8_t *put_best(ZSTD_CCtx *z, uint8_t *o, uint8_t *other, uint64_t *const *col, const uint64_t *any,
+                         const int *ks, int nk, size_t n, const struct column_work *w)
 {
-	*o = 0;
-	uint8_t *end = put_values(z, o + 1, col[k0], n, any[k0], &w->choice[k0], w);
-	other[0] = 1;
-	uint8_t *end1 = put_values(z, other + 1, col[k1], n, any[k1], &w->choice[k1], w);
-	if (end1 - other >= end - o)
-		return end;
-	memcpy(o, other, (size_t)(end1 - other));
-	return o + (end1 - other);
+	uint8_t *end = NULL;
+	for (int c = 0; c < nk; c++) {
+		uint8_t *at = end ? other : o;
+		*at = (uint8_t)c;
+		uint8_t *e = put_values(z, at + 1, col[ks[c]], n, any[ks[c]], &w->choice[ks[c]], w);
+		if (end && e - at >= end - o)
+			continue;
+		if (end)
+			memcpy(o, other, (size_t)(e - other));
+		end = o + (e - at);
+	}
+	return end;
 }
 
 int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_t *out_len)
@@ -448,15 +487,20 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	uint64_t *vals = scratch(SCRATCH_VALUES, C_N * rows * sizeof(*vals));
 	uint8_t *varints = scratch(SCRATCH_VARINTS, C_N * rows * VARINT_MAX);
 	uint8_t *bytes = scratch(SCRATCH_BYTES, rows * VARINT_MAX + ZSTD_compressBound(rows * VARINT_MAX) + 2 * bound);
-	uint8_t *buf = scratch(SCRATCH_OUT, 4 * VARINT_MAX + STORE_COLUMNS * (1 + bound));
+	uint8_t *buf = scratch(SCRATCH_OUT, 5 * VARINT_MAX + STORE_COLUMNS * (1 + bound));
 	struct predict *pr = scratch(SCRATCH_PREDICT, sizeof(*pr));
 	ZSTD_CCtx *z = scratch_cctx(); /* NULL: stored raw */
 	struct scratch *sc = scratch_of_thread();
-	if (!ord || !vals || !varints || !bytes || !buf || !pr || !sc || sort_by_id(recs, n, ord))
+	size_t slots = 64;
+	while (slots < 2 * rows)
+		slots *= 2;
+	struct reuse *ru = scratch(SCRATCH_REUSE, slots * sizeof(*ru));
+	if (!ord || !vals || !varints || !bytes || !buf || !pr || !sc || !ru || sort_by_id(recs, n, ord))
 		return -1;
+	memset(ru, 0, slots * sizeof(*ru));
 	struct column_work w = {bytes, bytes + rows * VARINT_MAX,
 	                        bytes + rows * VARINT_MAX + ZSTD_compressBound(rows * VARINT_MAX), sc->choice,
-	                        sc->chunks++ % STORE_TRIAL_EVERY == 0};
+	                        sc->chunks++ % STORE_TRIAL_EVERY == 0 || n < STORE_TRIAL_BELOW};
 	uint8_t *other = w.alt + bound; /* a column's other prediction */
 	/* The columns of small values (ids, kinds, stacks...) go straight to
 	   varints; the others to arrays of values for put_values (writing
@@ -475,7 +519,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 #define PUT(k, value) v[k] = mp_put_varint(v[k], (value))
 	for (size_t i = 0; i < n; i++) {
 		const struct mp_alloc_rec *r = &recs[ord[i]], *b = i ? &recs[ord[i - 1]] : NULL;
-		uint64_t alloc = r->alloc_ns / STORE_TIME_UNIT;
+		uint64_t alloc = r->alloc_ns / STORE_TICK;
 		PUT(C_ID, mp_zigzag((int64_t)(r->id - (b ? b->id : 0))));
 		PUT(C_TID, mp_zigzag((int64_t)((uint64_t)r->tid - (b ? b->tid : 0))));
 		PUT(C_KIND, r->kind);
@@ -488,12 +532,21 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		prev_address = r->address;
 		uint64_t guess = predict_address(pr, r->stack_id, 1);
 		SET(C_ADDRESS_BY_STACK, mp_zigzag((int64_t)(r->address - guess)));
+		struct reuse *last = reuse_slot(ru, slots, r->address);
+		SET(C_ADDRESS_REUSED, last->at ? 2 * (i - last->at) : 1 + 2 * col[C_ADDRESS][i]);
+		last->address = r->address;
+		last->at = i + 1;
 		saw_address(pr, r->stack_id, r->address);
-		SET(C_ALLOC, mp_zigzag((int64_t)(alloc - (b ? b->alloc_ns / STORE_TIME_UNIT : 0))));
-		uint64_t freed = (uint64_t)r->free_ns / STORE_TIME_UNIT;
-		SET(C_FREE, r->free_ns < 0 ? 0 : 1 + mp_zigzag((int64_t)(freed - alloc)));
-		SET(C_FREE_BY_PREVIOUS, r->free_ns < 0 ? 0 : 1 + mp_zigzag((int64_t)(freed - prev_free)));
-		prev_free = r->free_ns < 0 ? prev_free : freed;
+		SET(C_ALLOC, mp_zigzag((int64_t)(alloc - (b ? b->alloc_ns / STORE_TICK : 0))));
+		if (r->free_ns < 0) {
+			SET(C_FREE, 0);
+			SET(C_FREE_BY_PREVIOUS, 0);
+		} else {
+			uint64_t freed = (uint64_t)r->free_ns / STORE_TICK;
+			SET(C_FREE, 1 + mp_zigzag((int64_t)(freed - alloc)));
+			SET(C_FREE_BY_PREVIOUS, 1 + mp_zigzag((int64_t)(freed - prev_free)));
+			prev_free = freed;
+		}
 		PUT(C_POOL, r->pool);
 		any[C_POOL] |= r->pool;
 	}
@@ -501,20 +554,26 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 #undef PUT
 	int pools = any[C_POOL] != 0;
 	uint8_t *o = buf;
-	*o++ = STORE_FORMAT_LAYOUTS;
+	*o++ = STORE_FORMAT_TICKS;
 	o = mp_put_varint(o, n);
 	o = mp_put_varint(o, pools ? STORE_COLUMNS : STORE_COLUMNS - 1);
+	o = mp_put_varint(o, STORE_TICK);
 	for (int k = 0; k <= C_POOL; k++) {
 		if (k == C_POOL && !pools)
 			break;
-		/* The address: from the previous record's, or from the same
-		   stack's last block; the free time: from the allocation time,
-		   or from the previous freed record's free time (blocks freed
-		   together, allocated one after another: C++ maps 1.1 -> 0.4
-		   bytes a record); whichever this chunk stores smaller. */
-		if (k == C_ADDRESS || k == C_FREE) {
-			o = put_either(z, o, other, col, any, k, k == C_FREE ? C_FREE_BY_PREVIOUS : C_ADDRESS_BY_STACK,
-			               n, &w);
+		/* The address: from the previous record's, from the same
+		   stack's last block, or a freed block's; the free time: from
+		   the allocation time, or from the previous freed record's free
+		   time (blocks freed together, allocated one after another: C++
+		   maps 1.1 -> 0.4 bytes a record); whichever stores smallest. */
+		if (k == C_ADDRESS) {
+			static const int ks[] = {C_ADDRESS, C_ADDRESS_BY_STACK, C_ADDRESS_REUSED};
+			o = put_best(z, o, other, col, any, ks, 3, n, &w);
+			continue;
+		}
+		if (k == C_FREE) {
+			static const int ks[] = {C_FREE, C_FREE_BY_PREVIOUS};
+			o = put_best(z, o, other, col, any, ks, 2, n, &w);
 			continue;
 		}
 		if (k == C_SIZE || k == C_ALLOC) {
@@ -708,11 +767,13 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	if (!data || len < 4)
 		return -1;
 	int format = *p;
-	if (format != STORE_FORMAT_COLUMNS && format != STORE_FORMAT_LAYOUTS)
+	if (format != STORE_FORMAT_COLUMNS && format != STORE_FORMAT_LAYOUTS && format != STORE_FORMAT_TICKS)
 		return decode_v2(data, len, recs, count);
 	p++;
+	uint64_t tick = STORE_TIME_UNIT;
 	if (mp_get_varint(&p, end, &n) || n != count || mp_get_varint(&p, end, &ncols) ||
-	    (ncols != STORE_COLUMNS && ncols != STORE_COLUMNS - 1))
+	    (ncols != STORE_COLUMNS && ncols != STORE_COLUMNS - 1) ||
+	    (format == STORE_FORMAT_TICKS && (mp_get_varint(&p, end, &tick) || !tick || tick > STORE_TICK_MAX)))
 		return -1;
 	size_t rows = count ? count : 1;
 	uint8_t *buf = scratch(SCRATCH_DECODE, rows * VARINT_MAX);
@@ -729,11 +790,14 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 			memset(col[k], 0, count * sizeof(uint64_t));
 			break;
 		}
-		if (k == C_ADDRESS && (p >= end || (by_stack = *p++) > 1))
+		if (k == C_ADDRESS &&
+		    (p >= end ||
+		     (by_stack = *p++) > (format == STORE_FORMAT_TICKS ? ADDRESS_REUSED : ADDRESS_BY_STACK)))
 			return -1;
-		if (k == C_FREE && format == STORE_FORMAT_LAYOUTS && (p >= end || (by_previous = *p++) > 1))
+		if (k == C_FREE && format != STORE_FORMAT_COLUMNS && (p >= end || (by_previous = *p++) > 1))
 			return -1;
-		if (get_values(&p, end, format, count, buf, col[k]))
+		if (get_values(&p, end, format == STORE_FORMAT_COLUMNS ? format : STORE_FORMAT_LAYOUTS, count, buf,
+		               col[k]))
 			return -1;
 	}
 	if (p != end)
@@ -753,13 +817,21 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		r->size = col[C_SIZE][i];
 		r->usable = usable_guess(r->size) + (uint64_t)mp_unzigzag(col[C_USABLE][i]);
 		r->stack_id = pr->stack_of_kind[kind] += (uint64_t)mp_unzigzag(col[C_STACK][i]);
-		r->address = predict_address(pr, r->stack_id, by_stack) + (uint64_t)mp_unzigzag(col[C_ADDRESS][i]);
+		uint64_t a = col[C_ADDRESS][i];
+		if (by_stack != ADDRESS_REUSED)
+			r->address = predict_address(pr, r->stack_id, by_stack) + (uint64_t)mp_unzigzag(a);
+		else if (a & 1)
+			r->address = pr->prev_address + (uint64_t)mp_unzigzag(a >> 1);
+		else if ((a >> 1) < i)
+			r->address = recs[i - 1 - (a >> 1)].address;
+		else
+			return -1;
 		saw_address(pr, r->stack_id, r->address);
 		alloc += (uint64_t)mp_unzigzag(col[C_ALLOC][i]);
-		r->alloc_ns = alloc * STORE_TIME_UNIT;
+		r->alloc_ns = alloc * tick;
 		if (free)
 			freed = (by_previous ? freed : alloc) + (uint64_t)mp_unzigzag(free - 1);
-		r->free_ns = free == 0 ? -1 : (int64_t)(freed * STORE_TIME_UNIT);
+		r->free_ns = free == 0 ? -1 : (int64_t)(freed * tick);
 		r->pool = (uint32_t)col[C_POOL][i];
 	}
 	return 0;

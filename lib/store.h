@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #define MP_STORE_CHUNK_RECORDS 32768
+/* The times of the chunks written now are floored to this (ns): 0.1 ms. */
+#define MP_STORE_TICK_NS 100000
 
 struct mp_alloc_rec {
 	uint64_t id; /* unique in the trace; allocation order within a process */
@@ -18,8 +20,8 @@ struct mp_alloc_rec {
 	uint64_t usable; /* malloc_usable_size */
 	uint64_t address;
 	uint64_t stack_id; /* stacks.id */
-	uint64_t alloc_ns; /* since trace start; stored to the microsecond */
-	int64_t free_ns;   /* since trace start, to the microsecond; -1 if never freed */
+	uint64_t alloc_ns; /* since trace start; stored floored to the tick */
+	int64_t free_ns;   /* since trace start, floored to the tick; -1 if never freed */
 	uint32_t pool;     /* the pool of an MP_KIND_POOL block (memprof.h), else 0 */
 };
 

@@ -112,7 +112,6 @@ CREATE TABLE stacks (
     parent_id INTEGER NOT NULL,
     frame_id  INTEGER NOT NULL
 );
-CREATE INDEX stacks_parent ON stacks(parent_id);
 
 -- Figures per allocation site (a full stack) and process.
 CREATE TABLE sites (

@@ -148,7 +148,7 @@ check "phases follow each other" "$(sql "$t" 'SELECT count(*) FROM phases a JOIN
 	ON b.first_alloc_id = a.end_alloc_id AND b.start_ns = a.end_ns')" 2
 check "phase windows hold their allocations" "$(sql "$t" "SELECT ph.name, count(a.id), sum(a.size)
 	FROM phases ph JOIN allocations a ON a.process_id = ph.process_id AND a.id >= ph.first_alloc_id
-	AND a.id < ph.end_alloc_id AND a.alloc_time_ns >= ph.start_ns / 1000 * 1000
+	AND a.id < ph.end_alloc_id AND a.alloc_time_ns >= ph.start_ns / 100000 * 100000
 	AND a.alloc_time_ns <= ph.end_ns GROUP BY ph.name ORDER BY ph.start_ns" | tr '\n' ' ')" \
 	"load,3,30 run,5,100 done,1,30 "
 check "summary --phase run" "$("$MEMPROF" summary --phase run --format csv "$t" | tail -n 1)" "phase 'run',5,2,100,60,3"

@@ -71,17 +71,24 @@ l=$("$MEMPROF" histogram --lifetimes --format csv "$t")
 check "never freed" "$(printf '%s\n' "$l" | tail -n +2 | buckets | grep '^never freed')" "never freed,4,14848"
 check "lifetimes cover every allocation" "$(printf '%s\n' "$l" | tail -n +2 | buckets | awk -F, '{ n += $2 } END { print n }')" 1025
 check "lifetime buckets (from SQL)" "$(printf '%s\n' "$l" | tail -n +2 | buckets | awk -F, '$2 > 0')" \
-	"$(sql "$t" "SELECT CASE k WHEN 0 THEN '< 1 us' WHEN 1 THEN '1-10 us' WHEN 2 THEN '10-100 us'
+	"$(sql "$t" "SELECT CASE k WHEN 2 THEN '< 100 us' -- decades under the time resolution (0.1 ms): one
 		WHEN 3 THEN '100 us-1 ms' WHEN 4 THEN '1-10 ms' WHEN 5 THEN '10-100 ms' WHEN 6 THEN '100 ms-1 s'
 		WHEN 7 THEN '1-10 s' WHEN 8 THEN '10-100 s' WHEN 9 THEN '>= 100 s' ELSE 'never freed' END AS bucket, count(*), sum(size)
 		FROM (SELECT size, CASE WHEN free_time_ns IS NULL THEN 10 -- decades: digits of the lifetime in ns, less 3
-			ELSE max(0, min(9, length(CAST(max(free_time_ns - alloc_time_ns, 0) AS TEXT)) - 3)) END AS k
+			ELSE max(2, min(9, length(CAST(max(free_time_ns - alloc_time_ns, 0) AS TEXT)) - 3)) END AS k
 			FROM allocations) GROUP BY k ORDER BY k")"
 check_match "never freed: calloc site first" \
 	"$(printf '%s\n' "$l" | awk -F, '$1 == "never freed" && $8 == 1 { print $9 "," $11 }')" \
 	"^3,leak_some \(.*$src:$(line_of $src leak-calloc)\)"
 check_match "lifetime bounds" "$l" '
-1-10 us,1000,9999,'
+< 100 us,0,99999,.*
+100 us-1 ms,100000,999999,'
+# A trace of an older memprof (no meta time_resolution_ns: times to the
+# microsecond) starts at < 1 us.
+cp "$t" "$work/old.db"
+sqlite3 "$work/old.db" "DELETE FROM meta WHERE key = 'time_resolution_ns'"
+check_match "older trace: from < 1 us" "$("$MEMPROF" histogram --lifetimes --sites 0 --format csv "$work/old.db")" '
+< 1 us,0,999,[0-9]+,'
 check_match "json never freed bounds" "$("$MEMPROF" histogram --lifetimes --format json "$t")" '"label": "never freed",
         "min": null,
         "max": null,

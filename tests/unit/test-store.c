@@ -32,13 +32,13 @@ static void make_recs(struct mp_alloc_rec *r, size_t n, uint64_t first_id)
 	}
 }
 
-/* Equal as stored: times to the microsecond. */
+/* Equal as stored: times floored to the tick. */
 static int same(const struct mp_alloc_rec *a, const struct mp_alloc_rec *b)
 {
 	return a->id == b->id && a->tid == b->tid && a->kind == b->kind && a->size == b->size &&
 	       a->usable == b->usable && a->address == b->address && a->stack_id == b->stack_id &&
-	       a->alloc_ns / 1000 * 1000 == b->alloc_ns &&
-	       (a->free_ns < 0 ? b->free_ns == -1 : a->free_ns / 1000 * 1000 == b->free_ns);
+	       a->alloc_ns / MP_STORE_TICK_NS * MP_STORE_TICK_NS == b->alloc_ns &&
+	       (a->free_ns < 0 ? b->free_ns == -1 : a->free_ns / MP_STORE_TICK_NS * MP_STORE_TICK_NS == b->free_ns);
 }
 
 static int by_id(const void *a, const void *b)
@@ -174,7 +174,7 @@ static void test_pool_column(void)
 		void *data;
 		size_t len;
 		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-		CU_ASSERT_EQUAL(*(const uint8_t *)data, 5);
+		CU_ASSERT_EQUAL(*(const uint8_t *)data, 6);
 		CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
 		qsort(in, n, sizeof(*in), by_id);
 		size_t bad = 0, pools = 0;
@@ -215,16 +215,18 @@ static void test_address_by_stack(void)
 	free(in);
 }
 
-/* The layout byte of each column of a format 5 chunk (layouts[k], k in
+/* The layout byte of each column of a format 6 chunk (layouts[k], k in
    chunk order: id, tid, kind, size, usable, stack, address, alloc time,
    free) and the predictions of the address and the free time
-   (predictions[0], [1]), walking the chunk as lib/store.c writes it. Returns the number
-   of columns, or -1 when the chunk is not as expected. */
+   (predictions[0], [1]), walking the chunk as lib/store.c writes it.
+   Returns the number of columns, or -1 when the chunk is not as expected
+   (its tick not MP_STORE_TICK_NS). */
 static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts, uint8_t *predictions)
 {
 	const uint8_t *end = p + len;
-	uint64_t n, ncols, raw, stored;
-	if (len < 3 || *p++ != 5 || mp_get_varint(&p, end, &n) || mp_get_varint(&p, end, &ncols) || ncols > 10)
+	uint64_t n, ncols, tick, raw, stored;
+	if (len < 3 || *p++ != 6 || mp_get_varint(&p, end, &n) || mp_get_varint(&p, end, &ncols) || ncols > 10 ||
+	    mp_get_varint(&p, end, &tick) || tick != MP_STORE_TICK_NS)
 		return -1;
 	for (uint64_t k = 0; k < ncols; k++) {
 		if (k == 6 || k == 8) /* the address's and the free time's predictions */
@@ -268,8 +270,8 @@ static void test_layouts(void)
 			                        : 0x550000000000ull + 48 * i,
 			        .stack_id = 3,
 			        .alloc_ns = 1000 * i,
-			        .free_ns =
-			                wide ? (int64_t)(1000 * i + (x >> 40) % 100000000) : (int64_t)(1000 * i + 2000),
+			        .free_ns = wide ? (int64_t)(1000 * i + (x >> 30) % 100000000000)
+			                        : (int64_t)(1000 * i + 2000),
 			};
 			in[i].usable = ((in[i].size + 8 + 15) & ~(uint64_t)15) - 8;
 		}
@@ -323,6 +325,85 @@ static void test_free_by_previous(void)
 	free(in);
 }
 
+/* Times are floored to the tick, each on its own: a window on a tick
+   boundary (--from 0.5) keeps exactly the blocks allocated from then on. */
+static void test_ticks(void)
+{
+	struct mp_alloc_rec in[3] =
+	        {
+	                {.id = 1, .alloc_ns = 499999999, .free_ns = 500000001},
+	                {.id = 2, .alloc_ns = 500000000, .free_ns = 500099999},
+	                {.id = 3, .alloc_ns = 500123456, .free_ns = 2500123456},
+	        },
+	                    out[3];
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, 3, &data, &len), 0);
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, 3), 0);
+	CU_ASSERT(out[0].alloc_ns == 499900000 && out[0].free_ns == 500000000);
+	CU_ASSERT(out[1].alloc_ns == 500000000 && out[1].free_ns == 500000000);
+	CU_ASSERT(out[2].alloc_ns == 500100000 && out[2].free_ns == 2500100000);
+	free(data);
+}
+
+/* Blocks that take the addresses of blocks freed before them (glibc's
+   free lists, a churn): the addresses are stored as which earlier record
+   had them, and a distance past the first record is damage. */
+static void test_address_reused(void)
+{
+	size_t n = 16384, live = 1024;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
+	uint64_t x = 88172645463325252ull, *slot = calloc(live, sizeof(*slot));
+	for (size_t i = 0; i < live; i++)
+		slot[i] = 0x7f0000000000ull + 16 * (x = x * 6364136223846793005ull + 1) % (1u << 24);
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t k = x % live; /* a block freed, its address taken again */
+		in[i] = (struct mp_alloc_rec){.id = i + 1,
+		                              .kind = MP_KIND_MALLOC,
+		                              .size = 64,
+		                              .usable = 72,
+		                              .address = slot[k],
+		                              .stack_id = 2,
+		                              .alloc_ns = 1000 * i,
+		                              .free_ns = (int64_t)(1000 * i + 700000)};
+		if (x % 8 == 0) /* now and then a new address */
+			slot[k] = 0x7f0000000000ull + 16 * (x >> 20) % (1u << 24);
+	}
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+	uint8_t layouts[10], predictions[2];
+	CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
+	CU_ASSERT_EQUAL(predictions[0], 2);
+	free(data);
+	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
+
+	/* Three records, addresses A, B, A: the third's is the first's; a
+	   distance past the first record is damage. */
+	const uint64_t a = 0x7f0000001000ull, b = 0x100000;
+	struct mp_alloc_rec three[3] = {{.id = 1, .address = a, .free_ns = -1},
+	                                {.id = 2, .address = b, .free_ns = -1},
+	                                {.id = 3, .address = a, .free_ns = -1}},
+	                    back[3];
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(three, 3, &data, &len), 0);
+	CU_ASSERT_EQUAL_FATAL(chunk_layouts(data, len, layouts, predictions), 9);
+	CU_ASSERT_EQUAL(predictions[0], 2);
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, back, 3), 0);
+	CU_ASSERT(back[0].address == a && back[1].address == b && back[2].address == a);
+	uint8_t want[32], *w = want; /* the column as stored (raw: too short for zstd) */
+	w = mp_put_varint(w, 1 + 2 * mp_zigzag((int64_t)a));
+	w = mp_put_varint(w, 1 + 2 * mp_zigzag((int64_t)(b - a)));
+	*w++ = 2; /* the record 1 before the one before */
+	uint8_t *at = memmem(data, len, want, (size_t)(w - want));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+	at[w - want - 1] = 6; /* 3 before: before the first */
+	CU_ASSERT_EQUAL(mp_store_decode(data, len, back, 3), -1);
+	free(data);
+	free(slot);
+	free(in);
+}
+
 /* A record of the hand-made chunks below (thread 7, pool 0) as given. */
 static int is_rec(const struct mp_alloc_rec *r, uint64_t id, unsigned kind, uint64_t size, uint64_t usable,
                   uint64_t address, uint64_t stack, uint64_t alloc_ns, int64_t free_ns)
@@ -332,9 +413,10 @@ static int is_rec(const struct mp_alloc_rec *r, uint64_t id, unsigned kind, uint
 	       r->pool == 0;
 }
 
-/* Traces written in format 4 (each column varints, no layout bytes)
-   still read: a chunk of two records made by hand, columns stored raw. */
-static void test_format_4(void)
+/* A chunk of two records made by hand in format 4 (each column varints,
+   no layout bytes) or 5 (a layout byte before each column, a prediction
+   byte before the free column), columns stored raw; its length. */
+static size_t hand_chunk(uint8_t *chunk, int format)
 {
 	const uint64_t cols[][2] = {
 	        {10, 2},     /* ids 5, 6 */
@@ -347,8 +429,8 @@ static void test_format_4(void)
 	        {2, 2},      /* allocated at 1 and 2 us */
 	        {0, 7},      /* never freed; freed 3 us later */
 	};
-	uint8_t chunk[128], *c = chunk;
-	*c++ = 4;
+	uint8_t *c = chunk;
+	*c++ = (uint8_t)format;
 	c = mp_put_varint(c, 2);
 	c = mp_put_varint(c, 9);
 	for (size_t k = 0; k < 9; k++) {
@@ -356,17 +438,32 @@ static void test_format_4(void)
 		p = mp_put_varint(mp_put_varint(p, cols[k][0]), cols[k][1]);
 		if (k == 6)
 			*c++ = 1; /* addresses by stack */
+		if (k == 8 && format == 5)
+			*c++ = 0; /* free times from the allocation's */
+		if (format == 5)
+			*c++ = 0; /* varints */
 		*c++ = 0;         /* raw */
 		c = mp_put_varint(c, (uint64_t)(p - raw));
 		c = mp_put_varint(c, (uint64_t)(p - raw));
 		memcpy(c, raw, (size_t)(p - raw));
 		c += p - raw;
 	}
-	struct mp_alloc_rec r[2];
-	CU_ASSERT_EQUAL_FATAL(mp_store_decode(chunk, (size_t)(c - chunk), r, 2), 0);
-	CU_ASSERT(is_rec(&r[0], 5, MP_KIND_MALLOC, 10, 24, 0x1000, 3, 1000, -1));
-	CU_ASSERT(is_rec(&r[1], 6, MP_KIND_CALLOC, 300, 312, 0x1000, 1, 2000, 5000));
-	CU_ASSERT_EQUAL(mp_store_decode(chunk, (size_t)(c - chunk) - 1, r, 2), -1);
+	return (size_t)(c - chunk);
+}
+
+/* Traces written in formats 4 and 5 (times to the microsecond) still
+   read. */
+static void test_format_4_5(void)
+{
+	for (int format = 4; format <= 5; format++) {
+		uint8_t chunk[128];
+		size_t len = hand_chunk(chunk, format);
+		struct mp_alloc_rec r[2];
+		CU_ASSERT_EQUAL_FATAL(mp_store_decode(chunk, len, r, 2), 0);
+		CU_ASSERT(is_rec(&r[0], 5, MP_KIND_MALLOC, 10, 24, 0x1000, 3, 1000, -1));
+		CU_ASSERT(is_rec(&r[1], 6, MP_KIND_CALLOC, 300, 312, 0x1000, 1, 2000, 5000));
+		CU_ASSERT_EQUAL(mp_store_decode(chunk, len - 1, r, 2), -1);
+	}
 }
 
 /* Traces written before format 4 (one zstd frame for all the columns,
@@ -514,7 +611,9 @@ int mp_suite_store(void)
 	    !CU_add_test(s, "addresses by stack", test_address_by_stack) ||
 	    !CU_add_test(s, "column layouts", test_layouts) ||
 	    !CU_add_test(s, "free times by the previous record's", test_free_by_previous) ||
-	    !CU_add_test(s, "format 4 still reads", test_format_4) ||
+	    !CU_add_test(s, "times in ticks", test_ticks) ||
+	    !CU_add_test(s, "addresses of freed blocks", test_address_reused) ||
+	    !CU_add_test(s, "formats 4 and 5 still read", test_format_4_5) ||
 	    !CU_add_test(s, "format 2 still reads", test_format_2) ||
 	    !CU_add_test(s, "the allocations table", test_vtab))
 		return -1;
