@@ -117,6 +117,7 @@ enum {
 	SCRATCH_OUT,
 	SCRATCH_PREDICT,
 	SCRATCH_REUSE,
+	SCRATCH_SIZES,
 	SCRATCH_DECODE,
 	SCRATCH_N
 };
@@ -126,6 +127,7 @@ struct scratch {
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
 	uint8_t choice[16]; /* the encoder's last choices (mp_store_encode) */
+	uint32_t reuse_gen; /* of the table SCRATCH_REUSE (reuse_empty) */
 	unsigned chunks;    /* chunks this thread encoded */
 };
 static pthread_key_t scratch_key;
@@ -321,21 +323,194 @@ static inline void saw_address(struct predict *pr, uint64_t stack_id, uint64_t a
 
 /* The address prediction ADDRESS_REUSED: a block often takes the address
    of one freed shortly before, which a chunk holds too (74% of churn's
-   records, 30% of python3's). A record's value is 2 (i - j - 1) when the
-   record j before it (the last one) had its address, else 1 + 2 times the
-   zigzag delta from the previous record's address. The encoder finds j in
-   an open-addressing table of addresses, at least twice the records. */
+   records, 30% of python3's), and mostly one of the same usable size
+   (glibc's free lists: three in four of churn's). A record's value is
+   (x << 2) | tag: tag 0, the address of the record j before it whose
+   address no record after j took yet (a candidate) and whose usable size
+   is the same, x of those candidates lying between j and it; tag 1, the
+   address of the record x + 1 before it; tag 2, neither: x is the zigzag
+   delta from the previous record's address. The encoder finds j, the last
+   record of the address, in an open-addressing table of addresses
+   (struct reuse), and counts the candidates in a Fenwick tree over the
+   records grouped by usable size (struct sizes), which the decoder builds
+   alike from the sizes it has read. */
+#define REUSED_SAME 0
+#define REUSED_BACK 1
+#define REUSED_NEW 2
+
 struct reuse {
-	uint64_t address;
-	size_t at; /* j + 1; 0: empty */
+	uint64_t key; /* an address, or a usable size */
+	uint32_t gen; /* the table's generation when set; another: empty */
+	uint32_t at;  /* its record, or its size's index */
 };
 
-static inline struct reuse *reuse_slot(struct reuse *t, size_t slots, uint64_t address)
+/* A table of struct reuse: the slots, its size and its generation. */
+struct reuse_table {
+	struct reuse *t;
+	size_t slots;
+	uint32_t gen;
+};
+
+/* The calling thread's table of at least 2 rows slots, emptied: a new
+   generation, and memset only when the memory is new or the generations
+   wrap (a memset of each table for each chunk took 10 ns a record).
+   Returns 0, or -1 when out of memory. */
+static int reuse_empty(struct reuse_table *rt, size_t rows)
 {
-	size_t k = (size_t)((address * 0x9e3779b97f4a7c15ull) >> 32) & (slots - 1);
-	while (t[k].at && t[k].address != address)
-		k = (k + 1) & (slots - 1);
-	return &t[k];
+	struct scratch *s = scratch_of_thread();
+	for (rt->slots = 64; rt->slots < 2 * rows;)
+		rt->slots *= 2;
+	size_t cap = s ? s->cap[SCRATCH_REUSE] : 0;
+	if (!s || !(rt->t = scratch(SCRATCH_REUSE, rt->slots * sizeof(*rt->t))))
+		return -1;
+	if (s->cap[SCRATCH_REUSE] != cap || ++s->reuse_gen == 0) {
+		memset(rt->t, 0, s->cap[SCRATCH_REUSE]);
+		s->reuse_gen = 1;
+	}
+	rt->gen = s->reuse_gen;
+	return 0;
+}
+
+#define REUSED_AHEAD 8 /* records: the encoder prefetches the slot of the address so far ahead */
+
+static inline size_t reuse_hash(const struct reuse_table *rt, uint64_t key)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (rt->slots - 1);
+}
+
+/* The slot of key: its entry, or the empty one it would take. */
+static inline struct reuse *reuse_slot(const struct reuse_table *rt, uint64_t key)
+{
+	size_t k = reuse_hash(rt, key);
+	while (rt->t[k].gen == rt->gen && rt->t[k].key != key)
+		k = (k + 1) & (rt->slots - 1);
+	return &rt->t[k];
+}
+
+static inline void reuse_set(const struct reuse_table *rt, struct reuse *e, uint64_t key, size_t at)
+{
+	e->key = key;
+	e->gen = rt->gen;
+	e->at = (uint32_t)at;
+}
+
+/* The records of a chunk grouped by usable size: slot[i], record i's
+   place, the records of a size together in their order; base[size_of[i]],
+   the first place of its size; at[s], the record in place s; bits, a bit
+   per place, set for each candidate. Counting candidates a word at a time
+   took the encoding 5 ns a record, a Fenwick tree 40. */
+struct sizes {
+	uint32_t *size_of, *base, *run, *slot, *at;
+	uint64_t *bits;
+	size_t n;
+};
+
+/* The room sizes_group needs for n records, in uint64_t. */
+static size_t sizes_room(size_t n)
+{
+	return n / 64 + 1 + (5 * n + 1) / 2;
+}
+
+/* Groups the n records of usable sizes us[] into g, in mem (sizes_room
+   of it), with the calling thread's table. Returns 0, or -1 when out of
+   memory. */
+static int sizes_group(struct sizes *g, const uint64_t *us, size_t n, uint64_t *mem)
+{
+	struct reuse_table rt;
+	if (reuse_empty(&rt, n))
+		return -1;
+	uint32_t *m = (uint32_t *)(mem + n / 64 + 1);
+	g->bits = mem, g->size_of = m, g->base = m + n, g->run = m + 2 * n, g->slot = m + 3 * n, g->at = m + 4 * n;
+	g->n = n;
+	uint32_t sizes = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct reuse *e = reuse_slot(&rt, us[i]);
+		if (e->gen != rt.gen) {
+			reuse_set(&rt, e, us[i], sizes);
+			g->run[sizes++] = 0;
+		}
+		g->size_of[i] = e->at;
+		g->run[g->size_of[i]]++;
+	}
+	for (uint32_t k = 0, sum = 0; k < sizes; k++) {
+		g->base[k] = sum;
+		sum += g->run[k];
+		g->run[k] = g->base[k];
+	}
+	for (size_t i = 0; i < n; i++) {
+		g->slot[i] = g->run[g->size_of[i]]++;
+		g->at[g->slot[i]] = (uint32_t)i;
+	}
+	memset(g->bits, 0, (n / 64 + 1) * sizeof(*g->bits));
+	return 0;
+}
+
+static inline void bit_flip(const struct sizes *g, size_t s)
+{
+	g->bits[s >> 6] ^= 1ull << (s & 63);
+}
+
+/* The candidates in places lo + 1 to hi - 1 (lo < hi), or SIZE_MAX when
+   they span more than REUSED_WORDS words (a long way for the decoder,
+   and a popcount a word: C++ maps took 30 ns a record longer). */
+#define REUSED_WORDS 8
+static inline size_t bits_between(const struct sizes *g, size_t lo, size_t hi)
+{
+	size_t a = lo + 1, wa = a >> 6, wb = (hi - 1) >> 6;
+	if (a >= hi)
+		return 0;
+	if (wb - wa > REUSED_WORDS)
+		return SIZE_MAX;
+	uint64_t ma = ~0ull << (a & 63), mb = ~0ull >> (63 - ((hi - 1) & 63));
+	if (wa == wb)
+		return (size_t)__builtin_popcountll(g->bits[wa] & ma & mb);
+	size_t c = (size_t)__builtin_popcountll(g->bits[wa] & ma) + (size_t)__builtin_popcountll(g->bits[wb] & mb);
+	for (size_t w = wa + 1; w < wb; w++)
+		c += (size_t)__builtin_popcountll(g->bits[w]);
+	return c;
+}
+
+/* The place of the candidate that x others follow below place hi, at lo
+   or above; or hi when there is none. */
+static size_t bits_back(const struct sizes *g, size_t lo, size_t hi, uint64_t x)
+{
+	if (hi <= lo)
+		return hi;
+	size_t w = (hi - 1) >> 6;
+	uint64_t m = g->bits[w] & (~0ull >> (63 - ((hi - 1) & 63)));
+	for (;;) {
+		if (w == lo >> 6)
+			m &= ~0ull << (lo & 63);
+		uint64_t c = (uint64_t)__builtin_popcountll(m);
+		if (x < c) {
+			for (; x; x--) /* the x highest go */
+				m &= ~(1ull << (63 - __builtin_clzll(m)));
+			return w * 64 + 63 - (size_t)__builtin_clzll(m);
+		}
+		x -= c;
+		if (w == lo >> 6)
+			return hi;
+		m = g->bits[--w];
+	}
+}
+
+/* The record before record i whose address i's ADDRESS_REUSED value v
+   (tag REUSED_SAME or REUSED_BACK) names, no more a candidate then; or i
+   when there is none (a damaged chunk). */
+static size_t reused_from(const struct sizes *g, size_t i, uint64_t v)
+{
+	uint64_t x = v >> 2;
+	size_t j = i;
+	if ((v & 3) == REUSED_BACK && x < i) {
+		j = i - 1 - (size_t)x;
+	} else if ((v & 3) == REUSED_SAME) {
+		size_t s = bits_back(g, g->base[g->size_of[i]], g->slot[i], x);
+		if (s < g->slot[i])
+			j = g->at[s];
+	}
+	if (j < i && (g->bits[g->slot[j] >> 6] >> (g->slot[j] & 63) & 1))
+		bit_flip(g, g->slot[j]);
+	return j;
 }
 
 /* Appends len bytes to o as stored: mode, raw length, stored length,
@@ -448,6 +623,8 @@ enum {
 	C_ADDRESS_BY_STACK,
 	C_ADDRESS_REUSED,
 	C_FREE_BY_PREVIOUS,
+	C_USABLE_TMP, /* the encoder's: each record's usable size and address */
+	C_ADDRESS_TMP,
 	C_N
 };
 
@@ -478,6 +655,43 @@ static uint8_t *put_best(ZSTD_CCtx *z, uint8_t *o, uint8_t *other, uint64_t *con
 	return end;
 }
 
+/* Fills the column ADDRESS_REUSED from the records' usable sizes and
+   addresses (columns C_USABLE_TMP and C_ADDRESS_TMP) and the deltas of
+   C_ADDRESS; *any gets its values or'ed. grouping has room for
+   sizes_room(n). Returns 1, 0 when an address does not fit its values
+   (the column is not to be used), or -1 when out of memory. */
+static int reused_column(uint64_t *const *col, size_t n, uint64_t *grouping, uint64_t *any)
+{
+	struct sizes g;
+	struct reuse_table ru;
+	if (sizes_group(&g, col[C_USABLE_TMP], n, grouping) || reuse_empty(&ru, n))
+		return -1;
+	const uint64_t *address = col[C_ADDRESS_TMP], *delta = col[C_ADDRESS];
+	uint64_t *v = col[C_ADDRESS_REUSED], or = 0;
+	int fits = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (i + REUSED_AHEAD < n) /* the table is larger than a cache */
+			__builtin_prefetch(&ru.t[reuse_hash(&ru, address[i + REUSED_AHEAD])]);
+		struct reuse *last = reuse_slot(&ru, address[i]);
+		if (last->gen == ru.gen) {
+			size_t j = last->at;
+			size_t between =
+			        g.size_of[j] == g.size_of[i] ? bits_between(&g, g.slot[j], g.slot[i]) : SIZE_MAX;
+			v[i] = between != SIZE_MAX ? (uint64_t)between << 2 | REUSED_SAME
+			                           : (uint64_t)(i - j - 1) << 2 | REUSED_BACK;
+			bit_flip(&g, g.slot[j]); /* a candidate no more */
+		} else {
+			fits &= delta[i] >> 62 == 0;
+			v[i] = delta[i] << 2 | REUSED_NEW;
+		}
+		or |= v[i];
+		bit_flip(&g, g.slot[i]);
+		reuse_set(&ru, last, address[i], i);
+	}
+	*any = or ;
+	return fits;
+}
+
 int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_t *out_len)
 {
 	*out = NULL;
@@ -491,13 +705,10 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	struct predict *pr = scratch(SCRATCH_PREDICT, sizeof(*pr));
 	ZSTD_CCtx *z = scratch_cctx(); /* NULL: stored raw */
 	struct scratch *sc = scratch_of_thread();
-	size_t slots = 64;
-	while (slots < 2 * rows)
-		slots *= 2;
-	struct reuse *ru = scratch(SCRATCH_REUSE, slots * sizeof(*ru));
-	if (!ord || !vals || !varints || !bytes || !buf || !pr || !sc || !ru || sort_by_id(recs, n, ord))
+	uint64_t *grouping = scratch(SCRATCH_SIZES, sizes_room(rows) * sizeof(uint64_t));
+	if (n > UINT32_MAX || !ord || !vals || !varints || !bytes || !buf || !pr || !sc || !grouping ||
+	    sort_by_id(recs, n, ord))
 		return -1;
-	memset(ru, 0, slots * sizeof(*ru));
 	struct column_work w = {bytes, bytes + rows * VARINT_MAX,
 	                        bytes + rows * VARINT_MAX + ZSTD_compressBound(rows * VARINT_MAX), sc->choice,
 	                        sc->chunks++ % STORE_TRIAL_EVERY == 0 || n < STORE_TRIAL_BELOW};
@@ -532,10 +743,8 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		prev_address = r->address;
 		uint64_t guess = predict_address(pr, r->stack_id, 1);
 		SET(C_ADDRESS_BY_STACK, mp_zigzag((int64_t)(r->address - guess)));
-		struct reuse *last = reuse_slot(ru, slots, r->address);
-		SET(C_ADDRESS_REUSED, last->at ? 2 * (i - last->at) : 1 + 2 * col[C_ADDRESS][i]);
-		last->address = r->address;
-		last->at = i + 1;
+		col[C_USABLE_TMP][i] = r->usable;
+		col[C_ADDRESS_TMP][i] = r->address;
 		saw_address(pr, r->stack_id, r->address);
 		SET(C_ALLOC, mp_zigzag((int64_t)(alloc - (b ? b->alloc_ns / STORE_TICK : 0))));
 		if (r->free_ns < 0) {
@@ -552,6 +761,9 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	}
 #undef SET
 #undef PUT
+	int reused = reused_column(col, n, grouping, &any[C_ADDRESS_REUSED]);
+	if (reused < 0)
+		return -1;
 	int pools = any[C_POOL] != 0;
 	uint8_t *o = buf;
 	*o++ = STORE_FORMAT_TICKS;
@@ -568,7 +780,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		   maps 1.1 -> 0.4 bytes a record); whichever stores smallest. */
 		if (k == C_ADDRESS) {
 			static const int ks[] = {C_ADDRESS, C_ADDRESS_BY_STACK, C_ADDRESS_REUSED};
-			o = put_best(z, o, other, col, any, ks, 3, n, &w);
+			o = put_best(z, o, other, col, any, ks, reused ? 3 : 2, n, &w);
 			continue;
 		}
 		if (k == C_FREE) {
@@ -805,6 +1017,16 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	memset(pr->stack_of_kind, 0, sizeof(pr->stack_of_kind));
 	memset(pr->by_stack, 0, sizeof(pr->by_stack));
 	pr->prev_address = 0;
+	struct sizes g = {0};
+	if (by_stack == ADDRESS_REUSED) { /* the usable sizes first, for the candidates */
+		uint64_t *grouping =
+		        count <= UINT32_MAX ? scratch(SCRATCH_SIZES, sizes_room(rows) * sizeof(uint64_t)) : NULL;
+		uint64_t *us = vals + (size_t)C_ADDRESS_REUSED * rows;
+		for (size_t i = 0; grouping && i < count; i++)
+			us[i] = usable_guess(col[C_SIZE][i]) + (uint64_t)mp_unzigzag(col[C_USABLE][i]);
+		if (!grouping || sizes_group(&g, us, count, grouping))
+			return -1;
+	}
 	uint64_t id = 0, tid = 0, alloc = 0, freed = 0;
 	for (size_t i = 0; i < count; i++) {
 		struct mp_alloc_rec *r = &recs[i];
@@ -818,14 +1040,17 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		r->usable = usable_guess(r->size) + (uint64_t)mp_unzigzag(col[C_USABLE][i]);
 		r->stack_id = pr->stack_of_kind[kind] += (uint64_t)mp_unzigzag(col[C_STACK][i]);
 		uint64_t a = col[C_ADDRESS][i];
+		size_t j;
 		if (by_stack != ADDRESS_REUSED)
 			r->address = predict_address(pr, r->stack_id, by_stack) + (uint64_t)mp_unzigzag(a);
-		else if (a & 1)
-			r->address = pr->prev_address + (uint64_t)mp_unzigzag(a >> 1);
-		else if ((a >> 1) < i)
-			r->address = recs[i - 1 - (a >> 1)].address;
+		else if ((a & 3) == REUSED_NEW)
+			r->address = pr->prev_address + (uint64_t)mp_unzigzag(a >> 2);
+		else if ((j = reused_from(&g, i, a)) < i)
+			r->address = recs[j].address;
 		else
 			return -1;
+		if (by_stack == ADDRESS_REUSED)
+			g.bits[g.slot[i] >> 6] |= 1ull << (g.slot[i] & 63);
 		saw_address(pr, r->stack_id, r->address);
 		alloc += (uint64_t)mp_unzigzag(col[C_ALLOC][i]);
 		r->alloc_ns = alloc * tick;

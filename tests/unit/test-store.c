@@ -347,8 +347,8 @@ static void test_ticks(void)
 }
 
 /* Blocks that take the addresses of blocks freed before them (glibc's
-   free lists, a churn): the addresses are stored as which earlier record
-   had them, and a distance past the first record is damage. */
+   free lists, a churn), mostly of the same usable size: the addresses are
+   stored as which earlier record had them. */
 static void test_address_reused(void)
 {
 	size_t n = 16384, live = 1024;
@@ -358,11 +358,12 @@ static void test_address_reused(void)
 		slot[i] = 0x7f0000000000ull + 16 * (x = x * 6364136223846793005ull + 1) % (1u << 24);
 	for (size_t i = 0; i < n; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		size_t k = x % live; /* a block freed, its address taken again */
+		size_t k = x % live;                                      /* a block freed, its address taken again */
+		uint64_t usable = 56 + 16 * (k % 3) + 16 * (x % 16 == 1); /* now and then another size */
 		in[i] = (struct mp_alloc_rec){.id = i + 1,
 		                              .kind = MP_KIND_MALLOC,
-		                              .size = 64,
-		                              .usable = 72,
+		                              .size = usable - 8,
+		                              .usable = usable,
 		                              .address = slot[k],
 		                              .stack_id = 2,
 		                              .alloc_ns = 1000 * i,
@@ -378,30 +379,55 @@ static void test_address_reused(void)
 	CU_ASSERT_EQUAL(predictions[0], 2);
 	free(data);
 	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
-
-	/* Three records, addresses A, B, A: the third's is the first's; a
-	   distance past the first record is damage. */
-	const uint64_t a = 0x7f0000001000ull, b = 0x100000;
-	struct mp_alloc_rec three[3] = {{.id = 1, .address = a, .free_ns = -1},
-	                                {.id = 2, .address = b, .free_ns = -1},
-	                                {.id = 3, .address = a, .free_ns = -1}},
-	                    back[3];
-	CU_ASSERT_EQUAL_FATAL(mp_store_encode(three, 3, &data, &len), 0);
-	CU_ASSERT_EQUAL_FATAL(chunk_layouts(data, len, layouts, predictions), 9);
-	CU_ASSERT_EQUAL(predictions[0], 2);
-	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, back, 3), 0);
-	CU_ASSERT(back[0].address == a && back[1].address == b && back[2].address == a);
-	uint8_t want[32], *w = want; /* the column as stored (raw: too short for zstd) */
-	w = mp_put_varint(w, 1 + 2 * mp_zigzag((int64_t)a));
-	w = mp_put_varint(w, 1 + 2 * mp_zigzag((int64_t)(b - a)));
-	*w++ = 2; /* the record 1 before the one before */
-	uint8_t *at = memmem(data, len, want, (size_t)(w - want));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-	at[w - want - 1] = 6; /* 3 before: before the first */
-	CU_ASSERT_EQUAL(mp_store_decode(data, len, back, 3), -1);
-	free(data);
 	free(slot);
 	free(in);
+}
+
+/* The values of ADDRESS_REUSED by hand: addresses A, B, A, B of one
+   size, then A of another; a reference to no earlier record is damage. */
+static void test_address_reused_values(void)
+{
+	const uint64_t a = 0x7f0000001000ull, b = 0x100000;
+	struct mp_alloc_rec in[5] = {{.id = 1, .usable = 24, .address = a, .free_ns = -1},
+	                             {.id = 2, .usable = 24, .address = b, .free_ns = -1},
+	                             {.id = 3, .usable = 24, .address = a, .free_ns = -1},
+	                             {.id = 4, .usable = 24, .address = b, .free_ns = -1},
+	                             {.id = 5, .usable = 40, .size = 32, .address = a, .free_ns = -1}},
+	                    back[5];
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, 5, &data, &len), 0);
+	uint8_t layouts[10], predictions[2];
+	CU_ASSERT_EQUAL_FATAL(chunk_layouts(data, len, layouts, predictions), 9);
+	CU_ASSERT_EQUAL(predictions[0], 2);
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, back, 5), 0);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(back[i].address, in[i].address);
+	/* The column as stored (raw: too short for zstd): two new addresses
+	   (tag 2); A, one candidate of its size (B) between (tag 0); B, one
+	   (A) between; A of another size, the record 2 before the one
+	   before (tag 1). */
+	uint8_t want[40], *w = want;
+	w = mp_put_varint(w, mp_zigzag((int64_t)a) << 2 | 2);
+	w = mp_put_varint(w, mp_zigzag((int64_t)(b - a)) << 2 | 2);
+	*w++ = 1 << 2 | 0;
+	*w++ = 1 << 2 | 0;
+	*w++ = 1 << 2 | 1;
+	uint8_t *at = memmem(data, len, want, (size_t)(w - want));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+	static const uint8_t bad[][2] = {
+	        {2, 2 << 2 | 0}, /* the third: 2 candidates between, of 1 */
+	        {2, 3},          /* no tag 3 */
+	        {4, 4 << 2 | 1}, /* the fifth: 5 back */
+	};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		uint8_t *v = at + (w - want) - 5 + bad[k][0], was = *v;
+		*v = bad[k][1];
+		CU_ASSERT_EQUAL(mp_store_decode(data, len, back, 5), -1);
+		*v = was;
+	}
+	CU_ASSERT_EQUAL(mp_store_decode(data, len, back, 5), 0);
+	free(data);
 }
 
 /* A record of the hand-made chunks below (thread 7, pool 0) as given. */
@@ -613,6 +639,7 @@ int mp_suite_store(void)
 	    !CU_add_test(s, "free times by the previous record's", test_free_by_previous) ||
 	    !CU_add_test(s, "times in ticks", test_ticks) ||
 	    !CU_add_test(s, "addresses of freed blocks", test_address_reused) ||
+	    !CU_add_test(s, "addresses of freed blocks, by hand", test_address_reused_values) ||
 	    !CU_add_test(s, "formats 4 and 5 still read", test_format_4_5) ||
 	    !CU_add_test(s, "format 2 still reads", test_format_2) ||
 	    !CU_add_test(s, "the allocations table", test_vtab))
