@@ -54,6 +54,7 @@
 #define STORE_FORMAT_TICKS 6   /* format 5 with times in ticks, ADDRESS_REUSED */
 #define LAYOUT_VARINTS 0
 #define LAYOUT_PLANES 1
+#define LAYOUT_RUNS 2                   /* format 6 */
 #define STORE_TIME_UNIT 1000            /* ns per stored time unit, before format 6 */
 #define STORE_TICK MP_STORE_TICK_NS     /* ns per stored time unit: format 6's tick */
 #define STORE_TICK_MAX 1000000000000ull /* ns: a tick read back, at most (1000 s) */
@@ -525,8 +526,8 @@ static uint8_t *put_planes(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n
    STORE_TRIAL_EVERY); on the others the last trial's choice (*choice)
    stands, since a program's columns change slowly (trying both on every
    chunk took half as long again to encode). */
-static uint8_t *put_values(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n, uint64_t any, uint8_t *choice,
-                           const struct column_work *w)
+static uint8_t *put_layouts(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n, uint64_t any, uint8_t *choice,
+                            const struct column_work *w)
 {
 	if (any < 128)
 		return put_varints(z, o, v, n, w); /* a byte a value either way */
@@ -544,6 +545,48 @@ static uint8_t *put_values(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n
 		return end;
 	memcpy(o, w->alt, len);
 	return o + len;
+}
+
+/* Layout 2, runs: the number of runs of equal values, then the values
+   and the runs' lengths less one, each as varints stored as put_bytes
+   does. */
+static uint8_t *put_runs(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n, size_t runs,
+                         const struct column_work *w)
+{
+	*o++ = LAYOUT_RUNS;
+	o = mp_put_varint(o, runs);
+	uint8_t *e = w->bytes;
+	for (size_t i = 0; i < n; i++)
+		if (!i || v[i] != v[i - 1])
+			e = mp_put_varint(e, v[i]);
+	o = put_bytes(z, o, w->bytes, (size_t)(e - w->bytes), w->zbuf);
+	e = w->bytes;
+	for (size_t i = 0, start = 0; i < n; i++)
+		if (i + 1 == n || v[i + 1] != v[i]) {
+			e = mp_put_varint(e, i - start);
+			start = i + 1;
+		}
+	return put_bytes(z, o, w->bytes, (size_t)(e - w->bytes), w->zbuf);
+}
+
+/* Appends a column of n values to o in put_layouts' layout, or as runs
+   when its values come in runs of 4 or more on average and that stores
+   smaller: the allocation ticks of a busy program (C++ maps: 0.073 ->
+   0.042 bytes a record). */
+static uint8_t *put_values(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n, uint64_t any, uint8_t *choice,
+                           const struct column_work *w)
+{
+	size_t runs = n > 0;
+	for (size_t i = 1; i < n; i++)
+		runs += v[i] != v[i - 1];
+	uint8_t *end = put_layouts(z, o, v, n, any, choice, w);
+	if (runs * 4 > n)
+		return end;
+	uint8_t *a = put_runs(z, w->alt, v, n, runs, w);
+	if (a - w->alt >= end - o)
+		return end;
+	memcpy(o, w->alt, (size_t)(a - w->alt));
+	return o + (a - w->alt);
 }
 
 /* The columns of format 5, in their order in a chunk; ADDRESS_BY_STACK
@@ -892,6 +935,27 @@ static int get_values(const uint8_t **p, const uint8_t *end, int format, size_t 
 			if (mp_get_varint(&q, qend, &v[i]))
 				return -1;
 		return q == qend ? 0 : -1;
+	}
+	if (layout == LAYOUT_RUNS) {
+		uint64_t runs;
+		const uint8_t *lengths;
+		size_t lengths_len;
+		if (mp_get_varint(p, end, &runs) || runs > count ||
+		    get_bytes(p, end, count * VARINT_MAX, buf, &col, &len))
+			return -1;
+		size_t used = col == buf ? len : 0; /* the lengths go after the values in buf */
+		if (get_bytes(p, end, count * VARINT_MAX - used, buf + used, &lengths, &lengths_len))
+			return -1;
+		const uint8_t *q = col, *qend = col + len, *l = lengths, *lend = lengths + lengths_len;
+		size_t i = 0;
+		for (uint64_t r = 0; r < runs; r++) {
+			uint64_t value, more;
+			if (mp_get_varint(&q, qend, &value) || mp_get_varint(&l, lend, &more) || more >= count - i)
+				return -1;
+			for (uint64_t k = 0; k <= more; k++)
+				v[i++] = value;
+		}
+		return q == qend && l == lend && i == count ? 0 : -1;
 	}
 	if (layout != LAYOUT_PLANES || *p >= end)
 		return -1;

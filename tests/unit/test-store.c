@@ -221,8 +221,11 @@ static void test_address_by_stack(void)
    (predictions[0], [1]), walking the chunk as lib/store.c writes it.
    Returns the number of columns, or -1 when the chunk is not as expected
    (its tick not MP_STORE_TICK_NS). */
+static size_t column_at[10]; /* chunk_layouts': each column's layout byte, from the chunk's start */
+
 static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts, uint8_t *predictions)
 {
+	const uint8_t *start = p;
 	const uint8_t *end = p + len;
 	uint64_t n, ncols, tick, raw, stored;
 	if (len < 3 || *p++ != 6 || mp_get_varint(&p, end, &n) || mp_get_varint(&p, end, &ncols) || ncols > 10 ||
@@ -233,8 +236,12 @@ static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts, uint8_t
 			predictions[k == 8] = *p++;
 		if (p >= end)
 			return -1;
+		column_at[k] = (size_t)(p - start);
 		uint8_t layout = layouts[k] = *p++;
-		unsigned blocks = layout == 1 ? *p++ : 1;
+		uint64_t runs;
+		if (layout == 2 && mp_get_varint(&p, end, &runs)) /* runs: values, lengths */
+			return -1;
+		unsigned blocks = layout == 1 ? *p++ : layout == 2 ? 2 : 1;
 		for (unsigned b = 0; b < blocks; b++) {
 			p++; /* compression */
 			if (mp_get_varint(&p, end, &raw) || mp_get_varint(&p, end, &stored) ||
@@ -282,8 +289,8 @@ static void test_layouts(void)
 		CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
 		/* sizes, addresses and lifetimes as planes after a trial */
 		planes += chunk < 8 && layouts[3] == 1 && layouts[6] == 1 && layouts[8] == 1;
-		if (!wide) /* sizes and lifetimes under 128: varints */
-			CU_ASSERT(layouts[3] == 0 && layouts[8] == 0);
+		if (!wide) /* sizes and lifetimes under 128: varints (or runs) */
+			CU_ASSERT(layouts[3] != 1 && layouts[8] != 1);
 		CU_ASSERT(layouts[0] == 0 && layouts[2] == 0);
 		free(data);
 		CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
@@ -428,6 +435,50 @@ static void test_address_reused_values(void)
 	}
 	CU_ASSERT_EQUAL(mp_store_decode(data, len, back, 5), 0);
 	free(data);
+}
+
+/* Blocks allocated in bursts (many in the same tick): the allocation
+   ticks are stored as runs, a value and a length each; runs that do not
+   add up to the records are damage. */
+static void test_runs(void)
+{
+	size_t n = 4096;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in));
+	uint64_t x = 88172645463325252ull, tick = 0;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		tick += x % 97 == 0; /* bursts of about 97 */
+		in[i] = (struct mp_alloc_rec){.id = i + 1,
+		                              .size = 100,
+		                              .usable = 104,
+		                              .address = 0x550000000000ull + 112 * i,
+		                              .alloc_ns = MP_STORE_TICK_NS * tick + x % 1000,
+		                              .free_ns = -1};
+	}
+	void *data;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+	uint8_t layouts[10], predictions[2];
+	CU_ASSERT_EQUAL_FATAL(chunk_layouts(data, len, layouts, predictions), 9);
+	CU_ASSERT_EQUAL(layouts[7], 2);
+	struct mp_alloc_rec *out = calloc(n, sizeof(*out));
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += !same(&in[i], &out[i]);
+	CU_ASSERT_EQUAL(bad, 0);
+	/* One run fewer or more than stored (a one-byte count) */
+	uint8_t *count = (uint8_t *)data + column_at[7] + 1;
+	CU_ASSERT_FATAL(*count > 1 && *count < 127);
+	for (int d = -1; d <= 1; d += 2) {
+		*count = (uint8_t)(*count + d);
+		CU_ASSERT_EQUAL(mp_store_decode(data, len, out, n), -1);
+		*count = (uint8_t)(*count - d);
+	}
+	CU_ASSERT_EQUAL(mp_store_decode(data, len, out, n), 0);
+	free(out);
+	free(data);
+	free(in);
 }
 
 /* A record of the hand-made chunks below (thread 7, pool 0) as given. */
@@ -637,7 +688,7 @@ int mp_suite_store(void)
 	    !CU_add_test(s, "addresses by stack", test_address_by_stack) ||
 	    !CU_add_test(s, "column layouts", test_layouts) ||
 	    !CU_add_test(s, "free times by the previous record's", test_free_by_previous) ||
-	    !CU_add_test(s, "times in ticks", test_ticks) ||
+	    !CU_add_test(s, "times in ticks", test_ticks) || !CU_add_test(s, "columns as runs", test_runs) ||
 	    !CU_add_test(s, "addresses of freed blocks", test_address_reused) ||
 	    !CU_add_test(s, "addresses of freed blocks, by hand", test_address_reused_values) ||
 	    !CU_add_test(s, "formats 4 and 5 still read", test_format_4_5) ||
