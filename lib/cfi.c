@@ -651,7 +651,7 @@ static int write_out(struct cache *c, uint64_t *out, int max, int from, int *sam
 	return keep + 1;
 }
 
-__attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same)
+__attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same, const void *frame)
 {
 	*same = 0;
 	struct cache *c = tls_cache;
@@ -671,8 +671,28 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same)
 	uintptr_t ip, sp, bp;
 	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
 	struct step *fresh = c->fresh;
-	int n = 0, j = c->walk_n - 1, base = 0, cut = 0;
-	for (int first = 1;; first = 0) {
+	int n = 0, j = c->walk_n - 1, base = 0, cut = 0, first = 1;
+	/* From the hook's frame (frame pointer: the caller's RBP saved at
+	   fa, the return address above it), skipping the frames of ours
+	   above it: its step, as the walk would find it, reads those two
+	   words; its registers are left out (ip 0: no frame's), so that no
+	   later walk takes the frames from there. About four frames fewer to
+	   walk per stack (tests/bench/churn.c: 5.6 were walked). */
+	uintptr_t fa = (uintptr_t)frame;
+	if (MP_LIKELY(fa > sp && fa + 16 <= c->stack_hi && !(fa & 7))) {
+		struct step *st = &fresh[0];
+		st->ip = 0;
+		st->sp = fa + 8;
+		st->bp = 0;
+		st->ra_at = fa + 8;
+		st->ra = ip = ((const uintptr_t *)fa)[1];
+		st->bp_at = fa;
+		st->bp_val = bp = ((const uintptr_t *)fa)[0];
+		sp = fa + 16;
+		n = 1;
+		first = 0;
+	}
+	for (;; first = 0) {
 		if (n == want) {
 			cut = 1;
 			break;
@@ -761,7 +781,7 @@ void mp_cfi_skip(uintptr_t lo, uintptr_t hi)
 {
 }
 
-int mp_cfi_unwind(uint64_t *out, int max, int *same)
+int mp_cfi_unwind(uint64_t *out, int max, int *same, const void *frame)
 {
 	*same = 0;
 	return -1;

@@ -88,8 +88,11 @@ MP_HIDDEN void mp_thread_leave(struct mp_thread *t);
 MP_HIDDEN int mp_thread_busy(void);
 
 /* Record one event; seq is taken inside: for frees before calling the real
-   function (mp_record_free), for allocations after it returned. */
-MP_HIDDEN void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable);
+   function (mp_record_free), for allocations after it returned. frame:
+   MP_HOOK_FRAME of a function of ours that is running (the hook), where
+   the stack's walk may begin, or NULL: from here. */
+MP_HIDDEN void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable,
+                               const void *frame);
 MP_HIDDEN void mp_record_free(struct mp_thread *t, const void *ptr);
 /* A free by operator delete or delete[] (kind: enum mp_free_kind, not 0),
    with the deallocating stack, or an empty one unless with_stack. */
@@ -150,10 +153,15 @@ extern uintptr_t mp_main_frame MP_HIDDEN;
    most max of them, the innermost, with MP_IP_TRUNCATED in out[0] when
    there were more. Returns the depth, and in *same how many of the
    outermost entries were there already: the ones the last call with the
-   same out wrote, unchanged. */
-#define MP_UNWIND_BUF (MP_MAX_DEPTH_LIMIT + 32) /* entries of out, whatever max */
+   same out wrote, unchanged. frame (or NULL): where the walk may begin,
+   the frame address of a function of ours that is still running: its
+   frame pointer, with the caller's saved one at frame[0] and the return
+   address at frame[1] (MP_HOOK_FRAME). The frames above it are ours and
+   left out of the stack anyway: the walk need not read them. */
+#define MP_HOOK_FRAME() ((const void *)__builtin_frame_address(0)) /* makes the caller keep a frame pointer */
+#define MP_UNWIND_BUF (MP_MAX_DEPTH_LIMIT + 32)                    /* entries of out, whatever max */
 MP_HIDDEN int mp_unwind_init(void);
-MP_HIDDEN int mp_unwind(uint64_t *out, int max, int *same);
+MP_HIDDEN int mp_unwind(uint64_t *out, int max, int *same, const void *frame);
 /* Prepares the calling thread's unwinding (allocates: call it under the
    guard, when the thread's state is created). */
 MP_HIDDEN void mp_unwind_thread_init(void);
@@ -177,12 +185,12 @@ MP_HIDDEN extern __thread int mp_in_loader __attribute__((tls_model("initial-exe
 /* The fast unwinder (lib/cfi.c). mp_cfi_unwind does what mp_unwind says
    for the frames above its caller, leaving out those in the code set by
    mp_cfi_skip, or returns -1 when some frame is outside what it
-   understands. */
+   understands. It begins at frame (mp_unwind) when one is given. */
 MP_HIDDEN int mp_cfi_init(void);
 MP_HIDDEN void mp_cfi_skip(uintptr_t lo, uintptr_t hi);
 MP_HIDDEN void mp_cfi_objects_changed(void);
 MP_HIDDEN int mp_cfi_thread_init(void);
-MP_HIDDEN int mp_cfi_unwind(uint64_t *out, int max, int *same);
+MP_HIDDEN int mp_cfi_unwind(uint64_t *out, int max, int *same, const void *frame);
 
 /* Connection to the collector (lib/transport.c). */
 MP_HIDDEN int mp_transport_init(void);

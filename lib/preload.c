@@ -635,7 +635,8 @@ static inline void *hook_alloc(void *p, int kind, size_t size, struct mp_thread 
 	if (MP_LIKELY(t)) {
 		if (p && MP_LIKELY(!atomic_load_explicit(&mp_paused, memory_order_relaxed)))
 			mp_record_alloc(t, kind, p, size,
-			                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
+			                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size,
+			                MP_HOOK_FRAME());
 		mp_thread_leave(t);
 	} else if (p && mp_thread_busy()) {
 		mp_note_internal(p); /* from inside a hook: the profiler's own */
@@ -711,7 +712,8 @@ static void *do_realloc(void *ptr, size_t size, int kind, void *(*fn)(void *, si
 		if (p) {
 			if (!atomic_load_explicit(&mp_paused, memory_order_relaxed))
 				mp_record_alloc(t, kind, p, kind == MP_KIND_REALLOCARRAY ? size * nmemb : size,
-				                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size);
+				                mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : size,
+				                MP_HOOK_FRAME());
 		} else if (ptr && (size || kind == MP_KIND_RALLOCX))
 			mp_record_revive(t, ptr); /* failed: the old block stays */
 		mp_thread_leave(t);
@@ -831,7 +833,7 @@ MP_EXPORT size_t xallocx(void *ptr, size_t size, size_t extra, int flags)
 		/* In place: the block is now `size` bytes if it could be resized. */
 		if (r >= size) {
 			if (!atomic_load_explicit(&mp_paused, memory_order_relaxed))
-				mp_record_alloc(t, MP_KIND_XALLOCX, ptr, size, r);
+				mp_record_alloc(t, MP_KIND_XALLOCX, ptr, size, r, MP_HOOK_FRAME());
 		} else
 			mp_record_revive(t, ptr);
 		mp_thread_leave(t);

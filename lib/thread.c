@@ -669,10 +669,10 @@ static inline void cost_end(struct mp_thread *t, uint64_t start)
 }
 
 static inline void record_alloc(struct mp_thread *t, uint64_t *ips, int kind, const void *ptr, size_t size,
-                                size_t usable)
+                                size_t usable, const void *frame)
 {
 	int same;
-	int depth = mp_unwind(ips, mp_max_depth, &same);
+	int depth = mp_unwind(ips, mp_max_depth, &same, frame);
 	uint64_t sid = stack_id(t, ips, depth, same);
 	ensure_room(t, MP_EVENT_MAX);
 	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (kind << 4), ptr);
@@ -686,19 +686,19 @@ static inline void record_alloc(struct mp_thread *t, uint64_t *ips, int kind, co
 /* The residual and nested states have no stack of their own: the frames go
    on the stack, of this function only, off the usual path. */
 __attribute__((noinline)) static void record_alloc_side(struct mp_thread *t, int kind, const void *ptr, size_t size,
-                                                        size_t usable)
+                                                        size_t usable, const void *frame)
 {
 	uint64_t ips[MP_UNWIND_BUF];
-	record_alloc(t, ips, kind, ptr, size, usable);
+	record_alloc(t, ips, kind, ptr, size, usable, frame);
 }
 
-void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable)
+void mp_record_alloc(struct mp_thread *t, int kind, const void *ptr, size_t size, size_t usable, const void *frame)
 {
 	uint64_t start = cost_begin(t);
 	if (MP_LIKELY(t->last))
-		record_alloc(t, t->last, kind, ptr, size, usable);
+		record_alloc(t, t->last, kind, ptr, size, usable, frame);
 	else
-		record_alloc_side(t, kind, ptr, size, usable);
+		record_alloc_side(t, kind, ptr, size, usable, frame);
 	cost_end(t, start);
 }
 
@@ -707,7 +707,7 @@ void mp_record_pool_alloc(struct mp_thread *t, uint32_t pool, const void *ptr, s
 	uint64_t local[MP_UNWIND_BUF];
 	uint64_t *ips = t->last ? t->last : local;
 	int same;
-	int depth = mp_unwind(ips, mp_max_depth, &same);
+	int depth = mp_unwind(ips, mp_max_depth, &same, NULL);
 	uint64_t sid = stack_id(t, ips, depth, same);
 	ensure_room(t, MP_EVENT_MAX + 16);
 	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (MP_KIND_POOL << 4), ptr);
@@ -757,7 +757,7 @@ void mp_record_map(struct mp_thread *t, const void *ptr, size_t size, size_t map
 	uint64_t local[MP_UNWIND_BUF];
 	uint64_t *ips = t->last ? t->last : local;
 	int same;
-	int depth = mp_unwind(ips, mp_max_depth, &same);
+	int depth = mp_unwind(ips, mp_max_depth, &same, NULL);
 	uint64_t sid = stack_id(t, ips, depth, same);
 	ensure_room(t, MP_EVENT_MAX);
 	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (MP_KIND_MMAP << 4), ptr);
@@ -782,7 +782,7 @@ void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind, int wit
 	uint64_t local[MP_UNWIND_BUF];
 	uint64_t *ips = t->last ? t->last : local;
 	int same = 0;
-	int depth = with_stack ? mp_unwind(ips, mp_max_depth, &same) : 0;
+	int depth = with_stack ? mp_unwind(ips, mp_max_depth, &same, NULL) : 0;
 	uint64_t sid = stack_id(t, ips, depth, same);
 	ensure_room(t, MP_EVENT_MAX);
 	uint8_t *p = put_head_at(t, t->pos, MP_EV_FREE | (kind << 4), ptr, stamp_free());

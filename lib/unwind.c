@@ -136,11 +136,11 @@ void mp_unwind_report(void)
 	(void)w;
 }
 
-int mp_unwind(uint64_t *out, int max, int *same)
+int mp_unwind(uint64_t *out, int max, int *same, const void *frame)
 {
 	*same = 0;
 	if (MP_LIKELY(use_cfi)) {
-		int depth = mp_cfi_unwind(out, max, same);
+		int depth = mp_cfi_unwind(out, max, same, frame);
 		if (MP_LIKELY(depth >= 0)) {
 			if (MP_UNLIKELY(mp_unwind_checking)) {
 				uint64_t other[MP_UNWIND_BUF];
