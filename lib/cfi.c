@@ -52,6 +52,13 @@ struct cache {
 	   frames below walk[k] were written (not ours): out_at[k]. */
 	const uint64_t *out;
 	int out_at[WALK_MAX + 1];
+	/* Every word the last walk read, frame after frame from the
+	   outermost (words_to[k]: how many walk[0..k) read), for
+	   still_there. */
+	struct word {
+		uintptr_t at, val;
+	} words[2 * WALK_MAX];
+	int words_to[WALK_MAX + 1];
 	struct step fresh[WALK_MAX]; /* the walk in progress, innermost first */
 	int in_use;                  /* a signal handler's unwind finds it busy */
 	uintptr_t stack_lo, stack_hi;
@@ -581,16 +588,40 @@ int mp_cfi_thread_init(void)
 	return 0;
 }
 
-/* Whether the last walk's frames from j down are still what they were. */
+/* Whether the last walk's frames from j down are still what they were:
+   every word they read, compared without a branch per word (usually all
+   are in place). Half the instructions of comparing the steps' words one
+   frame at a time with early exits (tests/bench/churn.c: 92 M of the
+   unwinder's 185 M for 400000 stacks of depth 20). */
 static int still_there(const struct cache *c, int j)
 {
-	for (int k = j; k >= 0; k--) {
-		const struct step *st = &c->walk[k];
-		if (*(const uintptr_t *)st->ra_at != st->ra ||
-		    (st->bp_at && *(const uintptr_t *)st->bp_at != st->bp_val))
-			return 0;
+	const struct word *w = c->words;
+	uintptr_t d0 = 0, d1 = 0;
+	int i = 0, n = c->words_to[j + 1];
+	for (; i + 4 <= n; i += 4) {
+		d0 |= (*(const uintptr_t *)w[i].at ^ w[i].val) | (*(const uintptr_t *)w[i + 1].at ^ w[i + 1].val);
+		d1 |= (*(const uintptr_t *)w[i + 2].at ^ w[i + 2].val) |
+		      (*(const uintptr_t *)w[i + 3].at ^ w[i + 3].val);
 	}
-	return 1;
+	for (; i < n; i++)
+		d0 |= *(const uintptr_t *)w[i].at ^ w[i].val;
+	return !(d0 | d1);
+}
+
+/* Lists the words read by walk[from..walk_n), after those of the frames
+   below. */
+static void list_words(struct cache *c, int from)
+{
+	int w = c->words_to[from];
+	for (int k = from; k < c->walk_n; k++) {
+		const struct step *st = &c->walk[k];
+		c->words[w].at = st->ra_at;
+		c->words[w++].val = st->ra;
+		c->words[w].at = st->bp_at;
+		c->words[w].val = st->bp_val;
+		w += st->bp_at != 0;
+		c->words_to[k + 1] = w;
+	}
 }
 
 static uintptr_t skip_lo, skip_size; /* the caller's own code */
@@ -735,14 +766,14 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same, c
 			break;
 		n++;
 	}
-	int from = base;
+	int from = base, listed = base;
 	if (MP_UNLIKELY(base + n > want)) {
 		/* Taken from a walk that was cut: drop what lies beyond the
 		   depth, at the bottom. */
 		int drop = base + n - want;
 		memmove(c->walk, c->walk + drop, (size_t)(base - drop) * sizeof(c->walk[0]));
 		base -= drop;
-		from = 0;
+		from = listed = 0;
 		cut = 1;
 	}
 	if (c->out != out)
@@ -750,6 +781,8 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same, c
 	copy_reversed(c->walk + base, fresh, n);
 	c->walk_n = base + n;
 	c->walk_cut = cut;
+	c->words_to[0] = 0;
+	list_words(c, listed);
 	c->out_at[0] = 0;
 	int depth = write_out(c, out, max, from, same);
 	c->in_use = 0;
