@@ -608,12 +608,14 @@ static int still_there(const struct cache *c, int j)
 	return !(d0 | d1);
 }
 
-/* Lists the words read by walk[from..walk_n), after those of the frames
-   below. */
-static void list_words(struct cache *c, int from)
+/* Lists the words read by walk[from..to), after those of the frames
+   below (only after a cut walk was shifted: copy_reversed lists the new
+   frames' words). */
+__attribute__((noinline, optimize("no-tree-vectorize", "no-tree-slp-vectorize"))) static void
+list_words(struct cache *c, int from, int to)
 {
 	int w = c->words_to[from];
-	for (int k = from; k < c->walk_n; k++) {
+	for (int k = from; k < to; k++) {
 		const struct step *st = &c->walk[k];
 		c->words[w].at = st->ra_at;
 		c->words[w++].val = st->ra;
@@ -626,24 +628,33 @@ static void list_words(struct cache *c, int from)
 
 static uintptr_t skip_lo, skip_size; /* the caller's own code */
 
-/* to[i] = from[n - 1 - i], a word at a time: the steps were just written
-   a word at a time, and 16-byte loads of them (what the vectorizer makes
-   of a struct copy) cannot take their data from those stores and wait
-   for them to reach the cache, about a tenth of the unwinder's time on
-   tests/bench/maps.cc. */
+/* walk[base + i] = fresh[n - 1 - i], a word at a time, and the words
+   they read listed after those of the frames below: the steps were just
+   written a word at a time, and 16-byte loads of them (what the
+   vectorizer makes of a struct copy) cannot take their data from those
+   stores and wait for them to reach the cache, about a tenth of the
+   unwinder's time on tests/bench/maps.cc. */
 __attribute__((noinline, optimize("no-tree-vectorize", "no-tree-slp-vectorize"))) static void
-copy_reversed(struct step *to, const struct step *from, int n)
+copy_reversed(struct cache *c, int base, int n)
 {
+	int w = c->words_to[base];
 	for (int i = 0; i < n; i++) {
-		const struct step *s = &from[n - 1 - i];
-		struct step *d = &to[i];
+		const struct step *s = &c->fresh[n - 1 - i];
+		struct step *d = &c->walk[base + i];
+		uintptr_t ra_at = s->ra_at, ra = s->ra, bp_at = s->bp_at, bp_val = s->bp_val;
 		d->ip = s->ip;
 		d->sp = s->sp;
 		d->bp = s->bp;
-		d->ra_at = s->ra_at;
-		d->ra = s->ra;
-		d->bp_at = s->bp_at;
-		d->bp_val = s->bp_val;
+		d->ra_at = ra_at;
+		d->ra = ra;
+		d->bp_at = bp_at;
+		d->bp_val = bp_val;
+		c->words[w].at = ra_at;
+		c->words[w++].val = ra;
+		c->words[w].at = bp_at;
+		c->words[w].val = bp_val;
+		w += bp_at != 0;
+		c->words_to[base + i + 1] = w;
 	}
 }
 
@@ -778,11 +789,12 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same, c
 	}
 	if (c->out != out)
 		from = 0;
-	copy_reversed(c->walk + base, fresh, n);
+	c->words_to[0] = 0;
+	if (MP_UNLIKELY(listed < base))
+		list_words(c, listed, base);
+	copy_reversed(c, base, n);
 	c->walk_n = base + n;
 	c->walk_cut = cut;
-	c->words_to[0] = 0;
-	list_words(c, listed);
 	c->out_at[0] = 0;
 	int depth = write_out(c, out, max, from, same);
 	c->in_use = 0;
