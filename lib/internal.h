@@ -79,11 +79,51 @@ struct mp_cxx_note {
    allocation being noted goes. */
 MP_HIDDEN struct mp_cxx_note *mp_thread_note(size_t **new_size);
 
+/* The beginning of every thread state (lib/thread.c), what the hooks'
+   way in and out reads. */
+struct mp_thread_head {
+	_Atomic int busy; /* the reentrancy guard: 1 inside a hook (the owner), 2 taken (no membarrier) */
+	struct mp_cxx_note note;
+	_Atomic int taken; /* another thread holds the buffer (with membarrier) */
+	int residual;
+};
+#define MP_THREAD_DEAD ((struct mp_thread *)1)
+/* The calling thread's state (NULL: none yet; MP_THREAD_DEAD: retired),
+   the profiler's own guard, and whether membarrier(2) serves the buffer's
+   hand-over (lib/thread.c). */
+extern __thread struct mp_thread *mp_tls_thread __attribute__((tls_model("initial-exec"))) MP_HIDDEN;
+extern __thread int mp_tls_guard __attribute__((tls_model("initial-exec"))) MP_HIDDEN;
+extern int mp_use_membarrier MP_HIDDEN;
+
 /* Returns the calling thread's state, creating it, or NULL when this call
    must not be recorded (recording off, or already inside a hook). On
-   success the thread's reentrancy guard is set: call mp_thread_leave. */
-MP_HIDDEN struct mp_thread *mp_thread_enter(void);
-MP_HIDDEN void mp_thread_leave(struct mp_thread *t);
+   success the thread's reentrancy guard is set: call mp_thread_leave.
+   The usual case inline, in the hooks (a call, and its saved registers,
+   cost as much as the rest: 35 instructions an event on churn); anything
+   else in mp_thread_enter_slow. */
+MP_HIDDEN struct mp_thread *mp_thread_enter_slow(void);
+static inline struct mp_thread *mp_thread_enter(void)
+{
+	struct mp_thread *t = mp_tls_thread;
+	if (MP_LIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_ON && !mp_tls_guard &&
+	              (uintptr_t)t > (uintptr_t)MP_THREAD_DEAD && mp_use_membarrier)) {
+		struct mp_thread_head *h = (struct mp_thread_head *)(void *)t;
+		if (MP_LIKELY(!atomic_load_explicit(&h->busy, memory_order_relaxed))) {
+			/* own_try (lib/thread.c): the store before the load */
+			atomic_store_explicit(&h->busy, 1, memory_order_relaxed);
+			atomic_signal_fence(memory_order_seq_cst);
+			if (MP_LIKELY(!atomic_load_explicit(&h->taken, memory_order_acquire)))
+				return t;
+			atomic_store_explicit(&h->busy, 0, memory_order_release);
+		}
+	}
+	return mp_thread_enter_slow();
+}
+
+static inline void mp_thread_leave(struct mp_thread *t)
+{
+	atomic_store_explicit(&((struct mp_thread_head *)(void *)t)->busy, 0, memory_order_release);
+}
 /* Whether the calling thread is inside a hook (its guard is set). */
 MP_HIDDEN int mp_thread_busy(void);
 

@@ -48,15 +48,16 @@ struct mp_stack_ent {
 };
 
 struct mp_thread {
+	/* struct mp_thread_head (lib/internal.h), read by mp_thread_enter */
 	_Atomic int busy;
 	struct mp_cxx_note note; /* right after busy: MP_THREAD_NOTE */
+	_Atomic int taken;       /* another thread holds the buffer (with membarrier) */
+	int residual;            /* lives in TLS after the thread's state was retired */
 	int immediate;
-	int residual; /* lives in TLS after the thread's state was retired */
 	uint32_t stream, tid;
 	uint8_t *buf, *pos, *end; /* buf: header space, then the payload */
 	uint64_t last_seq, last_time, last_ptr;
 	_Atomic uint64_t chunk_stamp; /* the stamp of the chunk's first event; 0: none yet */
-	_Atomic int taken;            /* another thread holds the buffer (with membarrier) */
 	uint64_t next_stack;
 	struct mp_stack_ent *tab;
 	size_t tab_mask, tab_used;
@@ -75,10 +76,16 @@ struct mp_thread {
 	int flush_due;          /* the flusher's, under list_lock */
 };
 
-#define MP_THREAD_DEAD ((struct mp_thread *)1)
+_Static_assert(offsetof(struct mp_thread, busy) == offsetof(struct mp_thread_head, busy) &&
+                       offsetof(struct mp_thread, note) == offsetof(struct mp_thread_head, note) &&
+                       offsetof(struct mp_thread, taken) == offsetof(struct mp_thread_head, taken) &&
+                       offsetof(struct mp_thread, residual) == offsetof(struct mp_thread_head, residual),
+               "struct mp_thread_head");
 
-static __thread struct mp_thread *tls_thread __attribute__((tls_model("initial-exec")));
-static __thread int tls_guard __attribute__((tls_model("initial-exec")));
+__thread struct mp_thread *mp_tls_thread __attribute__((tls_model("initial-exec")));
+__thread int mp_tls_guard __attribute__((tls_model("initial-exec")));
+#define tls_thread mp_tls_thread
+#define tls_guard mp_tls_guard
 #define MP_MAX_INTERNAL 16
 static __thread uint64_t tls_internal[MP_MAX_INTERNAL] __attribute__((tls_model("initial-exec")));
 static __thread int tls_ninternal __attribute__((tls_model("initial-exec")));
@@ -107,7 +114,8 @@ static pthread_key_t thread_key;
 static int all_immediate;
 static int flusher_running, flusher_quit; /* the flusher (below), under list_lock */
 static _Atomic pid_t flusher_tid;         /* its thread id, once it runs */
-static int use_membarrier;                /* see the top of this file */
+int mp_use_membarrier;                    /* see the top of this file */
+#define use_membarrier mp_use_membarrier
 
 static int membarrier_call(int cmd)
 {
@@ -334,7 +342,7 @@ static void thread_destroy(struct mp_thread *t)
 	mpje_free(t);
 }
 
-struct mp_thread *mp_thread_enter(void)
+struct mp_thread *mp_thread_enter_slow(void)
 {
 	if (MP_UNLIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) != MP_ON))
 		return NULL;
@@ -372,11 +380,6 @@ struct mp_thread *mp_thread_enter(void)
 			return t;
 		sched_yield(); /* another thread is flushing our buffer */
 	}
-}
-
-void mp_thread_leave(struct mp_thread *t)
-{
-	atomic_store_explicit(&t->busy, 0, memory_order_release);
 }
 
 static __thread struct mp_cxx_note tls_spare_note __attribute__((tls_model("initial-exec")));
