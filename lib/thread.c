@@ -59,6 +59,7 @@ struct mp_thread {
 	uint64_t last_seq, last_time, last_ptr;
 	_Atomic uint64_t chunk_stamp; /* the stamp of the chunk's first event; 0: none yet */
 	uint64_t next_stack;
+	uint64_t empty_sid; /* the id of the empty stack (frees without one), or UINT64_MAX: not defined yet */
 	struct mp_stack_ent *tab;
 	size_t tab_mask, tab_used;
 	/* The last stack, outermost frame first (mp_unwind writes only what
@@ -278,6 +279,7 @@ static struct mp_thread *thread_create(void)
 		return NULL;
 	}
 	t->end = t->buf + MP_BUF_BYTES;
+	t->empty_sid = UINT64_MAX;
 	t->sum1 = t->last + MP_UNWIND_BUF;
 	t->sum2 = t->sum1 + MP_UNWIND_BUF;
 	t->sum1[0] = t->sum2[0] = 0;
@@ -312,6 +314,7 @@ static void side_state_init(struct mp_thread *t, uint8_t *buf, struct mp_stack_e
 	t->end = t->buf + MP_RESIDUAL_BYTES;
 	t->tab = tab;
 	t->tab_mask = 0;
+	t->empty_sid = UINT64_MAX; /* never kept: each message is a stream */
 	t->stream = atomic_fetch_add(&stream_counter, 1) + 1;
 	t->tid = (uint32_t)syscall(SYS_gettid);
 	chunk_reset(t);
@@ -780,13 +783,31 @@ void mp_record_unmap(struct mp_thread *t, uint64_t stamp, const void *ptr, size_
 	event_done(t);
 }
 
-void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind, int with_stack)
+/* A free by operator delete with its stack (MEMPROF_DELETE_STACKS=1), or
+   on a residual or nested state. */
+__attribute__((noinline)) static uint64_t free_stack_id(struct mp_thread *t, int with_stack)
 {
 	uint64_t local[MP_UNWIND_BUF];
 	uint64_t *ips = t->last ? t->last : local;
 	int same = 0;
 	int depth = with_stack ? mp_unwind(ips, mp_max_depth, &same, NULL) : 0;
-	uint64_t sid = stack_id(t, ips, depth, same);
+	return stack_id(t, ips, depth, same);
+}
+
+void mp_record_free_kind(struct mp_thread *t, const void *ptr, int kind, int with_stack)
+{
+	uint64_t sid;
+	/* Without a stack, the empty stack's id: defined once in the stream
+	   (the hash and the table's look-up, a fifth of the hook's
+	   instructions for a delete on tests/bench/maps.cc, gave the same id
+	   every time). A residual state's streams each define it anew. */
+	if (MP_LIKELY(!with_stack && t->empty_sid != UINT64_MAX)) {
+		sid = t->empty_sid;
+	} else {
+		sid = free_stack_id(t, with_stack);
+		if (!with_stack && !t->residual)
+			t->empty_sid = sid;
+	}
 	ensure_room(t, MP_EVENT_MAX);
 	uint8_t *p = put_head_at(t, t->pos, MP_EV_FREE | (kind << 4), ptr, stamp_free());
 	t->pos = mp_put_varint(p, sid);
@@ -873,6 +894,7 @@ void mp_thread_after_fork_child(void)
 		memset(self->tab, 0, (self->tab_mask + 1) * sizeof(*self->tab));
 		self->tab_used = 0;
 		self->next_stack = 0;
+		self->empty_sid = UINT64_MAX;
 		self->cost_cycles = self->cost_samples = self->cost_waits = self->cost_sent = 0; /* the parent's */
 		chunk_reset(self);
 	}
