@@ -37,6 +37,23 @@ struct step {
 	uintptr_t ip, sp, bp;
 	uintptr_t ra_at, ra;
 	uintptr_t bp_at, bp_val; /* bp_at 0: RBP was not read */
+	uintptr_t cfa_rbp;       /* the CFA was RBP-based */
+};
+
+/* A stack already computed from a hook's frame (mp_cfi_memo_get): where
+   its walk began, whether the caller's RBP mattered to it, every word it
+   read, and the id the caller gave the stack. */
+#define MEMO_SETS 8 /* of MEMO_WAYS stacks each, by where the walk began */
+#define MEMO_WAYS 4
+#define MEMO_WORDS 64
+struct memo {
+	uintptr_t ip, sp, bp; /* ip 0: empty */
+	uint64_t owner, sid;
+	unsigned generation;
+	int bp_matters, n;
+	struct word {
+		uintptr_t at, val;
+	} w[MEMO_WORDS];
 };
 
 struct cache {
@@ -55,12 +72,13 @@ struct cache {
 	/* Every word the last walk read, frame after frame from the
 	   outermost (words_to[k]: how many walk[0..k) read), for
 	   still_there. */
-	struct word {
-		uintptr_t at, val;
-	} words[2 * WALK_MAX];
+	struct word words[2 * WALK_MAX];
 	int words_to[WALK_MAX + 1];
 	struct step fresh[WALK_MAX]; /* the walk in progress, innermost first */
 	int in_use;                  /* a signal handler's unwind finds it busy */
+	uintptr_t walk_frame;        /* the frame the last walk began at (0: none, or it failed) */
+	struct memo memo[MEMO_SETS][MEMO_WAYS];
+	uint8_t memo_next[MEMO_SETS]; /* the way to replace next */
 	uintptr_t stack_lo, stack_hi;
 	unsigned generation; /* of the object table its rules came from */
 };
@@ -649,6 +667,7 @@ copy_reversed(struct cache *c, int base, int n)
 		d->ra = ra;
 		d->bp_at = bp_at;
 		d->bp_val = bp_val;
+		d->cfa_rbp = s->cfa_rbp;
 		c->words[w].at = ra_at;
 		c->words[w++].val = ra;
 		c->words[w].at = bp_at;
@@ -730,6 +749,7 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same, c
 		st->ra = ip = ((const uintptr_t *)fa)[1];
 		st->bp_at = fa;
 		st->bp_val = bp = ((const uintptr_t *)fa)[0];
+		st->cfa_rbp = 0;
 		sp = fa + 16;
 		n = 1;
 		first = 0;
@@ -760,6 +780,7 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same, c
 		st->ip = ip;
 		st->sp = sp;
 		st->bp = bp;
+		st->cfa_rbp = r->cfa_rbp;
 		st->ra_at = cfa + (uintptr_t)(intptr_t)r->ra_off;
 		if (st->ra_at < sp || st->ra_at + 8 > c->stack_hi)
 			goto fail;
@@ -797,16 +818,130 @@ __attribute__((noinline)) int mp_cfi_unwind(uint64_t *out, int max, int *same, c
 	c->walk_cut = cut;
 	c->out_at[0] = 0;
 	int depth = write_out(c, out, max, from, same);
+	c->walk_frame = first ? 0 : fa; /* first: not begun at the frame */
 	c->in_use = 0;
 	return depth;
 fail:
+	c->walk_frame = 0;
 	c->walk_n = 0;
 	c->out = NULL;
 	c->in_use = 0;
 	return -1;
 }
 
+/* --- stacks already computed ---------------------------------------------
+ * A hook called again from the same place (the same return address and
+ * stack pointer) with every word the last walk from there read still in
+ * place would walk the same frames: the rules are those of the same code
+ * addresses (the slots are emptied when objects change: generation), and
+ * each frame's registers follow from the words read and from the caller's
+ * RBP, which is compared as well when some frame's CFA was RBP-based
+ * before any frame restored RBP from memory. So its stack is the one
+ * computed then, and the caller's stack id for it is kept here: neither
+ * the walk nor the hash is made again. (tests/bench/churn.c calls the
+ * allocator from four places, in a random order, so that the last walk
+ * alone shares only the frames below the loop's with the next one; maps.cc
+ * from about six, inside libstdc++ too.) */
+
+static inline size_t memo_set(uintptr_t ip, uintptr_t sp)
+{
+	return (size_t)(((ip ^ (sp << 7)) * 0x9e3779b97f4a7c15ull) >> 60) & (MEMO_SETS - 1);
+}
+
+/* Whether every word of m's walk is still in place. */
+static inline int memo_still_there(const struct memo *m)
+{
+	const struct word *w = m->w;
+	uintptr_t d0 = 0, d1 = 0;
+	int i = 0, n = m->n;
+	for (; i + 4 <= n; i += 4) {
+		d0 |= (*(const uintptr_t *)w[i].at ^ w[i].val) | (*(const uintptr_t *)w[i + 1].at ^ w[i + 1].val);
+		d1 |= (*(const uintptr_t *)w[i + 2].at ^ w[i + 2].val) |
+		      (*(const uintptr_t *)w[i + 3].at ^ w[i + 3].val);
+	}
+	for (; i < n; i++)
+		d0 |= *(const uintptr_t *)w[i].at ^ w[i].val;
+	return !(d0 | d1);
+}
+
+/* Whether the hook's frame can be read as mp_cfi_unwind does. */
+static inline int frame_ok(const struct cache *c, uintptr_t fa)
+{
+	return fa >= c->stack_lo && fa + 16 <= c->stack_hi && !(fa & 7);
+}
+
+int mp_cfi_memo_get(const void *frame, uint64_t owner, uint64_t *sid)
+{
+	struct cache *c = tls_cache;
+	uintptr_t fa = (uintptr_t)frame;
+	if (MP_UNLIKELY(!c || c->in_use || !frame_ok(c, fa)))
+		return 0;
+	uintptr_t ip = ((const uintptr_t *)fa)[1], bp = ((const uintptr_t *)fa)[0], sp = fa + 16;
+	unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
+	const struct memo *set = c->memo[memo_set(ip, sp)];
+	for (int k = 0; k < MEMO_WAYS; k++) {
+		const struct memo *m = &set[k];
+		if (m->ip == ip && m->sp == sp && m->owner == owner && m->generation == gen &&
+		    (!m->bp_matters || m->bp == bp) && memo_still_there(m)) {
+			*sid = m->sid;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void mp_cfi_memo_put(const void *frame, uint64_t owner, uint64_t sid)
+{
+	struct cache *c = tls_cache;
+	uintptr_t fa = (uintptr_t)frame;
+	if (!c || c->in_use || !fa || c->walk_frame != fa || c->walk_n < 1)
+		return;
+	const struct step *hook = &c->walk[c->walk_n - 1];
+	size_t set = memo_set(hook->ra, fa + 16);
+	struct memo *m = &c->memo[set][c->memo_next[set]];
+	/* The words the frames below the hook's step (the last one, whose
+	   two words are the key) read: every return address, and a saved RBP
+	   only where the value it restores reaches a frame whose CFA is
+	   RBP-based (used_in: the RBP that frame k starts from, the one frame
+	   k + 1 restored or passed on, is used by frame k or one further out).
+	   Code without frame pointers saves RBP as any callee-saved register,
+	   with whatever value the program kept there. */
+	int n = 0, used_in = 0;
+	for (int k = 0; k < c->walk_n - 1; k++) {
+		const struct step *st = &c->walk[k];
+		if (n + 2 > MEMO_WORDS) {
+			m->ip = 0;
+			return;
+		}
+		m->w[n].at = st->ra_at;
+		m->w[n++].val = st->ra;
+		if (st->bp_at && used_in) {
+			m->w[n].at = st->bp_at;
+			m->w[n++].val = st->bp_val;
+		}
+		used_in = st->cfa_rbp || (!st->bp_at && used_in);
+	}
+	c->memo_next[set] = (uint8_t)((c->memo_next[set] + 1) % MEMO_WAYS);
+	m->ip = hook->ra;
+	m->sp = fa + 16;
+	m->bp = hook->bp_val;
+	m->bp_matters = used_in; /* the caller's RBP: what the hook's step restored */
+	m->owner = owner;
+	m->sid = sid;
+	m->generation = c->generation;
+	m->n = n;
+}
+
 #else
+
+int mp_cfi_memo_get(const void *frame, uint64_t owner, uint64_t *sid)
+{
+	return 0;
+}
+
+void mp_cfi_memo_put(const void *frame, uint64_t owner, uint64_t sid)
+{
+}
 
 int mp_cfi_init(void)
 {

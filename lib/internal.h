@@ -231,6 +231,13 @@ MP_HIDDEN void mp_cfi_skip(uintptr_t lo, uintptr_t hi);
 MP_HIDDEN void mp_cfi_objects_changed(void);
 MP_HIDDEN int mp_cfi_thread_init(void);
 MP_HIDDEN int mp_cfi_unwind(uint64_t *out, int max, int *same, const void *frame);
+/* Stacks already computed (lib/cfi.c): mp_cfi_memo_put keeps sid, the
+   caller's id for the stack of the last mp_cfi_unwind of this thread if it
+   began at frame; mp_cfi_memo_get gives it back (returns 1) for a later
+   call from the same frame of the same caller while the stack is
+   unchanged. owner: whose ids they are (a thread state's stack table). */
+MP_HIDDEN int mp_cfi_memo_get(const void *frame, uint64_t owner, uint64_t *sid);
+MP_HIDDEN void mp_cfi_memo_put(const void *frame, uint64_t owner, uint64_t sid);
 
 /* Connection to the collector (lib/transport.c). */
 MP_HIDDEN int mp_transport_init(void);

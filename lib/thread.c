@@ -59,7 +59,8 @@ struct mp_thread {
 	uint64_t last_seq, last_time, last_ptr;
 	_Atomic uint64_t chunk_stamp; /* the stamp of the chunk's first event; 0: none yet */
 	uint64_t next_stack;
-	uint64_t empty_sid; /* the id of the empty stack (frees without one), or UINT64_MAX: not defined yet */
+	uint64_t empty_sid;  /* the id of the empty stack (frees without one), or UINT64_MAX: not defined yet */
+	uint64_t memo_owner; /* this stack table's name for mp_cfi_memo_get (never 0) */
 	struct mp_stack_ent *tab;
 	size_t tab_mask, tab_used;
 	/* The last stack, outermost frame first (mp_unwind writes only what
@@ -111,6 +112,7 @@ static uint64_t cost_floor; /* what timing nothing measures (set at start) */
 static _Atomic uint64_t profiler_peak, profiler_samples;
 static atomic_flag list_lock = ATOMIC_FLAG_INIT;
 static atomic_uint stream_counter;
+static _Atomic uint64_t memo_owners; /* struct mp_thread's memo_owner */
 static pthread_key_t thread_key;
 static int all_immediate;
 static int flusher_running, flusher_quit; /* the flusher (below), under list_lock */
@@ -280,6 +282,7 @@ static struct mp_thread *thread_create(void)
 	}
 	t->end = t->buf + MP_BUF_BYTES;
 	t->empty_sid = UINT64_MAX;
+	t->memo_owner = atomic_fetch_add(&memo_owners, 1) + 1;
 	t->sum1 = t->last + MP_UNWIND_BUF;
 	t->sum2 = t->sum1 + MP_UNWIND_BUF;
 	t->sum1[0] = t->sum2[0] = 0;
@@ -674,12 +677,34 @@ static inline void cost_end(struct mp_thread *t, uint64_t start)
 #endif
 }
 
+/* The stack of an allocation: the one computed for the last call from
+   the same hook frame if it is unchanged (mp_cfi_memo_get), else unwound
+   and hashed. Not for the residual and nested states, whose stacks are
+   defined in each message. With MEMPROF_UNWIND=check, both ways, compared. */
+static inline uint64_t alloc_stack(struct mp_thread *t, uint64_t *ips, const void *frame)
+{
+	uint64_t sid, kept;
+	int memo = frame && !t->residual;
+	if (memo && mp_cfi_memo_get(frame, t->memo_owner, &kept)) {
+		if (MP_LIKELY(!mp_unwind_checking))
+			return kept;
+	} else {
+		kept = UINT64_MAX;
+	}
+	int same;
+	int depth = mp_unwind(ips, mp_max_depth, &same, frame);
+	sid = stack_id(t, ips, depth, same);
+	if (MP_UNLIKELY(kept != UINT64_MAX) && kept != sid)
+		mp_unwind_disagreed();
+	if (memo)
+		mp_cfi_memo_put(frame, t->memo_owner, sid);
+	return sid;
+}
+
 static inline void record_alloc(struct mp_thread *t, uint64_t *ips, int kind, const void *ptr, size_t size,
                                 size_t usable, const void *frame)
 {
-	int same;
-	int depth = mp_unwind(ips, mp_max_depth, &same, frame);
-	uint64_t sid = stack_id(t, ips, depth, same);
+	uint64_t sid = alloc_stack(t, ips, frame);
 	ensure_room(t, MP_EVENT_MAX);
 	uint8_t *p = put_head(t, t->pos, MP_EV_ALLOC | (kind << 4), ptr);
 	p = mp_put_varint(p, size);
@@ -895,6 +920,7 @@ void mp_thread_after_fork_child(void)
 		self->tab_used = 0;
 		self->next_stack = 0;
 		self->empty_sid = UINT64_MAX;
+		self->memo_owner = atomic_fetch_add(&memo_owners, 1) + 1; /* the ids kept for stacks are the parent's */
 		self->cost_cycles = self->cost_samples = self->cost_waits = self->cost_sent = 0; /* the parent's */
 		chunk_reset(self);
 	}
