@@ -45,7 +45,7 @@ struct step {
    read, and the id the caller gave the stack. */
 #define MEMO_SETS 8 /* of MEMO_WAYS stacks each, by where the walk began */
 #define MEMO_WAYS 4
-#define MEMO_WORDS 64
+#define MEMO_WORDS 128 /* a multiple of 4 */
 struct memo {
 	uintptr_t ip, sp, bp; /* ip 0: empty */
 	uint64_t owner, sid;
@@ -849,18 +849,17 @@ static inline size_t memo_set(uintptr_t ip, uintptr_t sp)
 }
 
 /* Whether every word of m's walk is still in place. */
+static const uintptr_t memo_pad_word; /* what the padding compares: 0 */
+
 static inline int memo_still_there(const struct memo *m)
 {
 	const struct word *w = m->w;
 	uintptr_t d0 = 0, d1 = 0;
-	int i = 0, n = m->n;
-	for (; i + 4 <= n; i += 4) {
+	for (int i = 0, n = m->n; i < n; i += 4) { /* n: a multiple of 4 (padded) */
 		d0 |= (*(const uintptr_t *)w[i].at ^ w[i].val) | (*(const uintptr_t *)w[i + 1].at ^ w[i + 1].val);
 		d1 |= (*(const uintptr_t *)w[i + 2].at ^ w[i + 2].val) |
 		      (*(const uintptr_t *)w[i + 3].at ^ w[i + 3].val);
 	}
-	for (; i < n; i++)
-		d0 |= *(const uintptr_t *)w[i].at ^ w[i].val;
 	return !(d0 | d1);
 }
 
@@ -929,6 +928,10 @@ void mp_cfi_memo_put(const void *frame, uint64_t owner, uint64_t sid)
 	m->owner = owner;
 	m->sid = sid;
 	m->generation = c->generation;
+	for (; n % 4; n++) {
+		m->w[n].at = (uintptr_t)&memo_pad_word;
+		m->w[n].val = 0;
+	}
 	m->n = n;
 }
 
