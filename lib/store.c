@@ -10,32 +10,36 @@
  * value. Planes suit wide values whose bytes differ in their statistics
  * (zstd's entropy coder sees the low and the high bytes apart): an
  * address, a size, a lifetime; the encoder tries both for each column of
- * values of 2 bytes or more and keeps the smaller.
- * Columns, records sorted by id: id, tid as zigzag deltas from the
- * previous record; kind; size; zigzag(usable - the usable size glibc
- * gives that size); the stack as a zigzag delta from the stack of the
- * last record of the same kind; a byte saying how the address column
- * predicts (ADDRESS_*: 0 the previous record's address; 1 the address of
- * the last record of the same stack, one kept per slot of a 4096-slot
- * table, else the previous record's; 2 an earlier record's, see struct
- * reuse) and the addresses as zigzag deltas from that prediction; the
- * allocation time in ticks (floor(ns / tick)) as a zigzag delta from the
- * previous record's; a byte saying how the free column predicts (0: from
- * the record's allocation tick, 1: from the free tick of the last record
- * before it that was freed) and 0 for a block never freed, else 1 +
- * zigzag(free tick - that prediction); and, only when a chunk holds a
- * pool's block (memprof.h), each record's pool id.
+ * values of 2 bytes or more and keeps the smaller. Layout 2: runs of
+ * equal values (put_runs).
+ * Records sorted by thread, then id (group_by_thread). Columns: id, tid
+ * as zigzag deltas from the previous record; kind; a byte saying whether
+ * the size column holds the kinds too (1: size << 4 | kind, and the kind
+ * column zeros) and the size; zigzag(usable - the usable size glibc gives
+ * that size); the stack as a zigzag delta from the stack of the last
+ * record of the same kind; a byte saying how the address column predicts
+ * (ADDRESS_*: 0 the previous record's address; 1 the address of the last
+ * record of the same stack, one kept per slot of a 4096-slot table, else
+ * the previous record's; 2 an earlier record's, see struct reuse) and the
+ * addresses as zigzag deltas from that prediction; the allocation time in
+ * ticks (floor(ns / tick)) as a zigzag delta from the previous record's;
+ * a byte saying how the free column predicts (0: from the record's
+ * allocation tick, 1: from the free tick of the last record before it
+ * that was freed) and 0 for a block never freed, else 1 + zigzag(free
+ * tick - that prediction); and, only when a chunk holds a pool's block
+ * (memprof.h), each record's pool id.
  * Times read back are floored to the tick, 0.1 ms (STORE_TICK): finer
  * digits are mostly the jitter of a running program, and cost most of a
- * chunk. Allocation data per record, to the microsecond -> to the tick:
- * C++ maps 0.824 -> 0.261 bytes, sqlite3 0.247 -> 0.040, python3 0.418 ->
- * 0.140, churn 5.335 -> 4.312 (with ADDRESS_REUSED; the commits'
- * messages).
+ * chunk. Allocation data per record, format 5 -> format 6 (re-encoding
+ * the bench traces, the commits' messages): C++ maps 0.824 -> 0.228
+ * bytes, sqlite3 0.247 -> 0.032, python3 0.418 -> 0.130, churn 5.335 ->
+ * 3.955.
  * Format 5, written before, still reads: format 6 with no tick in its
- * header (times in microseconds) and no ADDRESS_REUSED. Format 4: format 5
- * with every column as varints, no layout bytes and no free prediction
- * (from the allocation time). Formats 2 and 3: one zstd frame of id, tid,
- * kind, size, usable, address, stack, time and free columns, stacks and
+ * header (times in microseconds), records in id order, no byte before the
+ * size, no ADDRESS_REUSED and no runs. Format 4: format 5 with every
+ * column as varints, no layout bytes and no free prediction (from the
+ * allocation time). Formats 2 and 3: one zstd frame of id, tid, kind,
+ * size, usable, address, stack, time and free columns, stacks and
  * addresses as deltas from the previous record; format 3 adds the pools.
  * Decoding trusts nothing: every length and varint is checked.
  */
@@ -279,6 +283,48 @@ static int sort_by_id(const struct mp_alloc_rec *recs, size_t n, uint32_t *ord)
 	}
 	memcpy(ord, a, n * sizeof(*ord));
 	return 0;
+}
+
+/* Regroups ord (records in id order) by thread, threads in the order of
+   their first record, each thread's records still in id order: a chunk
+   of a process with two busy threads holds their records interleaved,
+   and each column predicts better from the same thread's record before
+   (churn with 2 threads: 4.626 -> 4.368 bytes a record, the thread ids
+   0.151 -> 0.001, the addresses 2.214 -> 1.975). At most GROUP_THREADS
+   threads; with more the chunk stays in id order. tmp has room for n.
+   Returns nothing: it cannot fail. */
+#define GROUP_THREADS 64
+static void group_by_thread(const struct mp_alloc_rec *recs, size_t n, uint32_t *ord, uint32_t *tmp)
+{
+	uint32_t tids[GROUP_THREADS];
+	size_t count[GROUP_THREADS] = {0}, threads = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t tid = recs[ord[i]].tid;
+		size_t k = 0;
+		while (k < threads && tids[k] != tid)
+			k++;
+		if (k == threads) {
+			if (threads == GROUP_THREADS)
+				return;
+			tids[threads++] = tid;
+		}
+		count[k]++;
+	}
+	if (threads < 2)
+		return;
+	for (size_t k = 0, sum = 0; k < threads; k++) {
+		size_t c = count[k];
+		count[k] = sum;
+		sum += c;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t tid = recs[ord[i]].tid;
+		size_t k = 0;
+		while (tids[k] != tid)
+			k++;
+		tmp[count[k]++] = ord[i];
+	}
+	memcpy(ord, tmp, n * sizeof(*ord));
 }
 
 /* The usable size glibc's malloc gives a request: the usual case, so the
@@ -606,6 +652,7 @@ enum {
 	C_ADDRESS_BY_STACK,
 	C_ADDRESS_REUSED,
 	C_FREE_BY_PREVIOUS,
+	C_SIZE_KIND,  /* format 6: size << 4 | kind, when every kind and size fits */
 	C_USABLE_TMP, /* the encoder's: each record's usable size and address */
 	C_ADDRESS_TMP,
 	C_N
@@ -680,7 +727,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	uint64_t *vals = scratch(SCRATCH_VALUES, C_N * rows * sizeof(*vals));
 	uint8_t *varints = scratch(SCRATCH_VARINTS, C_N * rows * VARINT_MAX);
 	uint8_t *bytes = scratch(SCRATCH_BYTES, rows * VARINT_MAX + ZSTD_compressBound(rows * VARINT_MAX) + 2 * bound);
-	uint8_t *buf = scratch(SCRATCH_OUT, 5 * VARINT_MAX + STORE_COLUMNS * (1 + bound));
+	uint8_t *buf = scratch(SCRATCH_OUT, 5 * VARINT_MAX + (STORE_COLUMNS + 1) * (1 + bound));
 	struct predict *pr = scratch(SCRATCH_PREDICT, sizeof(*pr));
 	ZSTD_CCtx *z = scratch_cctx(); /* NULL: stored raw */
 	struct scratch *sc = scratch_of_thread();
@@ -688,10 +735,12 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	if (n > UINT32_MAX || !ord || !vals || !varints || !bytes || !buf || !pr || !sc || !grouping ||
 	    sort_by_id(recs, n, ord))
 		return -1;
+	group_by_thread(recs, n, ord, grouping); /* grouping is free until reused_column */
 	struct column_work w = {bytes, bytes + rows * VARINT_MAX,
 	                        bytes + rows * VARINT_MAX + ZSTD_compressBound(rows * VARINT_MAX), sc->choice,
 	                        sc->chunks++ % STORE_TRIAL_EVERY == 0 || n < STORE_TRIAL_BELOW};
 	uint8_t *other = w.alt + bound; /* a column's other prediction */
+	uint8_t *size_col = buf + 5 * VARINT_MAX + STORE_COLUMNS * (1 + bound), *size_end = size_col; /* C_SIZE's */
 	/* The columns of small values (ids, kinds, stacks...) go straight to
 	   varints; the others to arrays of values for put_values (writing
 	   every column to arrays took the encoding 8 ns a record more). */
@@ -703,6 +752,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	}
 	memset(pr, 0, sizeof(*pr));
 	uint64_t prev_address = 0, prev_free = 0; /* for the other predictions */
+	int kinds_fit = 1;                        /* C_SIZE_KIND holds every record */
 	/* One pass over the records, every column at once. */
 	uint64_t any[C_N] = {0}; /* each wide column's values or'ed together */
 #define SET(k, value) any[k] |= col[k][i] = (value)
@@ -714,6 +764,8 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		PUT(C_TID, mp_zigzag((int64_t)((uint64_t)r->tid - (b ? b->tid : 0))));
 		PUT(C_KIND, r->kind);
 		SET(C_SIZE, r->size);
+		SET(C_SIZE_KIND, r->size << 4 | r->kind);
+		kinds_fit &= r->size >> 60 == 0 && r->kind < 16;
 		PUT(C_USABLE, mp_zigzag((int64_t)(r->usable - usable_guess(r->size))));
 		uint64_t *of_kind = &pr->stack_of_kind[r->kind];
 		PUT(C_STACK, mp_zigzag((int64_t)(r->stack_id - *of_kind)));
@@ -767,7 +819,42 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 			o = put_best(z, o, other, col, any, ks, 2, n, &w);
 			continue;
 		}
-		if (k == C_SIZE || k == C_ALLOC) {
+		/* The size alone, or with the kind in its low 4 bits and a
+		   column of zeros for the kinds, whichever stores the two
+		   smaller (churn's random kinds and sizes: 1.476 -> 1.321 bytes a
+		   record);
+		   chosen here, before the kinds' column. */
+		if (k == C_KIND) {
+			*o = LAYOUT_VARINTS;
+			uint8_t *kinds_end = put_bytes(z, o + 1, v0[k], (size_t)(v[k] - v0[k]), w.zbuf);
+			*size_col = 0;
+			size_end = put_values(z, size_col + 1, col[C_SIZE], n, any[C_SIZE], &w.choice[C_SIZE], &w);
+			if (!kinds_fit) {
+				o = kinds_end;
+				continue;
+			}
+			memset(w.bytes, 0, n);
+			*kinds_end = LAYOUT_VARINTS;
+			uint8_t *zeros_end = put_bytes(z, kinds_end + 1, w.bytes, n, w.zbuf);
+			*other = 1;
+			uint8_t *other_end = put_values(z, other + 1, col[C_SIZE_KIND], n, any[C_SIZE_KIND],
+			                                &w.choice[C_SIZE_KIND], &w);
+			if ((zeros_end - kinds_end) + (other_end - other) >= (kinds_end - o) + (size_end - size_col)) {
+				o = kinds_end;
+				continue;
+			}
+			memmove(o, kinds_end, (size_t)(zeros_end - kinds_end));
+			o += zeros_end - kinds_end;
+			memcpy(size_col, other, (size_t)(other_end - other));
+			size_end = size_col + (other_end - other);
+			continue;
+		}
+		if (k == C_SIZE) {
+			memcpy(o, size_col, (size_t)(size_end - size_col));
+			o += size_end - size_col;
+			continue;
+		}
+		if (k == C_ALLOC) {
 			o = put_values(z, o, col[k], n, any[k], &w.choice[k], &w);
 			continue;
 		}
@@ -995,7 +1082,7 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		return -1;
 	/* Every column into its values, then the records in one pass. */
 	uint64_t *col[C_N];
-	int by_stack = 0, by_previous = 0;
+	int by_stack = 0, by_previous = 0, with_kinds = 0;
 	for (int k = 0; k <= C_POOL; k++) {
 		col[k] = vals + (size_t)k * rows;
 		if (k == C_POOL && ncols != STORE_COLUMNS) {
@@ -1007,6 +1094,8 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		     (by_stack = *p++) > (format == STORE_FORMAT_TICKS ? ADDRESS_REUSED : ADDRESS_BY_STACK)))
 			return -1;
 		if (k == C_FREE && format != STORE_FORMAT_COLUMNS && (p >= end || (by_previous = *p++) > 1))
+			return -1;
+		if (k == C_SIZE && format == STORE_FORMAT_TICKS && (p >= end || (with_kinds = *p++) > 1))
 			return -1;
 		if (get_values(&p, end, format == STORE_FORMAT_COLUMNS ? format : STORE_FORMAT_LAYOUTS, count, buf,
 		               col[k]))
@@ -1023,7 +1112,8 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		        count <= UINT32_MAX ? scratch(SCRATCH_SIZES, sizes_room(rows) * sizeof(uint32_t)) : NULL;
 		uint64_t *us = vals + (size_t)C_ADDRESS_REUSED * rows;
 		for (size_t i = 0; grouping && i < count; i++)
-			us[i] = usable_guess(col[C_SIZE][i]) + (uint64_t)mp_unzigzag(col[C_USABLE][i]);
+			us[i] = usable_guess(with_kinds ? col[C_SIZE][i] >> 4 : col[C_SIZE][i]) +
+			        (uint64_t)mp_unzigzag(col[C_USABLE][i]);
 		if (!grouping || sizes_group(&g, us, count, grouping))
 			return -1;
 	}
@@ -1033,13 +1123,13 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	uint64_t id = 0, tid = 0, alloc = 0, freed = 0;
 	for (size_t i = 0; i < count; i++) {
 		struct mp_alloc_rec *r = &recs[i];
-		uint64_t kind = col[C_KIND][i], free = col[C_FREE][i];
+		uint64_t kind = col[C_KIND][i] + (with_kinds ? col[C_SIZE][i] & 15 : 0), free = col[C_FREE][i];
 		if (kind >= 256 || col[C_POOL][i] > UINT32_MAX)
 			return -1;
 		r->id = id += (uint64_t)mp_unzigzag(col[C_ID][i]);
 		r->tid = (uint32_t)(tid += (uint64_t)mp_unzigzag(col[C_TID][i]));
 		r->kind = (uint8_t)kind;
-		r->size = col[C_SIZE][i];
+		r->size = with_kinds ? col[C_SIZE][i] >> 4 : col[C_SIZE][i];
 		r->usable = usable_guess(r->size) + (uint64_t)mp_unzigzag(col[C_USABLE][i]);
 		r->stack_id = pr->stack_of_kind[kind] += (uint64_t)mp_unzigzag(col[C_STACK][i]);
 		uint64_t a = col[C_ADDRESS][i];

@@ -41,6 +41,12 @@ static int same(const struct mp_alloc_rec *a, const struct mp_alloc_rec *b)
 	       (a->free_ns < 0 ? b->free_ns == -1 : a->free_ns / MP_STORE_TICK_NS * MP_STORE_TICK_NS == b->free_ns);
 }
 
+/* The usable size glibc gives a request of size bytes past 24. */
+static uint64_t usable_of(uint64_t size)
+{
+	return ((size + 8 + 15) & ~(uint64_t)15) - 8;
+}
+
 static int by_id(const void *a, const void *b)
 {
 	const struct mp_alloc_rec *x = a, *y = b;
@@ -57,6 +63,7 @@ static size_t roundtrip(struct mp_alloc_rec *in, size_t n, size_t *len)
 	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, len), 0);
 	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, *len, out, n), 0);
 	qsort(in, n, sizeof(*in), by_id);
+	qsort(out, n, sizeof(*out), by_id); /* a chunk keeps them by thread, then id */
 	size_t bad = 0;
 	for (size_t i = 0; i < n; i++)
 		bad += !same(&in[i], &out[i]);
@@ -177,6 +184,7 @@ static void test_pool_column(void)
 		CU_ASSERT_EQUAL(*(const uint8_t *)data, 6);
 		CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
 		qsort(in, n, sizeof(*in), by_id);
+		qsort(out, n, sizeof(*out), by_id);
 		size_t bad = 0, pools = 0;
 		for (size_t i = 0; i < n; i++) {
 			bad += !same(&in[i], &out[i]) || in[i].pool != out[i].pool;
@@ -218,7 +226,7 @@ static void test_address_by_stack(void)
 /* The layout byte of each column of a format 6 chunk (layouts[k], k in
    chunk order: id, tid, kind, size, usable, stack, address, alloc time,
    free) and the predictions of the address and the free time
-   (predictions[0], [1]), walking the chunk as lib/store.c writes it.
+   (predictions[0], [1]; the size's, [2]), walking the chunk as lib/store.c writes it.
    Returns the number of columns, or -1 when the chunk is not as expected
    (its tick not MP_STORE_TICK_NS). */
 static size_t column_at[10]; /* chunk_layouts': each column's layout byte, from the chunk's start */
@@ -232,8 +240,8 @@ static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts, uint8_t
 	    mp_get_varint(&p, end, &tick) || tick != MP_STORE_TICK_NS)
 		return -1;
 	for (uint64_t k = 0; k < ncols; k++) {
-		if (k == 6 || k == 8) /* the address's and the free time's predictions */
-			predictions[k == 8] = *p++;
+		if (k == 3 || k == 6 || k == 8) /* the size's, the address's and the free time's predictions */
+			predictions[k == 3 ? 2 : k == 8] = *p++;
 		if (p >= end)
 			return -1;
 		column_at[k] = (size_t)(p - start);
@@ -280,12 +288,12 @@ static void test_layouts(void)
 			        .free_ns = wide ? (int64_t)(1000 * i + (x >> 30) % 100000000000)
 			                        : (int64_t)(1000 * i + 2000),
 			};
-			in[i].usable = ((in[i].size + 8 + 15) & ~(uint64_t)15) - 8;
+			in[i].usable = usable_of(in[i].size);
 		}
 		void *data;
 		size_t len;
 		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-		uint8_t layouts[10], predictions[2];
+		uint8_t layouts[10], predictions[3];
 		CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
 		/* sizes, addresses and lifetimes as planes after a trial */
 		planes += chunk < 8 && layouts[3] == 1 && layouts[6] == 1 && layouts[8] == 1;
@@ -323,7 +331,7 @@ static void test_free_by_previous(void)
 	void *data;
 	size_t len;
 	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-	uint8_t layouts[10], predictions[2];
+	uint8_t layouts[10], predictions[3];
 	CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
 	CU_ASSERT_EQUAL(predictions[1], 1);
 	CU_ASSERT(len < n / 4);
@@ -381,12 +389,58 @@ static void test_address_reused(void)
 	void *data;
 	size_t len;
 	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-	uint8_t layouts[10], predictions[2];
+	uint8_t layouts[10], predictions[3];
 	CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
 	CU_ASSERT_EQUAL(predictions[0], 2);
 	free(data);
 	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	free(slot);
+	free(in);
+}
+
+/* Two threads' records interleaved, of random kinds and sizes (a churn
+   of 2 threads): a chunk keeps each thread's records together, in id
+   order, and the kinds in the sizes' low bits. */
+static void test_threads_and_kinds(void)
+{
+	size_t n = 8192;
+	struct mp_alloc_rec *in = calloc(n, sizeof(*in)), *out = calloc(n, sizeof(*out));
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		in[i] = (struct mp_alloc_rec){.id = i + 1,
+		                              .tid = 100 + (uint32_t)(x >> 63),
+		                              .kind = (uint8_t)(x >> 40) % 3,
+		                              .size = 16 + (x >> 20) % 513,
+		                              .address = 0x7f0000000000ull + 16 * (x % 100000),
+		                              .stack_id = 4,
+		                              .alloc_ns = 1000 * i,
+		                              .free_ns = -1};
+		in[i].usable = usable_of(in[i].size);
+	}
+	void *data;
+	size_t len;
+	int with_sizes = 0;
+	for (int chunk = 0; chunk < 8; chunk++) { /* one of 8 a trial: the layouts tried again */
+		uint8_t layouts[10], predictions[3];
+		CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
+		CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
+		with_sizes += predictions[2] == 1; /* kinds with the sizes */
+		if (chunk < 7)
+			free(data);
+	}
+	CU_ASSERT(with_sizes > 0);
+	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, out, n), 0);
+	size_t switches = 0, disorder = 0;
+	for (size_t i = 1; i < n; i++) {
+		switches += out[i].tid != out[i - 1].tid;
+		disorder += out[i].tid == out[i - 1].tid && out[i].id < out[i - 1].id;
+	}
+	CU_ASSERT_EQUAL(switches, 1);
+	CU_ASSERT_EQUAL(disorder, 0);
+	free(data);
+	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
+	free(out);
 	free(in);
 }
 
@@ -404,7 +458,7 @@ static void test_address_reused_values(void)
 	void *data;
 	size_t len;
 	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, 5, &data, &len), 0);
-	uint8_t layouts[10], predictions[2];
+	uint8_t layouts[10], predictions[3];
 	CU_ASSERT_EQUAL_FATAL(chunk_layouts(data, len, layouts, predictions), 9);
 	CU_ASSERT_EQUAL(predictions[0], 2);
 	CU_ASSERT_EQUAL_FATAL(mp_store_decode(data, len, back, 5), 0);
@@ -458,7 +512,7 @@ static void test_runs(void)
 	void *data;
 	size_t len;
 	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-	uint8_t layouts[10], predictions[2];
+	uint8_t layouts[10], predictions[3];
 	CU_ASSERT_EQUAL_FATAL(chunk_layouts(data, len, layouts, predictions), 9);
 	CU_ASSERT_EQUAL(layouts[7], 2);
 	struct mp_alloc_rec *out = calloc(n, sizeof(*out));
@@ -691,6 +745,7 @@ int mp_suite_store(void)
 	    !CU_add_test(s, "times in ticks", test_ticks) || !CU_add_test(s, "columns as runs", test_runs) ||
 	    !CU_add_test(s, "addresses of freed blocks", test_address_reused) ||
 	    !CU_add_test(s, "addresses of freed blocks, by hand", test_address_reused_values) ||
+	    !CU_add_test(s, "threads apart, kinds with the sizes", test_threads_and_kinds) ||
 	    !CU_add_test(s, "formats 4 and 5 still read", test_format_4_5) ||
 	    !CU_add_test(s, "format 2 still reads", test_format_2) ||
 	    !CU_add_test(s, "the allocations table", test_vtab))
