@@ -65,7 +65,8 @@
 #define STORE_RAW 0
 #define STORE_ZSTD 1
 #define STORE_LEVEL 3
-#define STORE_COLUMNS 10 /* at most */
+#define STORE_LEVEL_PLANES 1 /* planes hold few repeats: churn's encoding 76 -> 70 ns a record, as small */
+#define STORE_COLUMNS 10     /* at most */
 #define VARINT_MAX 10
 #define STORE_TRIAL_EVERY 8   /* chunks: put_values tries every layout again */
 #define STORE_TRIAL_BELOW 256 /* records: a chunk this small is always a trial */
@@ -132,6 +133,7 @@ struct scratch {
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
 	uint8_t choice[16]; /* the encoder's last choices (mp_store_encode) */
+	uint8_t lost[3];    /* predictions out until the next trial (put_best): address, free, size */
 	uint32_t reuse_gen; /* of the table SCRATCH_REUSE (reuse_empty) */
 	unsigned chunks;    /* chunks this thread encoded */
 };
@@ -291,39 +293,45 @@ static int sort_by_id(const struct mp_alloc_rec *recs, size_t n, uint32_t *ord)
    and each column predicts better from the same thread's record before
    (churn with 2 threads: 4.626 -> 4.368 bytes a record, the thread ids
    0.151 -> 0.001, the addresses 2.214 -> 1.975). At most GROUP_THREADS
-   threads; with more the chunk stays in id order. tmp has room for n.
-   Returns nothing: it cannot fail. */
+   threads; with more the chunk stays in id order. tmp has room for 2n. */
 #define GROUP_THREADS 64
 static void group_by_thread(const struct mp_alloc_rec *recs, size_t n, uint32_t *ord, uint32_t *tmp)
 {
-	uint32_t tids[GROUP_THREADS];
+	/* The threads and each record's, read in memory order: a random
+	   read of each record costs a cache miss (4 ns a record). */
+	uint32_t tids[GROUP_THREADS], *thread_of = tmp + n;
 	size_t count[GROUP_THREADS] = {0}, threads = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t tid = recs[ord[i]].tid;
-		size_t k = 0;
-		while (k < threads && tids[k] != tid)
-			k++;
-		if (k == threads) {
-			if (threads == GROUP_THREADS)
-				return;
-			tids[threads++] = tid;
+	for (size_t i = 0, k = 0; i < n; i++) {
+		uint32_t tid = recs[i].tid;
+		if (!threads || tids[k] != tid) {
+			for (k = 0; k < threads && tids[k] != tid;)
+				k++;
+			if (k == threads) {
+				if (threads == GROUP_THREADS)
+					return;
+				tids[threads++] = tid;
+			}
 		}
-		count[k]++;
+		thread_of[i] = (uint32_t)k;
 	}
 	if (threads < 2)
 		return;
+	/* in the order of their first record */
+	uint32_t rank[GROUP_THREADS], seen = 0;
+	for (size_t k = 0; k < threads; k++)
+		rank[k] = UINT32_MAX;
+	for (size_t i = 0; i < n && seen < threads; i++)
+		if (rank[thread_of[ord[i]]] == UINT32_MAX)
+			rank[thread_of[ord[i]]] = seen++;
+	for (size_t i = 0; i < n; i++)
+		count[rank[thread_of[ord[i]]]]++;
 	for (size_t k = 0, sum = 0; k < threads; k++) {
 		size_t c = count[k];
 		count[k] = sum;
 		sum += c;
 	}
-	for (size_t i = 0; i < n; i++) {
-		uint32_t tid = recs[ord[i]].tid;
-		size_t k = 0;
-		while (tids[k] != tid)
-			k++;
-		tmp[count[k]++] = ord[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		tmp[count[rank[thread_of[ord[i]]]]++] = ord[i];
 	memcpy(ord, tmp, n * sizeof(*ord));
 }
 
@@ -420,6 +428,7 @@ static int reuse_empty(struct reuse_table *rt, size_t rows)
 	return 0;
 }
 
+#define RECS_AHEAD 8   /* records: the encoder prefetches the record so far ahead */
 #define REUSED_AHEAD 8 /* records: the encoder prefetches the slot of the address so far ahead */
 
 static inline size_t reuse_hash(const struct reuse_table *rt, uint64_t key)
@@ -502,9 +511,9 @@ static size_t reused_from(const struct sizes *g, size_t i, uint64_t v)
 
 /* Appends len bytes to o as stored: mode, raw length, stored length,
    bytes; zstd's when smaller. zbuf has room for ZSTD_compressBound(len). */
-static uint8_t *put_bytes(ZSTD_CCtx *z, uint8_t *o, const uint8_t *b, size_t len, uint8_t *zbuf)
+static uint8_t *put_bytes(ZSTD_CCtx *z, uint8_t *o, const uint8_t *b, size_t len, uint8_t *zbuf, int level)
 {
-	size_t c = z ? ZSTD_compressCCtx(z, zbuf, ZSTD_compressBound(len), b, len, STORE_LEVEL) : 0;
+	size_t c = z ? ZSTD_compressCCtx(z, zbuf, ZSTD_compressBound(len), b, len, level) : 0;
 	int packed = z && !ZSTD_isError(c) && c < len;
 	*o++ = packed ? STORE_ZSTD : STORE_RAW;
 	o = mp_put_varint(o, len);
@@ -539,7 +548,7 @@ static uint8_t *put_varints(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t 
 	for (size_t i = 0; i < n; i++)
 		e = mp_put_varint(e, v[i]);
 	*o = LAYOUT_VARINTS;
-	return put_bytes(z, o + 1, w->bytes, (size_t)(e - w->bytes), w->zbuf);
+	return put_bytes(z, o + 1, w->bytes, (size_t)(e - w->bytes), w->zbuf, STORE_LEVEL);
 }
 
 /* Byte k of each of n values, into b. Vectorized: GCC's -O2 does not
@@ -561,7 +570,7 @@ static uint8_t *put_planes(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n
 	*o++ = (uint8_t)width;
 	for (unsigned k = 0; k < width; k++) {
 		get_plane(v, n, k, w->bytes);
-		o = put_bytes(z, o, w->bytes, n, w->zbuf);
+		o = put_bytes(z, o, w->bytes, n, w->zbuf, STORE_LEVEL_PLANES);
 	}
 	return o;
 }
@@ -605,14 +614,14 @@ static uint8_t *put_runs(ZSTD_CCtx *z, uint8_t *o, const uint64_t *v, size_t n, 
 	for (size_t i = 0; i < n; i++)
 		if (!i || v[i] != v[i - 1])
 			e = mp_put_varint(e, v[i]);
-	o = put_bytes(z, o, w->bytes, (size_t)(e - w->bytes), w->zbuf);
+	o = put_bytes(z, o, w->bytes, (size_t)(e - w->bytes), w->zbuf, STORE_LEVEL);
 	e = w->bytes;
 	for (size_t i = 0, start = 0; i < n; i++)
 		if (i + 1 == n || v[i + 1] != v[i]) {
 			e = mp_put_varint(e, i - start);
 			start = i + 1;
 		}
-	return put_bytes(z, o, w->bytes, (size_t)(e - w->bytes), w->zbuf);
+	return put_bytes(z, o, w->bytes, (size_t)(e - w->bytes), w->zbuf, STORE_LEVEL);
 }
 
 /* Appends a column of n values to o in put_layouts' layout, or as runs
@@ -663,25 +672,43 @@ enum {
 #define ADDRESS_BY_STACK 1
 #define ADDRESS_REUSED 2 /* format 6 */
 
+/* Whether a column of a bytes stores larger than one of b by more than an
+   eighth: a prediction that lost by that much on a trial chunk is not
+   tried again until the next trial. */
+#define LOST_BY_AN_EIGHTH(a, b) ((size_t)(a)*8 > (size_t)(b)*9)
+
 /* Appends a byte saying which of the nk predictions of a column (columns
-   ks[]) follows, its index, and that column: the one that stores smallest
-   (tried on every chunk: keeping a trial chunk's choice, as put_values
-   does, made sqlite3's addresses three times larger). other has room for
-   a column. */
+   ks[]) follows, its index, and that column: the one that stores
+   smallest. Keeping a trial chunk's choice, as put_values does, made
+   sqlite3's addresses three times larger: every prediction is tried but
+   those that lost by more than an eighth on the last trial (bit c of
+   *lost): the last (the costliest) when it lost, the others when it won
+   (churn: 68 -> 61 ns a record; putting out every loser took 59, but
+   python3's chunks 0.130 -> 0.143 bytes a record, 0.136 this way). other
+   has room for a column. */
 static uint8_t *put_best(ZSTD_CCtx *z, uint8_t *o, uint8_t *other, uint64_t *const *col, const uint64_t *any,
-                         const int *ks, int nk, size_t n, const struct column_work *w)
+                         const int *ks, int nk, uint8_t *lost, size_t n, const struct column_work *w)
 {
 	uint8_t *end = NULL;
+	size_t len[8];
 	for (int c = 0; c < nk; c++) {
+		len[c] = SIZE_MAX;
+		if (!w->trial && (*lost >> c & 1) && (end || c + 1 < nk)) /* the last when none was tried */
+			continue;
 		uint8_t *at = end ? other : o;
 		*at = (uint8_t)c;
 		uint8_t *e = put_values(z, at + 1, col[ks[c]], n, any[ks[c]], &w->choice[ks[c]], w);
+		len[c] = (size_t)(e - at);
 		if (end && e - at >= end - o)
 			continue;
 		if (end)
 			memcpy(o, other, (size_t)(e - other));
 		end = o + (e - at);
 	}
+	if (w->trial) /* the others are out only when the last won: python3's flip between them */
+		for (int c = 0; c < nk; c++)
+			*lost = (uint8_t)((*lost & ~(1u << c)) |
+			                  (LOST_BY_AN_EIGHTH(len[c], end - o) && (c == nk - 1 || *o == nk - 1)) << c);
 	return end;
 }
 
@@ -758,6 +785,10 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 #define SET(k, value) any[k] |= col[k][i] = (value)
 #define PUT(k, value) v[k] = mp_put_varint(v[k], (value))
 	for (size_t i = 0; i < n; i++) {
+		if (i + RECS_AHEAD < n) { /* in free order: a record read in id order misses the cache */
+			__builtin_prefetch(&recs[ord[i + RECS_AHEAD]]);
+			__builtin_prefetch((const char *)&recs[ord[i + RECS_AHEAD]] + sizeof(*recs) - 1);
+		}
 		const struct mp_alloc_rec *r = &recs[ord[i]], *b = i ? &recs[ord[i - 1]] : NULL;
 		uint64_t alloc = r->alloc_ns / STORE_TICK;
 		PUT(C_ID, mp_zigzag((int64_t)(r->id - (b ? b->id : 0))));
@@ -792,7 +823,9 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 	}
 #undef SET
 #undef PUT
-	int reused = reused_column(col, n, grouping, &any[C_ADDRESS_REUSED]);
+	int reused = w.trial || !(sc->lost[0] >> ADDRESS_REUSED & 1)
+	                     ? reused_column(col, n, grouping, &any[C_ADDRESS_REUSED])
+	                     : 0;
 	if (reused < 0)
 		return -1;
 	int pools = any[C_POOL] != 0;
@@ -811,12 +844,12 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		   maps 1.1 -> 0.4 bytes a record); whichever stores smallest. */
 		if (k == C_ADDRESS) {
 			static const int ks[] = {C_ADDRESS, C_ADDRESS_BY_STACK, C_ADDRESS_REUSED};
-			o = put_best(z, o, other, col, any, ks, reused ? 3 : 2, n, &w);
+			o = put_best(z, o, other, col, any, ks, reused ? 3 : 2, &sc->lost[0], n, &w);
 			continue;
 		}
 		if (k == C_FREE) {
 			static const int ks[] = {C_FREE, C_FREE_BY_PREVIOUS};
-			o = put_best(z, o, other, col, any, ks, 2, n, &w);
+			o = put_best(z, o, other, col, any, ks, 2, &sc->lost[1], n, &w);
 			continue;
 		}
 		/* The size alone, or with the kind in its low 4 bits and a
@@ -825,21 +858,33 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 		   record);
 		   chosen here, before the kinds' column. */
 		if (k == C_KIND) {
-			*o = LAYOUT_VARINTS;
-			uint8_t *kinds_end = put_bytes(z, o + 1, v0[k], (size_t)(v[k] - v0[k]), w.zbuf);
-			*size_col = 0;
-			size_end = put_values(z, size_col + 1, col[C_SIZE], n, any[C_SIZE], &w.choice[C_SIZE], &w);
-			if (!kinds_fit) {
-				o = kinds_end;
-				continue;
+			uint8_t *lost = &sc->lost[2];
+			int plain = !kinds_fit || w.trial || !(*lost & 1),
+			    with_kinds = kinds_fit && (w.trial || !(*lost & 2));
+			uint8_t *kinds_end = o;
+			size_t plain_len = SIZE_MAX, with_len = SIZE_MAX;
+			if (plain) {
+				*o = LAYOUT_VARINTS;
+				kinds_end = put_bytes(z, o + 1, v0[k], (size_t)(v[k] - v0[k]), w.zbuf, STORE_LEVEL);
+				*size_col = 0;
+				size_end =
+				        put_values(z, size_col + 1, col[C_SIZE], n, any[C_SIZE], &w.choice[C_SIZE], &w);
+				plain_len = (size_t)((kinds_end - o) + (size_end - size_col));
 			}
-			memset(w.bytes, 0, n);
-			*kinds_end = LAYOUT_VARINTS;
-			uint8_t *zeros_end = put_bytes(z, kinds_end + 1, w.bytes, n, w.zbuf);
-			*other = 1;
-			uint8_t *other_end = put_values(z, other + 1, col[C_SIZE_KIND], n, any[C_SIZE_KIND],
-			                                &w.choice[C_SIZE_KIND], &w);
-			if ((zeros_end - kinds_end) + (other_end - other) >= (kinds_end - o) + (size_end - size_col)) {
+			uint8_t *zeros_end = kinds_end, *other_end = other;
+			if (with_kinds) {
+				memset(w.bytes, 0, n);
+				*kinds_end = LAYOUT_VARINTS;
+				zeros_end = put_bytes(z, kinds_end + 1, w.bytes, n, w.zbuf, STORE_LEVEL);
+				*other = 1;
+				other_end = put_values(z, other + 1, col[C_SIZE_KIND], n, any[C_SIZE_KIND],
+				                       &w.choice[C_SIZE_KIND], &w);
+				with_len = (size_t)((zeros_end - kinds_end) + (other_end - other));
+			}
+			if (w.trial && kinds_fit)
+				*lost = (uint8_t)(LOST_BY_AN_EIGHTH(plain_len, with_len) |
+				                  LOST_BY_AN_EIGHTH(with_len, plain_len) << 1);
+			if (plain_len <= with_len) {
 				o = kinds_end;
 				continue;
 			}
@@ -859,7 +904,7 @@ int mp_store_encode(const struct mp_alloc_rec *recs, size_t n, void **out, size_
 			continue;
 		}
 		*o = LAYOUT_VARINTS;
-		o = put_bytes(z, o + 1, v0[k], (size_t)(v[k] - v0[k]), w.zbuf);
+		o = put_bytes(z, o + 1, v0[k], (size_t)(v[k] - v0[k]), w.zbuf, STORE_LEVEL);
 	}
 	size_t len = (size_t)(o - buf);
 	if (!(*out = malloc(len)))
