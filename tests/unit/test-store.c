@@ -261,6 +261,20 @@ static int chunk_layouts(const uint8_t *p, size_t len, uint8_t *layouts, uint8_t
 	return p == end ? (int)ncols : -1;
 }
 
+/* Encodes the n records of in and returns the chunk's prediction `which`
+   (chunk_layouts' predictions[]), or -1 when the chunk is not as
+   expected; *len: the chunk's size. */
+static int prediction_of(const struct mp_alloc_rec *in, size_t n, int which, size_t *len)
+{
+	void *data;
+	uint8_t layouts[10], predictions[3];
+	if (mp_store_encode(in, n, &data, len))
+		return -1;
+	int ok = chunk_layouts(data, *len, layouts, predictions) == 9;
+	free(data);
+	return ok ? predictions[which] : -1;
+}
+
 /* Wide random values (a churn's sizes and addresses) store as byte
    planes, small ones as varints; chunks whose statistics change from one
    to the next (the encoder reuses its last choice between trials) all
@@ -328,14 +342,9 @@ static void test_free_by_previous(void)
 		                              .alloc_ns = 1000 * i + x % 300000 * 1000 * (i % 64 == 0),
 		                              .free_ns = (int64_t)(100000000 + 7000000 * (i / 64))};
 	}
-	void *data;
 	size_t len;
-	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-	uint8_t layouts[10], predictions[3];
-	CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
-	CU_ASSERT_EQUAL(predictions[1], 1);
+	CU_ASSERT_EQUAL(prediction_of(in, n, 1, &len), 1);
 	CU_ASSERT(len < n / 4);
-	free(data);
 	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	free(in);
 }
@@ -386,13 +395,8 @@ static void test_address_reused(void)
 		if (x % 8 == 0) /* now and then a new address */
 			slot[k] = 0x7f0000000000ull + 16 * (x >> 20) % (1u << 24);
 	}
-	void *data;
 	size_t len;
-	CU_ASSERT_EQUAL_FATAL(mp_store_encode(in, n, &data, &len), 0);
-	uint8_t layouts[10], predictions[3];
-	CU_ASSERT_EQUAL(chunk_layouts(data, len, layouts, predictions), 9);
-	CU_ASSERT_EQUAL(predictions[0], 2);
-	free(data);
+	CU_ASSERT_EQUAL(prediction_of(in, n, 0, &len), 2);
 	CU_ASSERT_EQUAL(roundtrip(in, n, &len), 0);
 	free(slot);
 	free(in);
