@@ -31,9 +31,9 @@
  * Times read back are floored to the tick, 0.1 ms (STORE_TICK): finer
  * digits are mostly the jitter of a running program, and cost most of a
  * chunk. Allocation data per record, format 5 -> format 6 (re-encoding
- * the bench traces, the commits' messages): C++ maps 0.824 -> 0.228
- * bytes, sqlite3 0.247 -> 0.032, python3 0.418 -> 0.130, churn 5.335 ->
- * 3.955.
+ * the bench traces, the commits' messages): C++ maps 0.824 -> 0.229
+ * bytes, sqlite3 0.247 -> 0.031, python3 0.418 -> 0.136, churn 5.335 ->
+ * 3.949.
  * Format 5, written before, still reads: format 6 with no tick in its
  * header (times in microseconds), records in id order, no byte before the
  * size, no ADDRESS_REUSED and no runs. Format 4: format 5 with every
@@ -55,7 +55,7 @@
 #define STORE_FORMAT_POOLS 3   /* STORE_FORMAT with the pool column */
 #define STORE_FORMAT_COLUMNS 4 /* each column compressed alone, with predictions */
 #define STORE_FORMAT_LAYOUTS 5 /* format 4, each column as varints or byte planes */
-#define STORE_FORMAT_TICKS 6   /* format 5 with times in ticks, ADDRESS_REUSED */
+#define STORE_FORMAT_TICKS 6   /* format 5 with times in ticks, and more (the comment above) */
 #define LAYOUT_VARINTS 0
 #define LAYOUT_PLANES 1
 #define LAYOUT_RUNS 2                   /* format 6 */
@@ -457,7 +457,6 @@ static inline void reuse_set(const struct reuse_table *rt, struct reuse *e, uint
    the first place of its size; at[s], the record in place s. */
 struct sizes {
 	uint32_t *size_of, *base, *run, *slot, *at;
-	size_t n;
 };
 
 /* The room sizes_group needs for n records, in uint32_t. */
@@ -475,7 +474,6 @@ static int sizes_group(struct sizes *g, const uint64_t *us, size_t n, uint32_t *
 	if (reuse_empty(&rt, n))
 		return -1;
 	g->size_of = m, g->base = m + n, g->run = m + 2 * n, g->slot = m + 3 * n, g->at = m + 4 * n;
-	g->n = n;
 	uint32_t sizes = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct reuse *e = reuse_slot(&rt, us[i]);
