@@ -459,7 +459,7 @@ static inline void reuse_set(const struct reuse_table *rt, struct reuse *e, uint
    place, the records of a size together in their order; base[size_of[i]],
    the first place of its size; at[s], the record in place s. */
 struct sizes {
-	uint32_t *size_of, *base, *run, *slot, *at;
+	uint32_t *size_of, *base, *slot, *at;
 };
 
 /* The room sizes_group needs for n records, in uint32_t. */
@@ -476,24 +476,25 @@ static int sizes_group(struct sizes *g, const uint64_t *us, size_t n, uint32_t *
 	struct reuse_table rt;
 	if (reuse_empty(&rt, n))
 		return -1;
-	g->size_of = m, g->base = m + n, g->run = m + 2 * n, g->slot = m + 3 * n, g->at = m + 4 * n;
+	uint32_t *run = m + 2 * n; /* by size: its records, then the next place */
+	g->size_of = m, g->base = m + n, g->slot = m + 3 * n, g->at = m + 4 * n;
 	uint32_t sizes = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct reuse *e = reuse_slot(&rt, us[i]);
 		if (e->gen != rt.gen) {
 			reuse_set(&rt, e, us[i], sizes);
-			g->run[sizes++] = 0;
+			run[sizes++] = 0;
 		}
 		g->size_of[i] = e->at;
-		g->run[g->size_of[i]]++;
+		run[g->size_of[i]]++;
 	}
 	for (uint32_t k = 0, sum = 0; k < sizes; k++) {
 		g->base[k] = sum;
-		sum += g->run[k];
-		g->run[k] = g->base[k];
+		sum += run[k];
+		run[k] = g->base[k];
 	}
 	for (size_t i = 0; i < n; i++) {
-		g->slot[i] = g->run[g->size_of[i]]++;
+		g->slot[i] = run[g->size_of[i]]++;
 		g->at[g->slot[i]] = (uint32_t)i;
 	}
 	return 0;
@@ -1184,6 +1185,10 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	}
 	if (p != end)
 		return -1;
+	for (size_t i = 0; with_kinds && i < count; i++) { /* the kinds out of the sizes, once */
+		col[C_KIND][i] += col[C_SIZE][i] & 15;
+		col[C_SIZE][i] >>= 4;
+	}
 	memset(pr->stack_of_kind, 0, sizeof(pr->stack_of_kind));
 	memset(pr->by_stack, 0, sizeof(pr->by_stack));
 	pr->prev_address = 0;
@@ -1193,8 +1198,7 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 		        count <= UINT32_MAX ? scratch(SCRATCH_SIZES, sizes_room(rows) * sizeof(uint32_t)) : NULL;
 		uint64_t *us = vals + (size_t)C_ADDRESS_REUSED * rows;
 		for (size_t i = 0; grouping && i < count; i++)
-			us[i] = usable_guess(with_kinds ? col[C_SIZE][i] >> 4 : col[C_SIZE][i]) +
-			        (uint64_t)mp_unzigzag(col[C_USABLE][i]);
+			us[i] = usable_guess(col[C_SIZE][i]) + (uint64_t)mp_unzigzag(col[C_USABLE][i]);
 		if (!grouping || sizes_group(&g, us, count, grouping))
 			return -1;
 	}
@@ -1204,13 +1208,13 @@ int mp_store_decode(const void *data, size_t len, struct mp_alloc_rec *recs, siz
 	uint64_t id = 0, tid = 0, alloc = 0, freed = 0;
 	for (size_t i = 0; i < count; i++) {
 		struct mp_alloc_rec *r = &recs[i];
-		uint64_t kind = col[C_KIND][i] + (with_kinds ? col[C_SIZE][i] & 15 : 0), free = col[C_FREE][i];
+		uint64_t kind = col[C_KIND][i], free = col[C_FREE][i];
 		if (kind >= 256 || col[C_POOL][i] > UINT32_MAX)
 			return -1;
 		r->id = id += (uint64_t)mp_unzigzag(col[C_ID][i]);
 		r->tid = (uint32_t)(tid += (uint64_t)mp_unzigzag(col[C_TID][i]));
 		r->kind = (uint8_t)kind;
-		r->size = with_kinds ? col[C_SIZE][i] >> 4 : col[C_SIZE][i];
+		r->size = col[C_SIZE][i];
 		r->usable = usable_guess(r->size) + (uint64_t)mp_unzigzag(col[C_USABLE][i]);
 		r->stack_id = pr->stack_of_kind[kind] += (uint64_t)mp_unzigzag(col[C_STACK][i]);
 		uint64_t a = col[C_ADDRESS][i];
