@@ -212,7 +212,7 @@ static void print_text_extra(const struct totals *t, size_t nprocs)
 /* What recording cost (the overhead table), over the processes shown. */
 struct overhead {
 	int have;
-	int64_t events, sampled, waits, hook_ns, cpu_ns, profiler_bytes, collector_bytes;
+	int64_t events, sampled, waits, hook_ns, cpu_ns, profiler_bytes, collector_bytes, held_ns;
 	int64_t hook_known_ns, cpu_known_ns; /* of the processes where both are known */
 };
 
@@ -220,6 +220,7 @@ static int load_overhead(sqlite3 *db, const struct mp_query *q, struct overhead 
 {
 	memset(o, 0, sizeof(*o));
 	o->collector_bytes = mp_meta_int(db, "collector_peak_rss_bytes", -1);
+	o->held_ns = mp_meta_int(db, "collector_held_ns", -1);
 	if (!mp_trace_has_table(db, "overhead"))
 		return 0;
 	sqlite3_stmt *st;
@@ -269,6 +270,8 @@ static void print_text_overhead(const struct overhead *o)
 		printf(", %s profiler memory in the program", mp_human_size(o->profiler_bytes, a, sizeof(a)));
 	if (o->collector_bytes >= 0)
 		printf(", %s in the collector", mp_human_size(o->collector_bytes, a, sizeof(a)));
+	if (o->held_ns > 0)
+		printf(" (which stopped reading for %s to catch up)", mp_human_duration(o->held_ns, a, sizeof(a)));
 	printf("; %" PRId64 " events, %" PRId64 " timed\n", o->events, o->sampled);
 }
 
@@ -280,9 +283,9 @@ static void json_overhead(struct mp_json *j, const struct overhead *o)
 		return;
 	}
 	mp_json_object_begin(j, 0);
-	const char *keys[] = {"hook_ns", "cpu_ns", "profiler_bytes", "collector_peak_rss_bytes"};
-	const int64_t vals[] = {o->hook_ns, o->cpu_ns, o->profiler_bytes, o->collector_bytes};
-	for (int i = 0; i < 4; i++) {
+	const char *keys[] = {"hook_ns", "cpu_ns", "profiler_bytes", "collector_peak_rss_bytes", "collector_held_ns"};
+	const int64_t vals[] = {o->hook_ns, o->cpu_ns, o->profiler_bytes, o->collector_bytes, o->held_ns};
+	for (int i = 0; i < 5; i++) {
 		mp_json_key(j, keys[i]);
 		if (vals[i] < 0)
 			mp_json_null(j);

@@ -101,6 +101,11 @@ struct mp_run_info {
 	int have_status, status;       /* the program's waitpid status */
 };
 
+/* Event bytes received and not replayed yet above which the collector
+   stops reading and replays, the senders waiting on their sockets, in
+   MiB: the default of MEMPROF_BACKLOG_MB (0: no bound). */
+#define MP_COLLECTOR_BACKLOG_MB 8
+
 struct mp_collector {
 	struct mp_image *images;
 	size_t nimages, cap_images;
@@ -112,6 +117,10 @@ struct mp_collector {
 	uint32_t run;               /* the run new images belong to, from 1 */
 	struct mp_run_info *runs;   /* runs[k - 1]: run k, for k up to run */
 	int passed_fd;              /* the fd that came with the message being handled, or -1 */
+	size_t queued_bytes;        /* event chunks received and not taken off their stream yet */
+	size_t queued_peak;         /* the largest queued_bytes */
+	size_t backlog;             /* the bound on queued_bytes (MEMPROF_BACKLOG_MB); SIZE_MAX: none */
+	uint64_t held_ns;           /* time spent replaying with reading held at the bound */
 	char errbuf[256];
 };
 

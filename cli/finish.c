@@ -1198,6 +1198,7 @@ static int cursor_next(trace_t *f, struct mp_image *im, struct cursor *cur)
 			st->head = next->next;
 			if (!st->head)
 				st->tail = NULL;
+			f->c->queued_bytes -= next->len;
 			cur->chunk = next;
 			mp_chunk_reader_init(&cur->rd, next->data, next->len);
 			continue;
@@ -2376,6 +2377,7 @@ static int write_meta(trace_t *f, const char *state)
 	         mp_tracedb_meta_int(w, "bad_messages", (int64_t)f->c->bad_messages) ||
 	         mp_tracedb_meta_int(w, "lost_events", lost) ||
 	         mp_tracedb_meta_int(w, "collector_peak_rss_bytes", peak_rss()) ||
+	         mp_tracedb_meta_int(w, "collector_held_ns", (int64_t)f->c->held_ns) ||
 	         mp_tracedb_meta(w, "env_allocator", allocator_of(f, allocator, sizeof(allocator))) ||
 	         mp_tracedb_meta(w, "fold", f->fold.joined ? f->fold.joined : "");
 	free(cmd);

@@ -1,13 +1,15 @@
 #!/bin/sh
 # 8 threads freeing each other's blocks, addresses reused: exact every run,
 # with both ways of handing a thread's buffer over (run 3 without
-# membarrier, lib/thread.c).
+# membarrier, lib/thread.c), and with the collector holding its backlog
+# to 1 MiB (run 4: it stops reading, the threads wait on the socket).
 . "${top_srcdir:-.}/tests/integration/lib.sh"
-for run in 1 2 3; do
+for run in 1 2 3 4; do
 	t=$work/threads$run.db
-	membarrier=1
+	membarrier=1 backlog=8
 	[ $run = 3 ] && membarrier=0
-	MEMPROF_MEMBARRIER=$membarrier "$MEMPROF" run -q -o "$t" "$FIXTURES/threads"
+	[ $run = 4 ] && backlog=1
+	MEMPROF_MEMBARRIER=$membarrier MEMPROF_BACKLOG_MB=$backlog "$MEMPROF" run -q -o "$t" "$FIXTURES/threads"
 	check "run $run: exit" "$?" 0
 	check "run $run: worker blocks" \
 		"$(sql "$t" 'SELECT count(*), sum(size), count(free_time_ns) FROM allocations WHERE (size - 19) % 16 = 0 AND size BETWEEN 19 AND 131')" \

@@ -2,10 +2,13 @@
  * reused addresses, failed realloc, fork inheritance, exec. Messages are
  * crafted in the wire format and fed to a collector. */
 #include <CUnit/CUnit.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector.h"
@@ -51,8 +54,8 @@ static void enc_alloc(struct enc *e, uint64_t seq, uint64_t ptr, uint64_t size)
 	e->p = mp_put_varint(e->p, 0);
 }
 
-static void send(struct mp_collector *c, int type, uint32_t pid, uint64_t image, uint32_t stream, const void *payload,
-                 size_t len)
+static void deliver(struct mp_collector *c, int type, uint32_t pid, uint64_t image, uint32_t stream,
+                    const void *payload, size_t len)
 {
 	uint8_t msg[sizeof(struct mp_msg_hdr) + 4096];
 	struct mp_msg_hdr h = {MP_WIRE_MAGIC, (uint16_t)type, MP_WIRE_VERSION, pid, stream, image, (uint32_t)len, pid};
@@ -68,12 +71,12 @@ static void hello(struct mp_collector *c, uint32_t pid, uint32_t ppid, uint64_t 
 	struct mp_hello h = {.ppid = ppid, .argc = 1, .parent_image = parent, .fork_seq = fseq, .start_mono_ns = image};
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), "prog\0", 5);
-	send(c, MP_MSG_HELLO, pid, image, 0, buf, sizeof(h) + 5);
+	deliver(c, MP_MSG_HELLO, pid, image, 0, buf, sizeof(h) + 5);
 }
 
 static void flush(struct mp_collector *c, struct enc *e, uint32_t pid, uint64_t image, uint32_t stream)
 {
-	send(c, MP_MSG_EVENTS, pid, image, stream, e->buf, (size_t)(e->p - e->buf));
+	deliver(c, MP_MSG_EVENTS, pid, image, stream, e->buf, (size_t)(e->p - e->buf));
 	enc_reset(e);
 }
 
@@ -129,26 +132,26 @@ static void test_finish(void)
 	enc_head(&e1, MP_EV_FREE, 12, 0x5000);
 	flush(&c, &e1, 100, 1000, 1);
 	uint32_t exited[2] = {1, 0};
-	send(&c, MP_MSG_EXIT, 100, 1000, 0, exited, sizeof(exited));
+	deliver(&c, MP_MSG_EXIT, 100, 1000, 0, exited, sizeof(exited));
 
 	/* Image B (pid 101): forked from A at seq 11, frees an inherited block. */
 	hello(&c, 101, 100, 2000, 1000, 11);
 	enc_head(&e1, MP_EV_FREE, 13, 0x5000);
 	flush(&c, &e1, 101, 2000, 1);
-	send(&c, MP_MSG_EXIT, 101, 2000, 0, exited, sizeof(exited));
+	deliver(&c, MP_MSG_EXIT, 101, 2000, 0, exited, sizeof(exited));
 
 	/* Image C (pid 200) execs into D (same pid): C's live block is dropped. */
 	hello(&c, 200, 1, 3000, 0, 0);
 	enc_stack(&e1, 0x1111); /* the same stack as image A's: stored once */
 	enc_alloc(&e1, 1, 0x7000, 5);
 	flush(&c, &e1, 200, 3000, 1);
-	send(&c, MP_MSG_EXEC, 200, 3000, 0, NULL, 0);
+	deliver(&c, MP_MSG_EXEC, 200, 3000, 0, NULL, 0);
 	hello(&c, 200, 1, 4000, 0, 0);
 	enc_stack(&e1, 0x4444);
 	enc_alloc(&e1, 1, 0x8000, 6);
 	flush(&c, &e1, 200, 4000, 1);
 	uint32_t status[2] = {1, 4 << 8};
-	send(&c, MP_MSG_EXIT, 200, 4000, 0, status, sizeof(status));
+	deliver(&c, MP_MSG_EXIT, 200, 4000, 0, status, sizeof(status));
 
 	char err[256];
 	CU_ASSERT_EQUAL_FATAL(mp_finish(&c, out, NULL, err, sizeof(err)), 0);
@@ -211,7 +214,7 @@ static void test_killed(void)
 		flush(&c, &e, pid, image, 2);
 	}
 	uint32_t exited[2] = {1, 0};
-	send(&c, MP_MSG_EXIT, 500, 5000, 0, exited, sizeof(exited));
+	deliver(&c, MP_MSG_EXIT, 500, 5000, 0, exited, sizeof(exited));
 	mp_collector_set_wait_status(&c, 501, 9); /* killed by SIGKILL */
 	usleep(60000);                            /* past the collector's TSC calibration */
 	CU_ASSERT(mp_trace_progress(&c) >= 0);
@@ -256,7 +259,7 @@ static void rss(struct mp_collector *c, uint32_t pid, uint64_t image, uint64_t s
 	                   .rss_bytes = bytes,
 	                   .anon_bytes = bytes / 2,
 	                   .peak_rss_bytes = hwm};
-	send(c, MP_MSG_RSS, pid, image, 0, &r, sizeof(r));
+	deliver(c, MP_MSG_RSS, pid, image, 0, &r, sizeof(r));
 }
 
 /* Mappings: a hole punched in one, a release over two with a gap, releases
@@ -291,11 +294,11 @@ static void test_mappings(void)
 	enc_alloc(&e, 12, 0x900000, 100);
 	flush(&c, &e, 300, 30000, 1);
 	uint32_t exited[2] = {1, 0};
-	send(&c, MP_MSG_EXIT, 300, 30000, 0, exited, sizeof(exited));
+	deliver(&c, MP_MSG_EXIT, 300, 30000, 0, exited, sizeof(exited));
 	hello(&c, 301, 300, 40000, 30000, 14); /* forked at 14 */
 	enc_unmap(&e, 15, 0x800000, 0x3000);
 	flush(&c, &e, 301, 40000, 1);
-	send(&c, MP_MSG_EXIT, 301, 40000, 0, exited, sizeof(exited));
+	deliver(&c, MP_MSG_EXIT, 301, 40000, 0, exited, sizeof(exited));
 
 	char err[256];
 	CU_ASSERT_EQUAL_FATAL(mp_finish(&c, out, NULL, err, sizeof(err)), 0);
@@ -343,12 +346,101 @@ static void test_mappings(void)
 	rmdir(dir);
 }
 
+/* The program's side of test_backlog: BACKLOG_MSGS messages of about
+   4 KiB, each of BACKLOG_PAIRS allocations freed at once (one address
+   reused throughout), written to the socket as a program's thread
+   hands its buffers over, then the exit. */
+#define BACKLOG_MSGS 600
+#define BACKLOG_PAIRS 280
+
+static void put_msg(int fd, int type, uint32_t stream, const void *payload, size_t len)
+{
+	uint8_t msg[sizeof(struct mp_msg_hdr) + 4096];
+	struct mp_msg_hdr h = {MP_WIRE_MAGIC, (uint16_t)type, MP_WIRE_VERSION, 300, stream, 5000, (uint32_t)len, 300};
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), payload, len);
+	if (write(fd, msg, sizeof(h) + len) != (ssize_t)(sizeof(h) + len))
+		CU_FAIL("write to the collector");
+}
+
+static void *backlog_writer(void *arg)
+{
+	int fd = *(int *)arg;
+	uint8_t buf[sizeof(struct mp_hello) + 8];
+	struct mp_hello hi = {.ppid = 1, .argc = 1, .start_mono_ns = 5000};
+	memcpy(buf, &hi, sizeof(hi));
+	memcpy(buf + sizeof(hi), "prog\0", 5);
+	put_msg(fd, MP_MSG_HELLO, 0, buf, sizeof(hi) + 5);
+	static struct enc e;
+	enc_reset(&e);
+	uint64_t seq = 0;
+	for (int m = 0; m < BACKLOG_MSGS; m++) {
+		if (m == 0)
+			enc_stack(&e, 0x1111);
+		for (int i = 0; i < BACKLOG_PAIRS; i++) {
+			enc_alloc(&e, ++seq, 0x10000, 16 + (uint64_t)i % 64);
+			enc_head(&e, MP_EV_FREE, ++seq, 0x10000);
+		}
+		CU_ASSERT_FATAL(e.p - e.buf <= (ptrdiff_t)sizeof(e.buf));
+		put_msg(fd, MP_MSG_EVENTS, 1, e.buf, (size_t)(e.p - e.buf));
+		enc_reset(&e);
+	}
+	uint32_t exited[2] = {1, 0};
+	put_msg(fd, MP_MSG_EXIT, 0, exited, sizeof(exited));
+	close(fd);
+	return NULL;
+}
+
+/* A program that hands events over faster than the collector replays
+   them: the collector stops reading at its backlog bound and catches up,
+   so what waits in it stays near the bound (not near the 2.4 MiB sent),
+   and every event is still replayed. */
+static void test_backlog(void)
+{
+	char dir[] = "/tmp/memprof-unit-XXXXXX";
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	char out[256];
+	snprintf(out, sizeof(out), "%s/t.db", dir);
+	int sv[2];
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	struct mp_collector c;
+	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c), 0);
+	c.backlog = 64 << 10;
+	char err[256] = "";
+	CU_ASSERT_EQUAL_FATAL(mp_trace_start(&c, out, NULL, err, sizeof(err)), 0);
+	pthread_t th;
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, backlog_writer, &sv[1]), 0);
+	/* The replay starts once the clock is calibrated (50 ms): by then
+	   the writer has filled the socket and waits. */
+	nanosleep(&(struct timespec){0, 60000000}, NULL);
+	CU_ASSERT_EQUAL(mp_collector_run(&c, sv[0], NULL, NULL), 0);
+	pthread_join(th, NULL);
+	close(sv[0]);
+	CU_ASSERT(c.held_ns > 0);
+	/* The bound, and at most the 64 messages read past it in a batch. */
+	CU_ASSERT(c.queued_peak <= c.backlog + 65 * 4096);
+	CU_ASSERT_EQUAL_FATAL(mp_finish(&c, out, NULL, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.queued_bytes, 0); /* every chunk replayed */
+	mp_collector_release(&c);
+	sqlite3 *db;
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	char want[128];
+	snprintf(want, sizeof(want), "%d,%d,0,0", BACKLOG_MSGS * BACKLOG_PAIRS, BACKLOG_MSGS * BACKLOG_PAIRS);
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT allocations, frees, unmatched_frees, leaked_blocks FROM processes"),
+	                       want);
+	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value > 0 FROM meta WHERE key = 'collector_held_ns'"), "1");
+	sqlite3_close(db);
+	unlink(out);
+	rmdir(dir);
+}
+
 int mp_suite_finish(void)
 {
 	CU_pSuite s = CU_add_suite("finish", NULL, NULL);
 	if (!s || !CU_add_test(s, "ordering, matching, fork, exec", test_finish) ||
 	    !CU_add_test(s, "a killed process is cut where its streams are known", test_killed) ||
-	    !CU_add_test(s, "mappings: splits, remaps, RSS samples, fork", test_mappings))
+	    !CU_add_test(s, "mappings: splits, remaps, RSS samples, fork", test_mappings) ||
+	    !CU_add_test(s, "the collector holds its backlog to the bound", test_backlog))
 		return -1;
 	return 0;
 }
