@@ -42,10 +42,11 @@
 
 /* --- a map from 64-bit keys to 32-bit values (linear probing) --------- */
 
-struct slot {
+/* 12 bytes, packed: the live table is most of the collector's memory
+   (python3's 2.9 M live blocks: collector 384 -> 345 MiB, no slower). */
+struct __attribute__((packed)) slot {
 	uint64_t key;
 	uint32_t val; /* NONE: empty */
-	uint32_t pad;
 };
 
 /* Key and value share a slot: one cache miss per look-up in big tables. */
@@ -101,7 +102,10 @@ static inline uint32_t map_get(const struct map *m, uint64_t k)
 
 static int map_grow(struct map *m);
 
-/* Inserts k (which must be absent). Returns 0 or -1. */
+/* Inserts k (which must be absent). Returns 0 or -1. The table is kept
+   at most half full: addresses keep their order in it, and dense heap
+   areas that share slots make long runs when fuller (three quarters:
+   python3's trace took 8 to 60 s instead of 2.3). */
 static inline int map_put(struct map *m, uint64_t k, uint32_t v)
 {
 	if ((m->count + 1) * 2 > m->mask + 1 && map_grow(m))
