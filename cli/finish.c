@@ -1466,9 +1466,10 @@ static void scan_answer(trace_t *f, struct mp_image *im, struct mp_replay *r, ui
 }
 
 /* A fork child's replay starts from its parent's snapshot, which waits
-   for the parent's streams to pass the fork: without the parent's flusher
-   (MEMPROF_FLUSH_MS=0) a parent waiting for the child never does. Its
-   scan is given up after this long rather than keep it waiting. */
+   for the parent's streams to pass the fork. The forking thread marks the
+   fork at once (lib/thread.c); without the parent's flusher
+   (MEMPROF_FLUSH_MS=0) its other threads never do while they wait. The
+   child's scan is given up after this long rather than keep it waiting. */
 #define SCAN_GIVE_UP_NS 2000000000ull
 
 static void scan_give_up(trace_t *f)

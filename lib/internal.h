@@ -157,7 +157,8 @@ MP_HIDDEN struct mp_thread *mp_thread_hold(void);
 
 /* Sends the calling thread's buffered events. */
 MP_HIDDEN void mp_thread_flush(struct mp_thread *t);
-/* Tells the collector, on t's stream, that the process forks at stamp seq. */
+/* Tells the collector, on t's stream, that the process forks at stamp seq,
+   then sends a mark stamped after it. */
 MP_HIDDEN void mp_thread_send_fork(struct mp_thread *t, uint64_t seq);
 /* Flushes every thread's buffer (at exit, exec, fork). Threads caught
    inside a hook are skipped; their events go out on their next flush. */

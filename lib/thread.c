@@ -463,6 +463,14 @@ void mp_thread_flush(struct mp_thread *t)
 void mp_thread_send_fork(struct mp_thread *t, uint64_t seq)
 {
 	mp_send(MP_MSG_FORK, t->stream, &seq, sizeof(seq));
+	/* A mark past the fork point, at once: the collector can then take
+	   the live blocks at the fork without waiting for the flusher's next
+	   mark, which a parent that waits for its child sends only every
+	   40 ms. A child that exits soon (a shell's) waits for that snapshot
+	   in its leak scan: pyenv's python3 shim (79 processes) took 1.7 s
+	   under memprof, its fork children 53 ms each on average. */
+	put_stamp(t, MP_EV_MARK);
+	mp_thread_flush(t);
 }
 
 static inline void ensure_room(struct mp_thread *t, size_t need)
