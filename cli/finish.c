@@ -1973,12 +1973,21 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	}
 	if (mp_tracedb_forget(&f->w, r->process_id))
 		return terr(f, f->w.err);
+	/* A site where the image neither allocated nor freed holds only blocks
+	   a fork child inherited: its figures at the peak go into the process
+	   row, not into a row of their own. A shell's fork children each
+	   wrote a row for each of the parent's sites: a traced ./configure,
+	   3.2 million of its 3.6 million site rows, 90 of its 113 MB. */
+	int64_t inherited_bytes = 0, inherited_blocks = 0;
 	for (size_t i = 0; i < r->sites.n; i++) {
 		struct site *s = &r->sites.v[i];
 		int64_t pb = s->epoch != r->epoch ? s->live_bytes : s->peak_bytes;
 		int64_t pk = s->epoch != r->epoch ? s->live_blocks : s->peak_blocks;
-		if (!s->allocations && !s->frees && !s->leaked_blocks && !pk)
+		if (!s->allocations && !s->frees && !s->leaked_blocks) {
+			inherited_bytes += pb;
+			inherited_blocks += pk;
 			continue;
+		}
 		const int64_t v[8] = {s->allocations,  s->frees,         s->bytes,    pb, pk,
 		                      s->leaked_bytes, s->leaked_blocks, s->temporary};
 		if (mp_tracedb_site(&f->w, r->process_id, s->stack, v))
@@ -2043,6 +2052,8 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 	        .rss_peak_bytes = r->rss_hwm > r->rss_top ? r->rss_hwm : r->rss_top,
 	        .rss_peak_time_ns = (int64_t)rel(f, (uint64_t)r->rss_top_time),
 	        .run = im->run,
+	        .peak_inherited_bytes = inherited_bytes,
+	        .peak_inherited_blocks = inherited_blocks,
 	};
 	if (im->parent_image) {
 		row.origin = "fork";

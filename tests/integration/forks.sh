@@ -14,6 +14,26 @@ j=$("$MEMPROF" summary --format json "$t")
 check_match "summary lists processes" "$j" '"processes": \['
 check_match "--pid restricts" "$("$MEMPROF" leaks --format csv --pid "$(sql "$t" "SELECT pid FROM processes WHERE origin='spawn'")" "$t")" "spawn-leak|forks.c"
 
+# A fork child's inherited blocks at sites it never used are one figure of
+# its process row, not rows of their own; its peak counts them.
+t=$work/untouched.db
+"$MEMPROF" run -q -o "$t" "$FIXTURES/forks" untouched
+check "untouched: exit" "$?" 0
+check "untouched: the child's peak, its sites, the inherited part" \
+	"$(sql "$t" "SELECT p.peak_bytes, sum(s.peak_bytes), count(s.stack_id), p.peak_inherited_bytes, p.peak_inherited_blocks
+		FROM processes p JOIN sites s ON s.process_id = p.id WHERE p.origin = 'fork'" | tr '\n' ' ')" "8222,2222,1,6000,4 "
+check "untouched: the parent's site" "$(sql "$t" "SELECT peak_bytes, peak_blocks FROM sites WHERE process_id = 1")" "6000,4"
+child=$(sql "$t" "SELECT pid FROM processes WHERE origin = 'fork'")
+check_match "untouched: peak says what was inherited" "$("$MEMPROF" peak --pid "$child" "$t")" \
+	'#1  2.17 KiB in 1 block \(27.0%\)
+\+   5.86 KiB in 4 blocks \(73.0%\) inherited at the fork'
+"$MEMPROF" report -o "$work/untouched.html" "$t"
+check_match "untouched: and in the report" "$(cat "$work/untouched.html")" \
+	'Besides the sites: .*5.86 KiB.* in 4 blocks \(73.0%\) inherited at the fork'
+check_match "untouched: and in JSON" "$("$MEMPROF" peak --format json --pid "$child" "$t")" \
+	'"inherited_bytes": 6000,
+"inherited_blocks": 4,'
+
 # A parent that forks and waits sends a mark past the fork at once: its
 # children's leak scans need its live blocks at the fork, and must not
 # wait for its flusher (here every 10 s; each scan may wait 5 s).
