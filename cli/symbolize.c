@@ -416,14 +416,15 @@ static int symindex_find(const struct symindex *ix, uint64_t addr, const char **
 }
 
 /* The index of the allocated section of the object's own file holding
-   addr, or 0. */
+   addr, or 0 (outside every one, or at the end of one, which libdwfl
+   counts as inside it unless another starts there). */
 static size_t section_of(Dwfl_Module *mod, uint64_t addr)
 {
 	GElf_Addr bias;
 	Elf *elf = dwfl_module_getelf(mod, &bias);
 	for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(elf, scn));) {
 		GElf_Shdr mem, *sh = gelf_getshdr(scn, &mem);
-		if (sh && (sh->sh_flags & SHF_ALLOC) && addr >= sh->sh_addr && addr - sh->sh_addr < sh->sh_size)
+		if (sh && (sh->sh_flags & SHF_ALLOC) && addr >= sh->sh_addr && addr - sh->sh_addr + 1 < sh->sh_size)
 			return elf_ndxscn(scn);
 	}
 	return 0;
@@ -445,9 +446,12 @@ static const char *symbol_at(struct object *o, uint64_t addr)
 		return name;
 	if (!nsizeless) /* more candidates than it keeps */
 		return dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL);
-	/* Every address past the same symbols in the same section gets the
-	   same answer: ask libdwfl once for them all. */
+	/* Every address past the same symbols inside the same section gets
+	   the same answer: ask libdwfl once for them all. Not at a section's
+	   end or between sections, which libdwfl places otherwise. */
 	size_t section = section_of(o->mod, addr);
+	if (!section)
+		return dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL);
 	int exact = ix->sizeless[nsizeless - 1] == addr;
 	for (size_t i = 0; i < ix->nasked; i++)
 		if (ix->asked[i].below == below && ix->asked[i].sizeless_below == nsizeless &&

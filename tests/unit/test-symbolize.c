@@ -168,11 +168,27 @@ static void shown(const char *name, char *out, size_t size)
 	free(d);
 }
 
+/* One address: the name libdwfl gives it and memprof's, the same. */
+static void compare_one(Dwfl_Module *mod, struct mp_symbolizer *s, const char *path, uint64_t addr, size_t *compared,
+                        size_t *wrong)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	char want[4096], got[4096];
+	shown(dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL), want, sizeof(want));
+	const char *fn = mp_sym_function(s, path, NULL, 0, addr);
+	snprintf(got, sizeof(got), "%s", fn ? fn : "");
+	++*compared;
+	if (strcmp(want, got) && ++*wrong <= 5)
+		printf("\n  %s at 0x%llx: libdwfl says [%s], memprof [%s]", path, (unsigned long long)addr, want, got);
+}
+
 /* mp_sym_function against libdwfl's own dwfl_module_addrinfo on every
    symbol of path (its start, second byte, middle, last byte and the byte
-   past it) and on addresses spread over the whole range: the same name
-   every time. Returns the addresses compared. */
-static size_t compare_with_libdwfl(const char *path)
+   past it) and on addresses spread over the whole range, and with
+   every_byte on each byte of its code and past the end of each section:
+   the same name every time. Returns the addresses compared. */
+static size_t compare_with_libdwfl(const char *path, int every_byte)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -217,18 +233,16 @@ static size_t compare_with_libdwfl(const char *path)
 		} else if (hi > lo) {
 			probes[np++] = lo + (hi - lo) / 1000 * (uint64_t)(i - n);
 		}
-		for (size_t k = 0; k < np; k++) {
-			GElf_Off off;
-			GElf_Sym sym;
-			char want[4096], got[4096];
-			shown(dwfl_module_addrinfo(mod, probes[k], &off, &sym, NULL, NULL, NULL), want, sizeof(want));
-			const char *fn = mp_sym_function(s, path, NULL, 0, probes[k]);
-			snprintf(got, sizeof(got), "%s", fn ? fn : "");
-			compared++;
-			if (strcmp(want, got) && wrong++ < 5)
-				printf("\n  %s at 0x%llx: libdwfl says [%s], memprof [%s]", path,
-				       (unsigned long long)probes[k], want, got);
-		}
+		for (size_t k = 0; k < np; k++)
+			compare_one(mod, s, path, probes[k], &compared, &wrong);
+	}
+	GElf_Addr elf_bias;
+	Elf *elf = every_byte && mod ? dwfl_module_getelf(mod, &elf_bias) : NULL;
+	for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr mem, *sh = gelf_getshdr(scn, &mem);
+		if (sh && (sh->sh_flags & SHF_EXECINSTR))
+			for (uint64_t a = sh->sh_addr; a < sh->sh_addr + sh->sh_size + 32; a++)
+				compare_one(mod, s, path, a, &compared, &wrong);
 	}
 	CU_ASSERT_EQUAL(wrong, 0);
 	mp_sym_free(s);
@@ -239,7 +253,7 @@ static size_t compare_with_libdwfl(const char *path)
 static void test_symbol_index(void)
 {
 	setup_self();
-	CU_ASSERT(compare_with_libdwfl(self) > 100);
+	CU_ASSERT(compare_with_libdwfl(self, 1) > 10000);
 	/* libc (with its separate debug file where libc6-dbg is installed:
 	   thousands of local and global symbols, aliases, IFUNCs), libdw. */
 	const char *parts[] = {"libc.so", "libdw"};
@@ -247,7 +261,7 @@ static void test_symbol_index(void)
 		struct find_obj fo = {parts[i], ""};
 		dl_iterate_phdr(find_obj, &fo);
 		CU_ASSERT_FATAL(fo.path[0] != 0);
-		CU_ASSERT(compare_with_libdwfl(fo.path) > 1000);
+		CU_ASSERT(compare_with_libdwfl(fo.path, 0) > 1000);
 	}
 }
 
