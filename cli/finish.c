@@ -380,6 +380,7 @@ struct mp_trace {
 	size_t chunk_bytes; /* of allocation chunks written since then */
 	int64_t budget;     /* events to replay before looking for messages again */
 	int more;           /* the budget ran out with work left */
+	size_t next_image;  /* where the next round begins: after the image that used the last budget up */
 	int failed;
 	char err[256];
 };
@@ -1615,9 +1616,13 @@ static int replay_begin(trace_t *f, struct mp_image *im, struct mp_replay *r)
 			free(sn);
 		}
 	}
+	/* The inherited heap is the child's first peak: a new epoch, so that
+	   its sites keep their figures at it (site_touch) until a larger one. */
 	r->peak_bytes = r->live_bytes;
 	r->peak_usable = r->live_usable;
 	r->map_peak = r->map_live;
+	r->epoch++;
+	r->map_epoch++;
 	r->started = 1;
 	return 1;
 }
@@ -2449,13 +2454,20 @@ static int progress(trace_t *f, int final)
 	}
 	f->budget = final ? INT64_MAX : REPLAY_BUDGET;
 	f->more = 0;
-	for (size_t i = 0; i < c->nimages && !f->failed && !f->more; i++) {
+	/* The images take turns: a process whose events keep coming would
+	   use every round's budget up and keep the images after it (its fork
+	   children, waiting for their leak scans at exit) from any replay. */
+	size_t first = final || f->next_image >= c->nimages ? 0 : f->next_image;
+	for (size_t k = 0; k < c->nimages && !f->failed && !f->more; k++) {
+		size_t i = (first + k) % c->nimages;
 		struct mp_image *im = &c->images[i];
 		if (!im->have_hello && !final)
 			continue;
 		replay_progress(f, im);
-		if (f->more)
+		if (f->more) {
+			f->next_image = i + 1;
 			break;
+		}
 		struct mp_replay *r = im->replay;
 		if (r && r->started && im->complete && !r->finalized && !f->failed) {
 			write_image(f, im, 1);

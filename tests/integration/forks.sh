@@ -34,6 +34,23 @@ check_match "untouched: and in JSON" "$("$MEMPROF" peak --format json --pid "$ch
 	'"inherited_bytes": 6000,
 "inherited_blocks": 4,'
 
+# A parent whose thread allocates without pause keeps the replay busy:
+# the images take turns, so its fork child's leak scan is still answered
+# (without turns it waited the 2 s the collector gives a scan, in vain).
+t=$work/busy.db
+"$MEMPROF" run -q -o "$t" "$FIXTURES/forks" busy
+check "busy parent: exit" "$?" 0
+check "busy parent: the child's scan done, its leak" \
+	"$(sql "$t" "SELECT leak_scan, leaked_bytes FROM processes WHERE origin = 'fork'")" "done,2222"
+
+# A fork child's peak is its own sites and what it inherited at sites it
+# never used, whether it grew past the inherited heap or not.
+for t in "$work/forks-all.db" "$work/untouched.db"; do
+	[ -f "$work/forks-all.db" ] || "$MEMPROF" run -q -o "$work/forks-all.db" "$FIXTURES/forks"
+	check "$(basename "$t"): peaks add up" "$(sql "$t" "SELECT count(*) FROM processes p WHERE peak_bytes !=
+		peak_inherited_bytes + (SELECT coalesce(sum(peak_bytes), 0) FROM sites s WHERE s.process_id = p.id)")" 0
+done
+
 # A parent that forks and waits sends a mark past the fork at once: its
 # children's leak scans need its live blocks at the fork, and must not
 # wait for its flusher (here every 10 s; each scan may wait 5 s).
