@@ -64,8 +64,6 @@ static void print_head(const struct mp_query *q, struct mp_json *j, const struct
 			mp_json_int(j, p->peak_time_ns);
 		else
 			mp_json_null(j);
-		mp_json_kv_int(j, "inherited_bytes", p ? p->peak_inherited_bytes : 0);
-		mp_json_kv_int(j, "inherited_blocks", p ? p->peak_inherited_blocks : 0);
 		mp_json_key(j, "sites");
 		mp_json_array_begin(j, 0);
 	} else if (q->format == MP_FMT_CSV) {
@@ -160,16 +158,6 @@ static int peak(sqlite3 *db, const struct mp_query *q, const struct mp_process *
 		}
 		print_site(q, &j, ++rank, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
 		           p ? p->peak_bytes : 0, &stack);
-	}
-	/* A fork child's inherited blocks at sites it never used have no
-	   rows of their own: one line for them all. */
-	if (rc == SQLITE_DONE && q->format == MP_FMT_TEXT && p && p->peak_inherited_blocks > 0) {
-		char a[MP_HUMAN_MAX];
-		printf("\n+   %s in %" PRId64 " block%s (%.1f%%) inherited at the fork, at sites where this process"
-		       " neither allocated nor freed (its parent's)\n",
-		       mp_human_size(p->peak_inherited_bytes, a, sizeof(a)), p->peak_inherited_blocks,
-		       p->peak_inherited_blocks == 1 ? "" : "s",
-		       100.0 * (double)p->peak_inherited_bytes / (double)(p->peak_bytes ? p->peak_bytes : 1));
 	}
 	int exit_code = mp_query_sites_end(q, db, rc, st, &l, &stack, &j);
 	if (exit_code)

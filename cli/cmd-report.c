@@ -575,15 +575,6 @@ static int write_peak(struct report *r)
 	}
 	if ((rc = table_end(r, st, rc, rank, "No blocks were live at the peak.")))
 		return rc;
-	if (p->peak_inherited_blocks > 0) {
-		fputs("<p>Besides the sites: ", out);
-		size_text(r, p->peak_inherited_bytes);
-		fprintf(out,
-		        " in %" PRId64 " blocks (%.1f%%) inherited at the fork, at sites where this process neither"
-		        " allocated nor freed (its parent's).</p>\n",
-		        p->peak_inherited_blocks,
-		        p->peak_bytes > 0 ? 100.0 * (double)p->peak_inherited_bytes / (double)p->peak_bytes : 0.0);
-	}
 	fputs("</section>\n", out);
 	return 0;
 }

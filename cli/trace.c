@@ -442,18 +442,12 @@ int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *
 	sqlite3_stmt *st;
 	int mappings = mp_trace_has_mappings(db);
 	char sql[1024];
-	sqlite3_stmt *probe;
-	int inherited = sqlite3_prepare_v2(db, "SELECT peak_inherited_bytes, peak_inherited_blocks FROM main.processes",
-	                                   -1, &probe, NULL) == SQLITE_OK;
-	sqlite3_finalize(probe);
 	snprintf(sql, sizeof(sql),
 	         "SELECT id, pid, ppid, parent_id, origin, argv, start_ns, end_ns, ended_by, exit_status,"
 	         " signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns, leaked_bytes,"
-	         " leaked_blocks, temporary, threads, unmatched_frees, %s, %s%s"
+	         " leaked_blocks, temporary, threads, unmatched_frees, %s%s"
 	         " FROM main.processes WHERE ?1 < 0 OR pid = ?1 ORDER BY id",
-	         mp_trace_has_runs(db) ? "run" : "1",
-	         inherited ? "peak_inherited_bytes, peak_inherited_blocks" : "0, 0",
-	         mappings ? ", " MAPPING_COLUMNS : "");
+	         mp_trace_has_runs(db) ? "run" : "1", mappings ? ", " MAPPING_COLUMNS : "");
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		mp_trace_errmsg(db, err, errlen);
 		return -1;
@@ -486,8 +480,6 @@ int mp_processes_load(sqlite3 *db, int64_t pid, struct mp_processes *out, char *
 		for (size_t k = 0; k < sizeof(figures) / sizeof(figures[0]); k++)
 			*figures[k] = sqlite3_column_int64(st, i++);
 		p->run = col_or(st, i++, 1);
-		p->peak_inherited_bytes = sqlite3_column_int64(st, i++);
-		p->peak_inherited_blocks = sqlite3_column_int64(st, i++);
 		p->have_mappings = mappings;
 		if (mappings) {
 			int64_t *m[] = {&p->mmap_calls,        &p->munmap_calls,      &p->mmap_bytes,

@@ -78,9 +78,6 @@ struct mp_process {
 	int64_t mmap_calls, munmap_calls, mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns;
 	int64_t mmap_leaked_bytes, mmap_leaked_blocks, rss_peak_bytes, rss_peak_time_ns;
 	int64_t run; /* processes.run: 1 in a trace without runs */
-	/* Of peak_bytes, a fork child's inherited blocks at sites without a
-	   row of its own (0 in older traces, which have such rows). */
-	int64_t peak_inherited_bytes, peak_inherited_blocks;
 };
 
 struct mp_processes {

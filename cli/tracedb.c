@@ -44,8 +44,8 @@ int mp_tracedb_create(struct mp_tracedb *w, const char *path)
 	            " exit_status, signal, allocations, frees, allocated_bytes, peak_bytes, peak_time_ns,"
 	            " leaked_bytes, leaked_blocks, temporary, threads, unmatched_frees, mmap_calls, munmap_calls,"
 	            " mmap_bytes, mmap_peak_bytes, mmap_peak_time_ns, mmap_leaked_bytes, mmap_leaked_blocks,"
-	            " rss_peak_bytes, rss_peak_time_ns, run, peak_inherited_bytes, peak_inherited_blocks)"
-	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
+	            " rss_peak_bytes, rss_peak_time_ns, run)"
+	            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prepare(w, &w->run,
 	            "INSERT OR REPLACE INTO runs(run, start_ns, end_ns, ended_by, exit_status, signal)"
 	            " VALUES (?,?,?,?,?,?)") ||
@@ -238,8 +238,6 @@ int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r)
 		sqlite3_bind_null(st, i++);
 	}
 	sqlite3_bind_int64(st, i++, r->run > 0 ? r->run : 1);
-	sqlite3_bind_int64(st, i++, r->peak_inherited_bytes);
-	sqlite3_bind_int64(st, i++, r->peak_inherited_blocks);
 	return step(w, st, "cannot write a process");
 }
 

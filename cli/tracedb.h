@@ -53,8 +53,6 @@ struct mp_process_row {
 	int have_rss; /* rss_peak_*: NULL without */
 	int64_t rss_peak_bytes, rss_peak_time_ns;
 	int64_t run; /* runs.run (1-based); 0 is written as 1 */
-	/* A fork child's inherited blocks at its peak at sites without a row. */
-	int64_t peak_inherited_bytes, peak_inherited_blocks;
 };
 /* Rows replace those with the same id (processes, modules, frames, meta). */
 int mp_tracedb_process(struct mp_tracedb *w, const struct mp_process_row *r);

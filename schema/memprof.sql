@@ -57,12 +57,7 @@ CREATE TABLE processes (
     reachable_bytes         INTEGER,  -- leaked heap blocks still reachable
     reachable_blocks        INTEGER,
     mmap_unreachable_bytes  INTEGER,  -- leaked mappings no pointer reaches
-    mmap_unreachable_blocks INTEGER,
-    -- Of peak_bytes, the blocks a fork child inherited and held at its peak
-    -- at sites where it neither allocated nor freed: those sites have no
-    -- row of its own (its parent's rows say where they come from).
-    peak_inherited_bytes    INTEGER NOT NULL DEFAULT 0,
-    peak_inherited_blocks   INTEGER NOT NULL DEFAULT 0
+    mmap_unreachable_blocks INTEGER
 );
 
 -- One row per run of the program: `memprof run --repeat N` records N runs
