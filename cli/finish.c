@@ -368,10 +368,11 @@ struct mp_trace {
 	VEC(struct node) nodes; /* index 0 = root */
 	struct map node_map;
 	size_t frames_written, nodes_written;
-	struct mp_sym_worker *sym;      /* resolving frames while the program runs */
-	struct mp_encoder *enc;         /* encoding chunks of allocations, likewise */
-	struct mp_fold fold;            /* functions folded out of stacks (cli/fold.h) */
-	struct mp_symbolizer *fold_sym; /* their names, from symbol tables */
+	uint32_t inherited_frame, inherited_node; /* inherited_stack()'s; 0: not made yet */
+	struct mp_sym_worker *sym;                /* resolving frames while the program runs */
+	struct mp_encoder *enc;                   /* encoding chunks of allocations, likewise */
+	struct mp_fold fold;                      /* functions folded out of stacks (cli/fold.h) */
+	struct mp_symbolizer *fold_sym;           /* their names, from symbol tables */
 	size_t frames_queued;
 	struct snapshot *snapshots;
 	struct mp_phase_after *outside; /* --phase-after, by time; names owned */
@@ -393,9 +394,9 @@ typedef struct mp_trace trace_t;
 #define CHECKPOINT_EVERY_BYTES (8u << 20)
 /* The TSC rate is measured over this much before the first replay. */
 #define CALIBRATE_NS 50000000ull
-/* The frame address of the stack that stands for a fork child's inherited
-   blocks at sites where it neither allocated nor freed (write_image);
-   no code is at it (MP_IP_TRUNCATED is 1). */
+/* The one frame of the stack that stands for a fork child's inherited
+   blocks at sites where it neither allocated nor freed (write_image): no
+   module, this address, the function INHERITED_FUNCTION. */
 #define IP_INHERITED ((uint64_t)2)
 #define INHERITED_FUNCTION "[inherited at the fork]"
 
@@ -453,6 +454,21 @@ static uint32_t frame_intern(trace_t *f, const struct mp_image *im, uint64_t ip)
 	    (map_get(&f->frame_map, key) == NONE && map_put(&f->frame_map, key, id)))
 		return terr(f, "out of memory"), 0;
 	return id;
+}
+
+/* The stack of the frame INHERITED_FUNCTION, made once and kept out of
+   the frame and node maps: no unwound address, not even 2, gets it. */
+static uint32_t inherited_stack(trace_t *f)
+{
+	if (!f->inherited_node) {
+		uint32_t frame = (uint32_t)f->frames.n, node = (uint32_t)f->nodes.n;
+		if (VEC_PUSH(f->frames, ((struct frame){NONE, 0, IP_INHERITED})) ||
+		    VEC_PUSH(f->nodes, ((struct node){0, frame})))
+			return terr(f, "out of memory"), 0;
+		f->inherited_frame = frame;
+		f->inherited_node = node;
+	}
+	return f->inherited_node;
 }
 
 /* Whether frame id is in a function folded out of stacks. Looked up once
@@ -2008,8 +2024,7 @@ static int write_image(trace_t *f, struct mp_image *im, int final)
 			return terr(f, f->w.err);
 	}
 	if (inherited_blocks) {
-		uint64_t ip = IP_INHERITED;
-		uint32_t node = stack_intern(f, im, &ip, 1);
+		uint32_t node = inherited_stack(f);
 		const int64_t v[8] = {0, 0, 0, inherited_bytes, inherited_blocks, 0, 0, 0};
 		if (f->failed || mp_tracedb_site(&f->w, r->process_id, node, v))
 			return terr(f, f->w.err);
@@ -2176,9 +2191,7 @@ static int write_stacks(trace_t *f, int symbols)
 		const struct frame *fr = &f->frames.v[i];
 		const struct mp_sym_out *r = symbols ? mp_sym_worker_get(f->sym, i) : NULL;
 		char *inl = r ? inlined_json(r->inlined, r->n_inlined) : NULL;
-		const char *fn = fr->module == NONE && fr->addr == IP_INHERITED ? INHERITED_FUNCTION
-		                 : r                                            ? r->function
-		                                                                : NULL;
+		const char *fn = i == f->inherited_frame ? INHERITED_FUNCTION : r ? r->function : NULL;
 		int rc = mp_tracedb_frame(&f->w, (int64_t)i, fr->module == NONE ? 0 : (int64_t)fr->module + 1,
 		                          (int64_t)fr->addr, fn, r ? r->file : NULL, r ? r->line : 0, inl);
 		free(inl);

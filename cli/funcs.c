@@ -217,9 +217,12 @@ int mp_funcs_load(struct mp_funcs *f, sqlite3 *db, const char *table, int64_t pi
 	}
 	sqlite3_stmt *st;
 	char sql[256];
+	/* Sites that add nothing here (a fork child's frees of inherited
+	   blocks, its row of untouched inherited ones) would be functions of
+	   zeros. */
 	snprintf(sql, sizeof(sql),
-	         "SELECT stack_id, allocations, bytes, leaked_bytes FROM %s WHERE ?1 < 0"
-	         " OR process_id IN (SELECT id FROM main.processes WHERE pid = ?1)",
+	         "SELECT stack_id, allocations, bytes, leaked_bytes FROM %s WHERE (allocations > 0 OR leaked_bytes > 0)"
+	         " AND (?1 < 0 OR process_id IN (SELECT id FROM main.processes WHERE pid = ?1))",
 	         table);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		mp_trace_errmsg(db, f->err, sizeof(f->err));

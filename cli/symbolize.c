@@ -416,15 +416,15 @@ static int symindex_find(const struct symindex *ix, uint64_t addr, const char **
 }
 
 /* The index of the allocated section of the object's own file holding
-   addr, or 0 (outside every one, or at the end of one, which libdwfl
-   counts as inside it unless another starts there). */
+   addr, or 0: outside every one, where libdwfl places an address at a
+   section's end in that section unless another starts there. */
 static size_t section_of(Dwfl_Module *mod, uint64_t addr)
 {
 	GElf_Addr bias;
 	Elf *elf = dwfl_module_getelf(mod, &bias);
 	for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(elf, scn));) {
 		GElf_Shdr mem, *sh = gelf_getshdr(scn, &mem);
-		if (sh && (sh->sh_flags & SHF_ALLOC) && addr >= sh->sh_addr && addr - sh->sh_addr + 1 < sh->sh_size)
+		if (sh && (sh->sh_flags & SHF_ALLOC) && addr >= sh->sh_addr && addr - sh->sh_addr < sh->sh_size)
 			return elf_ndxscn(scn);
 	}
 	return 0;

@@ -31,6 +31,8 @@ check_match "untouched: peak shows it as a site" "$("$MEMPROF" peak --pid "$chil
 	'#1  5.86 KiB in 4 blocks \(73.0%\)
 ^    \[inherited at the fork\]$
 #2  2.17 KiB in 1 block \(27.0%\)'
+check "untouched: functions lists no function of zeros" \
+	"$("$MEMPROF" functions --format csv "$t" | grep -c 'inherited at the fork')" 0
 check_match "untouched: and the massif export adds up" \
 	"$("$MEMPROF" export --format massif --pid "$child" -o - "$t" 2>/dev/null)" 'n0: 6000 0x2: \[inherited at the fork\]'
 
