@@ -139,6 +139,8 @@ static int tsc_usable(void)
 static void on_fork_prepare(void);
 static void on_fork_parent(void);
 static void on_fork_child(void);
+static int jemalloc_prof_on(void);
+static void je_resolve(void);
 
 /* Starts recording: called from the constructor, or from the first hook
    if an allocation comes before it. */
@@ -151,6 +153,8 @@ static void mp_init(void)
 	/* Start the private allocator now, so that its fork handlers are
 	   registered before ours (they must run first in the child). */
 	mpje_free(mpje_malloc(1));
+	if (jemalloc_prof_on())
+		je_resolve(); /* here, not inside jemalloc later */
 	mp_pid = getpid();
 	mp_image = mp_now_ns();
 	mp_use_tsc = tsc_usable();
@@ -904,6 +908,83 @@ void *mpje_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 int mpje_sys_munmap(void *addr, size_t len)
 {
 	return (int)syscall(SYS_munmap, addr, len);
+}
+
+/* jemalloc's heap profiling, which memprof never turns on (only jemalloc's
+   own MALLOC_CONF=prof:true would), calls exp, log, round,
+   _Unwind_Backtrace and _Unwind_GetIP: Makefile.am renames them to these, which look the real
+   ones up on first use. So no traced process loads libm and libgcc_s for
+   them at its start (about 0.1 ms a process, in a test suite's hundreds).
+   mp_init looks them up at once when profiling is on (jemalloc_prof_on). */
+typedef double (*mp_math_fn)(double);
+typedef int (*mp_ubt_fn)(void *trace, void *arg);
+typedef uintptr_t (*mp_uip_fn)(void *ctx);
+static mp_math_fn je_exp, je_log, je_round;
+static mp_ubt_fn je_ubt;
+static mp_uip_fn je_uip;
+
+static void *je_lookup(const char *lib, const char *name)
+{
+	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	return h ? dlsym(h, name) : NULL;
+}
+
+static void je_resolve(void)
+{
+	if (!je_exp)
+		*(void **)&je_exp = je_lookup("libm.so.6", "exp");
+	if (!je_log)
+		*(void **)&je_log = je_lookup("libm.so.6", "log");
+	if (!je_round)
+		*(void **)&je_round = je_lookup("libm.so.6", "round");
+	if (!je_ubt)
+		*(void **)&je_ubt = je_lookup("libgcc_s.so.1", "_Unwind_Backtrace");
+	if (!je_uip)
+		*(void **)&je_uip = je_lookup("libgcc_s.so.1", "_Unwind_GetIP");
+}
+
+MP_HIDDEN double mpje_shim_exp(double x);
+MP_HIDDEN double mpje_shim_log(double x);
+MP_HIDDEN double mpje_shim_round(double x);
+MP_HIDDEN int mpje_shim_Unwind_Backtrace(void *trace, void *arg);
+MP_HIDDEN uintptr_t mpje_shim_Unwind_GetIP(void *ctx);
+
+double mpje_shim_exp(double x)
+{
+	je_resolve();
+	return je_exp ? je_exp(x) : 1.0;
+}
+
+double mpje_shim_log(double x)
+{
+	je_resolve();
+	return je_log ? je_log(x) : 0.0;
+}
+
+double mpje_shim_round(double x)
+{
+	je_resolve();
+	return je_round ? je_round(x) : x;
+}
+
+int mpje_shim_Unwind_Backtrace(void *trace, void *arg)
+{
+	je_resolve();
+	return je_ubt ? je_ubt(trace, arg) : 5 /* _URC_END_OF_STACK */;
+}
+
+uintptr_t mpje_shim_Unwind_GetIP(void *ctx)
+{
+	je_resolve();
+	return je_uip ? je_uip(ctx) : 0;
+}
+
+/* Whether the private jemalloc profiles (its opt.prof). */
+static int jemalloc_prof_on(void)
+{
+	bool on = false;
+	size_t len = sizeof(on);
+	return mpje_mallctl("opt.prof", &on, &len, NULL, 0) == 0 && on;
 }
 
 #ifndef MREMAP_DONTUNMAP
