@@ -27,6 +27,7 @@ struct symref {
 	uint32_t ndx;        /* its index in the table */
 	uint8_t bind;        /* binding_value() */
 };
+_Static_assert(offsetof(struct symref, value) == 0, "count_at_or_below reads a symref's value first");
 
 /* The sized symbols of an object sorted by value, and for each position
    the largest end up to it: the symbols containing an address are found
@@ -304,8 +305,7 @@ static int symindex_build(Dwfl_Module *mod, struct symindex *ix)
 	for (int i = 1; i < n; i++) {
 		GElf_Sym sym;
 		GElf_Addr value;
-		GElf_Word shndx;
-		const char *name = dwfl_module_getsym_info(mod, i, &sym, &value, &shndx, NULL, NULL);
+		const char *name = dwfl_module_getsym_info(mod, i, &sym, &value, NULL, NULL, NULL);
 		int type = GELF_ST_TYPE(sym.st_info);
 		/* The symbols libdwfl's search considers (dwfl_module_addrsym.c). */
 		if (!name || !name[0] || sym.st_shndx == SHN_UNDEF || type == STT_SECTION || type == STT_FILE ||
@@ -328,13 +328,17 @@ static int symindex_build(Dwfl_Module *mod, struct symindex *ix)
 	return 0;
 }
 
-/* How many sizeless symbols lie at or below addr. */
-static size_t sizeless_below(const struct symindex *ix, uint64_t addr)
+/* How many of the n values at base, stride bytes apart and ascending,
+   are at or below addr (the sized symbols' starts, struct symref's first
+   field; the sizeless ones). */
+static size_t count_at_or_below(const void *base, size_t n, size_t stride, uint64_t addr)
 {
-	size_t lo = 0, hi = ix->nsizeless;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (ix->sizeless[mid] <= addr)
+		uint64_t v;
+		memcpy(&v, (const char *)base + mid * stride, sizeof(v));
+		if (v <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -368,14 +372,7 @@ static int symindex_find(const struct symindex *ix, uint64_t addr, const char **
 	/* The candidates: every sized symbol containing addr. */
 	const struct symref *cand[64];
 	size_t nc = 0;
-	size_t lo = 0, hi = ix->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (ix->v[mid].value <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = count_at_or_below(ix->v, ix->n, sizeof(*ix->v), addr);
 	for (size_t j = lo; j-- > 0 && ix->max_end[j] > addr;) {
 		if (ix->v[j].end > addr) {
 			if (nc == sizeof(cand) / sizeof(cand[0]))
@@ -400,7 +397,7 @@ static int symindex_find(const struct symindex *ix, uint64_t addr, const char **
 		if (cand[i]->ndx >= first_global)
 			best = better(best, cand[i]);
 	*below = lo;
-	*nsizeless_below = sizeless_below(ix, addr);
+	*nsizeless_below = count_at_or_below(ix->sizeless, ix->nsizeless, sizeof(*ix->sizeless), addr);
 	uint64_t top = *nsizeless_below ? ix->sizeless[*nsizeless_below - 1] : 0;
 	/* A sizeless symbol right at addr may keep libdwfl from the locals. */
 	if (!best && *nsizeless_below && top == addr)
@@ -430,34 +427,40 @@ static size_t section_of(Dwfl_Module *mod, uint64_t addr)
 	return 0;
 }
 
+/* libdwfl's own search through the whole table. */
+static const char *addrinfo(Dwfl_Module *mod, uint64_t addr)
+{
+	GElf_Off off;
+	GElf_Sym sym;
+	return dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+}
+
 /* The symbol table's name for addr, as dwfl_module_addrinfo gives it. */
 static const char *symbol_at(struct object *o, uint64_t addr)
 {
 	struct symindex *ix = &o->syms;
 	if (!ix->built)
 		symindex_build(o->mod, ix);
-	GElf_Off off;
-	GElf_Sym sym;
 	if (ix->failed)
-		return dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL);
+		return addrinfo(o->mod, addr);
 	const char *name;
 	size_t below = SIZE_MAX, nsizeless = 0;
 	if (symindex_find(ix, addr, &name, &below, &nsizeless))
 		return name;
 	if (!nsizeless) /* more candidates than it keeps */
-		return dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL);
+		return addrinfo(o->mod, addr);
 	/* Every address past the same symbols inside the same section gets
 	   the same answer: ask libdwfl once for them all. Not at a section's
 	   end or between sections, which libdwfl places otherwise. */
 	size_t section = section_of(o->mod, addr);
 	if (!section)
-		return dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL);
+		return addrinfo(o->mod, addr);
 	int exact = ix->sizeless[nsizeless - 1] == addr;
 	for (size_t i = 0; i < ix->nasked; i++)
 		if (ix->asked[i].below == below && ix->asked[i].sizeless_below == nsizeless &&
 		    ix->asked[i].section == section && ix->asked[i].exact == exact)
 			return ix->asked[i].name;
-	name = dwfl_module_addrinfo(o->mod, addr, &off, &sym, NULL, NULL, NULL);
+	name = addrinfo(o->mod, addr);
 	struct asked *na = realloc(ix->asked, (ix->nasked + 1) * sizeof(*na));
 	if (na) {
 		ix->asked = na;
