@@ -7,7 +7,6 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -912,10 +913,11 @@ int mpje_sys_munmap(void *addr, size_t len)
 
 /* jemalloc's heap profiling, which memprof never turns on (only jemalloc's
    own MALLOC_CONF=prof:true would), calls exp, log, round,
-   _Unwind_Backtrace and _Unwind_GetIP: Makefile.am renames them to these, which look the real
-   ones up on first use. So no traced process loads libm and libgcc_s for
-   them at its start (about 0.1 ms a process, in a test suite's hundreds).
-   mp_init looks them up at once when profiling is on (jemalloc_prof_on). */
+   _Unwind_Backtrace and _Unwind_GetIP: Makefile.am renames them to these,
+   which look the real ones up on first use. So no traced process loads
+   libm and libgcc_s for them at its start (about 0.1 ms a process, in a
+   test suite's hundreds). mp_init looks them up at once when profiling
+   is on (jemalloc_prof_on). */
 typedef double (*mp_math_fn)(double);
 typedef int (*mp_ubt_fn)(void *trace, void *arg);
 typedef uintptr_t (*mp_uip_fn)(void *ctx);
