@@ -99,12 +99,29 @@ static char *query(sqlite3 *db, const char *sql)
 	return out;
 }
 
+/* A trace file in a directory of its own, removed after the test. */
+struct temp_trace {
+	char dir[32], out[64];
+};
+
+static void temp_trace_make(struct temp_trace *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/memprof-unit-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(t->dir));
+	snprintf(t->out, sizeof(t->out), "%s/t.db", t->dir);
+}
+
+static void temp_trace_remove(const struct temp_trace *t)
+{
+	unlink(t->out);
+	rmdir(t->dir);
+}
+
 static void test_finish(void)
 {
-	char dir[] = "/tmp/memprof-unit-XXXXXX";
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	char out[256];
-	snprintf(out, sizeof(out), "%s/t.db", dir);
+	struct temp_trace tt;
+	temp_trace_make(&tt);
+	const char *out = tt.out;
 	struct mp_collector c;
 	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c), 0);
 	struct enc e1, e2;
@@ -179,8 +196,7 @@ static void test_finish(void)
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT count(DISTINCT stack_id) FROM sites"), "3");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value FROM meta WHERE key = 'state'"), "complete");
 	sqlite3_close(db);
-	unlink(out);
-	rmdir(dir);
+	temp_trace_remove(&tt);
 }
 
 /* Two processes with the same events: one exits, one is killed. Stream 1
@@ -189,10 +205,9 @@ static void test_finish(void)
    where both streams are known: A and B allocated, B freed, the rest lost. */
 static void test_killed(void)
 {
-	char dir[] = "/tmp/memprof-unit-XXXXXX";
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	char out[256];
-	snprintf(out, sizeof(out), "%s/t.db", dir);
+	struct temp_trace tt;
+	temp_trace_make(&tt);
+	const char *out = tt.out;
 	struct mp_collector c;
 	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c), 0);
 	char err[256];
@@ -233,8 +248,7 @@ static void test_killed(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "exists"));
 	mp_collector_release(&c);
 	sqlite3_close(db);
-	unlink(out);
-	rmdir(dir);
+	temp_trace_remove(&tt);
 }
 
 static void enc_map(struct enc *e, uint64_t seq, uint64_t ptr, uint64_t size, uint64_t slack, uint64_t flags)
@@ -268,10 +282,9 @@ static void rss(struct mp_collector *c, uint32_t pid, uint64_t image, uint64_t s
    fork child releasing an inherited mapping. */
 static void test_mappings(void)
 {
-	char dir[] = "/tmp/memprof-unit-XXXXXX";
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	char out[256];
-	snprintf(out, sizeof(out), "%s/t.db", dir);
+	struct temp_trace tt;
+	temp_trace_make(&tt);
+	const char *out = tt.out;
 	struct mp_collector c;
 	CU_ASSERT_EQUAL_FATAL(mp_collector_init(&c), 0);
 	struct enc e;
@@ -346,8 +359,7 @@ static void test_mappings(void)
 	                       "0,1,20480,0,1");
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT count(*) FROM allocations WHERE process_id = 2"), "0");
 	sqlite3_close(db);
-	unlink(out);
-	rmdir(dir);
+	temp_trace_remove(&tt);
 }
 
 /* The program's side of test_backlog: BACKLOG_MSGS messages of about
@@ -401,10 +413,9 @@ static void *backlog_writer(void *arg)
    and every event is still replayed. */
 static void test_backlog(void)
 {
-	char dir[] = "/tmp/memprof-unit-XXXXXX";
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	char out[256];
-	snprintf(out, sizeof(out), "%s/t.db", dir);
+	struct temp_trace tt;
+	temp_trace_make(&tt);
+	const char *out = tt.out;
 	int sv[2];
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	struct mp_collector c;
@@ -434,8 +445,7 @@ static void test_backlog(void)
 	                       want);
 	CU_ASSERT_STRING_EQUAL(query(db, "SELECT value > 0 FROM meta WHERE key = 'collector_held_ns'"), "1");
 	sqlite3_close(db);
-	unlink(out);
-	rmdir(dir);
+	temp_trace_remove(&tt);
 }
 
 int mp_suite_finish(void)
